@@ -1,0 +1,96 @@
+"""`account-tax` command line: synth, prepare (more subcommands arrive with later stages)."""
+
+import argparse
+import os
+import sys
+import time
+
+
+def _add_param_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML file with parameter sections (overrides the code defaults)")
+    parser.add_argument(
+        "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+        help="override one parameter, e.g. --set preprocess.validate.date_min=2020-01-01 (repeatable)",
+    )
+    parser.add_argument("--refresh-cache", action="store_true", help="ignore cached task results and re-run")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="account-tax", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="write a synthetic Korean ledger")
+    synth.add_argument("--rows", type=int, default=10_000)
+    synth.add_argument("--accounts", type=int, default=120)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--format", choices=["csv", "xlsx", "parquet"], default=None, help="default: from --out")
+    synth.add_argument("--encoding", choices=["utf-8", "utf-8-sig", "cp949"], default="utf-8")
+    synth.add_argument("--dirty", type=float, default=0.0, help="share of rows with real-export dirt (0-1)")
+    synth.add_argument("--out", required=True)
+
+    prepare = sub.add_parser("prepare", help="run the data-preparation flow on a ledger")
+    prepare.add_argument("--input", help="ledger file, folder or glob (any fsspec URL)")
+    prepare.add_argument("--work-dir", help="where outputs go (default: data)")
+    prepare.add_argument("--no-labels", action="store_true", help="the ledger has no account codes")
+    _add_param_options(prepare)
+    return parser
+
+
+def _overrides(args: argparse.Namespace, **explicit) -> dict:
+    from flows.params import deep_merge, parse_assignments
+
+    given = {k: v for k, v in explicit.items() if v is not None}
+    return deep_merge(parse_assignments(args.assignments), given)
+
+
+def run_synth(args: argparse.Namespace) -> None:
+    from tasks.synth import make_ledger, write_ledger
+
+    start = time.perf_counter()
+    df = make_ledger(args.rows, args.accounts, args.seed, dirty=args.dirty)
+    path = write_ledger(df, args.out, args.format, args.encoding)
+    print(f"wrote {len(df):,} rows, {df['계정코드'].nunique()} accounts -> {path} ({time.perf_counter() - start:.1f}s)")
+
+
+def run_prepare(args: argparse.Namespace) -> None:
+    from flows.params import PrepareParams, load_params
+
+    overrides = _overrides(
+        args, input=args.input, work_dir=args.work_dir, labels_required=False if args.no_labels else None
+    )
+    params = load_params(PrepareParams, args.config, overrides)
+    from flows.prepare import prepare_data
+
+    summary = prepare_data(params)
+    print_prepare_summary(summary)
+
+
+def print_prepare_summary(summary) -> None:
+    print()
+    print(f"rows in      {summary.rows_in:>10,}")
+    print(f"accepted     {summary.rows_accepted:>10,}")
+    print(f"rejected     {summary.rows_rejected:>10,}")
+    for rule, count in summary.rejected_by_rule.items():
+        print(f"  {rule:<24}{count:>8,}")
+    print(f"features     {summary.data_path}")
+    print(f"rejects      {summary.rejects_csv}")
+    print(f"metadata     {summary.metadata_path}")
+
+
+COMMANDS = {"synth": run_synth, "prepare": run_prepare}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "refresh_cache", False):
+        os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
+    try:
+        COMMANDS[args.command](args)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"account-tax {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

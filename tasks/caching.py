@@ -1,0 +1,55 @@
+"""Prefect cache keys built from input fingerprints, parameters and code, never from pickled frames."""
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect.cache_policies import CachePolicy
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
+
+from tasks.conf import conf_dir
+
+_ROOT = Path(__file__).resolve().parents[1]
+# Code every stage depends on besides its own module: a change here invalidates every stage.
+_SHARED_CODE = ["tasks/store.py", "tasks/caching.py", "tasks/conf.py", "schemas"]
+
+
+@functools.lru_cache(maxsize=64)
+def code_fingerprint(module_file: str) -> str:
+    """Hash of a task's module, the shared helpers, the schemas and conf/ (TASK_SOURCE misses helpers)."""
+    digest = hashlib.sha256()
+    paths = [Path(module_file)] + [_ROOT / p for p in _SHARED_CODE] + [conf_dir()]
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.name).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return to_jsonable_python(value, fallback=repr)
+
+
+@dataclass
+class StageCache(CachePolicy):
+    """Key = task name + code fingerprint + JSON of the (small) inputs: paths, fingerprints, parameters."""
+
+    def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs) -> str:
+        fn = task_ctx.task.fn
+        payload = {
+            "task": task_ctx.task.name,
+            "code": code_fingerprint(fn.__code__.co_filename),
+            "inputs": {k: _jsonable(v) for k, v in sorted(inputs.items())},
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+# Decorator arguments shared by every cached stage task.
+STAGE = {"cache_policy": StageCache(), "persist_result": True}

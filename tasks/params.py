@@ -1,0 +1,77 @@
+"""Parameter sections of the data stages: defaults in code, overridden by YAML, CLI or the Prefect UI form."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IngestParams(Section):
+    """How ledger files are read and their headers mapped."""
+
+    columns_conf: str = Field("columns.yaml", description="column aliases, a file in conf/ or a path")
+    sheet: str | int = Field(0, description="xlsx sheet name or index")
+    encodings: list[str] = Field(["utf-8-sig", "cp949"], description="CSV encodings tried in order")
+    header_search_rows: int = Field(20, ge=1, description="rows scanned for the header line (title rows above it)")
+    file_extensions: list[str] = Field([".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet", ".pq"])
+
+
+class CleanParams(Section):
+    """Row cleaning before any value is interpreted."""
+
+    drop_duplicates: bool = Field(True, description="exact duplicate rows go to rejects (first one kept)")
+    unicode_form: str = Field("NFC", pattern="^(NFC|NFKC)$")
+
+
+class FilterParams(Section):
+    """Columns and rows left out on purpose (rows go to rejects with the filter's name)."""
+
+    drop_columns: list[str] = Field([], description="optional canonical columns to drop")
+    include_account_codes: list[str] = Field([], description="keep only these codes (empty: all)")
+    exclude_account_codes: list[str] = Field([], description="codes left out, e.g. balance-sheet accounts")
+    exclude_vendors: list[str] = Field([])
+    date_from: str | None = Field(None, description="ISO date; earlier rows are filtered out")
+    date_to: str | None = Field(None, description="ISO date; later rows are filtered out")
+
+
+class NormalizeParams(Section):
+    """Value spellings mapped to one form (maps in conf/)."""
+
+    value_maps: str = Field("value_maps.yaml", description="a file in conf/ or a path")
+
+
+class ValidateParams(Section):
+    """Row rules; a row that breaks one goes to rejects with the rule's name."""
+
+    vat_tolerance_abs: float = Field(10.0, ge=0, description="KRW allowed between supply + VAT and total")
+    vat_tolerance_rel: float = Field(0.001, ge=0, description="share of the total allowed, whichever is larger")
+    date_min: str = "2000-01-01"
+    date_max: str = "2035-12-31"
+    allow_negative_amounts: bool = Field(True, description="reversals and refunds are negative in real ledgers")
+
+
+class FeatureParams(Section):
+    """Calendar and amount features, and the columns kept for the text stage (in this order)."""
+
+    holiday_country: str = "KR"
+    round_amount_unit: int = Field(1000, ge=1)
+    amount_bins: list[float] = Field([10_000, 50_000, 100_000, 500_000, 1_000_000, 5_000_000, 10_000_000])
+    selected: list[str] = Field(
+        [
+            "date", "vendor", "business_no", "description", "amount", "supply_amount", "vat",
+            "evidence_type", "payment_method", "department", "side",
+            "weekday", "month", "quarter", "is_weekend", "is_month_end", "is_holiday", "holiday_name",
+            "amount_log", "amount_bucket", "is_round_amount", "has_vat",
+        ],
+        description="feature columns kept, in order; trace and label columns are always kept",
+    )
+
+
+class PreprocessParams(Section):
+    clean: CleanParams = CleanParams()
+    filter: FilterParams = FilterParams()
+    normalize: NormalizeParams = NormalizeParams()
+    validate_: ValidateParams = Field(ValidateParams(), alias="validate")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -1,0 +1,152 @@
+"""Preprocess: clean, filter, normalize values, validate. Each returns accepted rows and rejects with reasons."""
+
+import pandas as pd
+from prefect import task
+
+from schemas import CleanLedger, Ledger, labeled
+from tasks.caching import STAGE
+from tasks.conf import load_yaml
+from tasks.ingest import column_spec
+from tasks.params import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
+from tasks.readers import normalize_header
+from tasks.rejects import reject, rule_counts, write_rejects
+from tasks.store import StageResult, read_frame, write_frame
+from tasks.values import (
+    map_values, normalize_business_no, normalize_code, parse_amounts, parse_dates, spelling_key, tidy_text,
+)
+
+TRACE = ["row_id", "source_file", "source_row"]
+AMOUNT_COLUMNS = ["amount", "supply_amount", "vat"]
+
+
+def data_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c not in TRACE]
+
+
+def _finish(df: pd.DataFrame, rejects: list[pd.DataFrame], schema, work_dir: str, stage: str, **report) -> StageResult:
+    data = write_frame(df, schema, work_dir, stage)
+    rejected = write_rejects(rejects, work_dir, stage)
+    merged = pd.concat(rejects) if rejects else pd.DataFrame({"rule": []})
+    return StageResult(data=data, rejects=rejected, report={"rules": rule_counts(merged), **report})
+
+
+@task(**STAGE)
+def clean_ledger(ledger: StageResult, params: CleanParams, ingest: IngestParams, work_dir: str) -> StageResult:
+    """Trim and NFC-normalize text; blank rows, repeated header rows and exact duplicates go to rejects."""
+    df = read_frame(ledger.data, Ledger, "standardize output")
+    columns = data_columns(df)
+    for column in columns:
+        df[column] = tidy_text(df[column], params.unicode_form)
+    blank = df[columns].isna().all(axis=1)
+    spec = column_spec(ingest)
+    header_hits = sum(
+        spelling_key(df[c]).isin({normalize_header(a) for a in [c, *spec[c]["aliases"]]}) for c in columns
+    )
+    repeated_header = ~blank & (header_hits >= 2)
+    rejects = [
+        reject(df, blank, "clean", "blank_row", "every cell is blank"),
+        reject(df, repeated_header, "clean", "repeated_header", "the header line repeated inside the data"),
+    ]
+    df = df[~blank & ~repeated_header]
+    duplicates = 0
+    if params.drop_duplicates:
+        key = pd.util.hash_pandas_object(df[columns], index=False)
+        dup = key.duplicated()
+        first = df["row_id"].groupby(key.values).transform("first")
+        detail = "exact duplicate of row_id " + first.astype("str")
+        rejects.append(reject(df, dup, "clean", "duplicate", detail))
+        duplicates = int(dup.sum())
+        df = df[~dup]
+    return _finish(df, rejects, Ledger, work_dir, "clean", duplicates=duplicates)
+
+
+@task(**STAGE)
+def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestParams, work_dir: str) -> StageResult:
+    """Drop the configured optional columns and leave out rows by account, vendor and date range."""
+    df = read_frame(cleaned.data, Ledger, "clean output")
+    spec = column_spec(ingest)
+    required = [c for c in params.drop_columns if spec.get(c, {}).get("required") is True]
+    if required:
+        raise ValueError(f"filter.drop_columns: {required} are required columns and cannot be dropped")
+    df = df.drop(columns=[c for c in params.drop_columns if c in df.columns])
+    rules: list[tuple[str, pd.Series]] = []
+    code = df.get("account_code", pd.Series(pd.NA, index=df.index, dtype="str"))
+    if params.include_account_codes:
+        rules.append(("include_account_codes", code.notna() & ~code.isin(params.include_account_codes)))
+    if params.exclude_account_codes:
+        rules.append(("exclude_account_codes", code.isin(params.exclude_account_codes)))
+    if params.exclude_vendors:
+        rules.append(("exclude_vendors", df["vendor"].isin(params.exclude_vendors)))
+    if params.date_from or params.date_to:
+        dates = parse_dates(df["date"])
+        if params.date_from:
+            rules.append(("date_from", dates < pd.Timestamp(params.date_from)))
+        if params.date_to:
+            rules.append(("date_to", dates > pd.Timestamp(params.date_to)))
+    taken = pd.Series(False, index=df.index)
+    rejects = []
+    for name, mask in rules:
+        mask = mask.fillna(False) & ~taken
+        rejects.append(reject(df, mask, "filter", f"filtered:{name}", f"left out by filter.{name}"))
+        taken |= mask
+    return _finish(df[~taken], rejects, Ledger, work_dir, "filter")
+
+
+@task(**STAGE)
+def normalize_values(filtered: StageResult, params: NormalizeParams, work_dir: str) -> StageResult:
+    """Map category spellings to one form (conf maps), format business numbers and account codes."""
+    df = read_frame(filtered.data, Ledger, "filter output")
+    unmapped = {}
+    for column, entry in load_yaml(params.value_maps).items():
+        if column in df.columns:
+            df[column], unmapped[column] = map_values(df[column], entry["values"], entry["unmapped_to"])
+    if "business_no" in df.columns:
+        df["business_no"] = normalize_business_no(df["business_no"])
+    if "account_code" in df.columns:
+        df["account_code"] = normalize_code(df["account_code"])
+    data = write_frame(df, Ledger, work_dir, "normalize")
+    return StageResult(data=data, report={"unmapped_values": {k: v for k, v in unmapped.items() if v}})
+
+
+def _failures(df: pd.DataFrame, params: ValidateParams, labels_required: bool) -> tuple[dict, list]:
+    """Parsed typed columns and the (rule, column, mask) list of every rule broken."""
+    required = ["date", "vendor", "description", "amount"] + (["account_code"] if labels_required else [])
+    parsed = {c: parse_amounts(df[c]) for c in AMOUNT_COLUMNS if c in df.columns}
+    parsed["date"] = parse_dates(df["date"])
+    checks = [("required_blank", c, df[c].isna()) if c in df.columns else None for c in required]
+    checks = [c for c in checks if c is not None]
+    checks += [("amount_unparsable", c, df[c].notna() & parsed[c].isna()) for c in parsed if c != "date"]
+    checks.append(("date_unparsable", "date", df["date"].notna() & parsed["date"].isna()))
+    out_of_range = (parsed["date"] < pd.Timestamp(params.date_min)) | (parsed["date"] > pd.Timestamp(params.date_max))
+    checks.append(("date_out_of_range", "date", out_of_range))
+    if {"supply_amount", "vat"} <= parsed.keys():
+        total, supply, vat = parsed["amount"], parsed["supply_amount"], parsed["vat"]
+        tolerance = (total.abs() * params.vat_tolerance_rel).clip(lower=params.vat_tolerance_abs)
+        both = supply.notna() & vat.notna() & total.notna()
+        checks.append(("vat_mismatch", "vat", both & ((supply + vat - total).abs() > tolerance)))
+    if not params.allow_negative_amounts:
+        checks.append(("negative_amount", "amount", parsed["amount"] < 0))
+    return parsed, checks
+
+
+@task(**STAGE)
+def validate_ledger(
+    normalized: StageResult, params: ValidateParams, labels_required: bool, work_dir: str
+) -> StageResult:
+    """Parse amounts and dates and check the row rules; a row that breaks any goes to rejects."""
+    df = read_frame(normalized.data, Ledger, "normalize output")
+    parsed, checks = _failures(df, params, labels_required)
+    rule = pd.Series(pd.NA, index=df.index, dtype="str")
+    detail = pd.Series("", index=df.index, dtype="str")
+    for name, column, mask in checks:
+        mask = mask.fillna(False)
+        rule = rule.where(rule.notna() | ~mask, name)
+        shown = df[column].fillna("").astype("str").str.slice(0, 40) if column in df.columns else ""
+        detail = detail.where(~mask, detail + name + f"({column}='" + shown + "'); ")
+    bad = rule.notna()
+    rejects = [reject(df, bad, "validate", rule, detail.str.rstrip("; "))]
+    good = df[~bad].copy()
+    for column, values in parsed.items():
+        good[column] = values[~bad]
+    schema = labeled(CleanLedger.to_schema()) if labels_required else CleanLedger
+    return _finish(good, rejects, schema, work_dir, "validate")

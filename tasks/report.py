@@ -1,0 +1,102 @@
+"""Rows accounting and the data-quality report of the preparation flow (files, artifacts)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from pydantic import BaseModel
+
+from tasks.caching import STAGE
+from tasks.store import StageResult, read_frame
+
+
+class RowsAccountingError(RuntimeError):
+    """rows_in != rows_accepted + rows_rejected: some rows were lost, which must never happen."""
+
+
+class PrepareSummary(BaseModel):
+    rows_in: int
+    rows_accepted: int
+    rows_rejected: int
+    rejected_by_rule: dict[str, int]
+    stages: list[dict]
+    data_path: str
+    rejects_parquet: str
+    rejects_csv: str
+    metadata_path: str
+    report_dir: str
+
+
+@task(**STAGE)
+def account_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) -> PrepareSummary:
+    """Check rows_in == accepted + rejected over all stages; write the rejects table and the metadata."""
+    names = list(stages)
+    rows_in, final = stages[names[0]].data.rows, stages[names[-1]]
+    rejects = [read_frame(r.rejects) for r in stages.values() if r.rejects is not None]
+    table = pd.concat(rejects, ignore_index=True).sort_values("row_id") if rejects else pd.DataFrame()
+    report_dir = Path(work_dir) / "reports" / f"prepare-{final.data.fingerprint}"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(report_dir / "rejects.parquet", index=False)
+    table.to_csv(report_dir / "rejects.csv", index=False, encoding="utf-8-sig")  # BOM: Excel opens Hangul right
+    (report_dir / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2, default=str))
+    stage_rows = [
+        {
+            "stage": name,
+            "rows_out": result.data.rows,
+            "rejected": result.rejects.rows if result.rejects else 0,
+            "rules": ", ".join(f"{k}: {v}" for k, v in result.report.get("rules", {}).items()),
+        }
+        for name, result in stages.items()
+    ]
+    rejected = int(len(table))
+    summary = PrepareSummary(
+        rows_in=rows_in,
+        rows_accepted=final.data.rows,
+        rows_rejected=rejected,
+        rejected_by_rule={str(k): int(v) for k, v in table["rule"].value_counts().items()} if rejected else {},
+        stages=stage_rows,
+        data_path=final.data.path,
+        rejects_parquet=str(report_dir / "rejects.parquet"),
+        rejects_csv=str(report_dir / "rejects.csv"),
+        metadata_path=str(report_dir / "metadata.json"),
+        report_dir=str(report_dir),
+    )
+    (report_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
+    if rows_in != summary.rows_accepted + rejected:
+        raise RowsAccountingError(
+            f"rows_in={rows_in} != accepted {summary.rows_accepted} + rejected {rejected}; see {report_dir}"
+        )
+    return summary
+
+
+def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
+    lines = [
+        "# Data quality",
+        f"**rows in** {summary.rows_in:,} = **accepted** {summary.rows_accepted:,} + "
+        f"**rejected** {summary.rows_rejected:,}",
+        "",
+        "## Files",
+        "| file | format | encoding | rows |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {f['url']} | {f['format']} | {f['encoding'] or ''} | {f['rows']:,} |" for f in metadata["files"]]
+    lines += ["", "## Columns", "| column | dtype | nulls | unique | top values |", "|---|---|---|---|---|"]
+    for name, col in metadata["columns"].items():
+        top = ", ".join(f"{k} ({v})" for k, v in col["top"].items())
+        lines.append(f"| {name} | {col['dtype']} | {col['nulls']:,} | {col['unique']:,} | {top} |")
+    if metadata["unmapped_headers"]:
+        lines += ["", f"Headers not mapped to any column (dropped): {metadata['unmapped_headers']}"]
+    lines += ["", f"Rejects: `{summary.rejects_csv}`"]
+    return "\n".join(lines)
+
+
+def publish_prepare_report(metadata: dict, summary: PrepareSummary) -> None:
+    """Data-quality markdown and rows-accounting table in the Prefect UI (every run, cached or not)."""
+    create_markdown_artifact(
+        key="data-quality", markdown=metadata_markdown(metadata, summary), description="ledger metadata"
+    )
+    rows = [*summary.stages, {"stage": "total", "rows_out": summary.rows_accepted, "rejected": summary.rows_rejected,
+                              "rules": ", ".join(f"{k}: {v}" for k, v in summary.rejected_by_rule.items())}]
+    create_table_artifact(key="rows-accounting", table=rows, description=f"rows in: {summary.rows_in}")

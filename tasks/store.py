@@ -1,0 +1,86 @@
+"""Content-fingerprinted Parquet frames: what tasks pass to each other instead of DataFrames."""
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+from pydantic import BaseModel
+
+ROWS_SHOWN = 10
+
+
+class Frame(BaseModel):
+    """A validated DataFrame on disk: its Parquet path, content hash and row count."""
+
+    path: str
+    fingerprint: str
+    rows: int
+
+
+class StageResult(BaseModel):
+    """What a stage hands on: accepted rows, rejected rows (with reasons) and a small report."""
+
+    data: Frame
+    rejects: Frame | None = None
+    report: dict = {}
+
+
+class FrameValidationError(ValueError):
+    """A frame broke its schema; the message names the stage, columns, checks and rows."""
+
+
+def file_digest(path: str | Path, chunk: int = 1 << 22) -> str:
+    """sha256 of a local file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_failures(err: pa.errors.SchemaErrors, what: str) -> str:
+    """Turn pandera's failure cases into one readable message: column, check, rows."""
+    cases = err.failure_cases
+    lines = [f"{what}: {len(cases)} schema failure(s)"]
+    for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+        rows = group["index"].dropna().tolist()
+        values = group["failure_case"].astype(str).head(3).tolist()
+        where = f" rows {rows[:ROWS_SHOWN]}{' ...' if len(rows) > ROWS_SHOWN else ''}" if rows else ""
+        lines.append(f"  - column '{column}': {check}{where} (e.g. {values})")
+    return "\n".join(lines)
+
+
+def validate(df: pd.DataFrame, schema: pa.DataFrameSchema | type[pa.DataFrameModel], what: str) -> pd.DataFrame:
+    """Validate lazily so every failure of the frame is reported at once."""
+    try:
+        return schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        raise FrameValidationError(describe_failures(err, what)) from err
+
+
+def write_frame(df: pd.DataFrame, schema, work_dir: str, stage: str, name: str = "data") -> Frame:
+    """Validate, write as Parquet under work_dir/stages/<stage>/, named by its content hash."""
+    df = validate(df.reset_index(drop=True), schema, f"{stage}/{name}")
+    folder = Path(work_dir) / "stages" / stage
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}-{uuid.uuid4().hex}.parquet"
+    df.to_parquet(tmp, index=False)
+    fingerprint = file_digest(tmp)[:20]
+    final = folder / f"{name}-{fingerprint}.parquet"
+    os.replace(tmp, final)
+    return Frame(path=str(final), fingerprint=fingerprint, rows=len(df))
+
+
+def read_frame(frame: Frame, schema=None, what: str = "input") -> pd.DataFrame:
+    """Load a frame written by an earlier task, validating it against the consumer's schema."""
+    path = Path(frame.path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{what}: {path} is gone (an earlier, cached run wrote it and it was deleted since); "
+            "re-run with --refresh-cache"
+        )
+    df = pd.read_parquet(path)
+    return validate(df, schema, what) if schema is not None else df

@@ -1,0 +1,69 @@
+"""Vectorized parsing and normalization of ledger cells (no row-wise apply: these run on every row)."""
+
+import pandas as pd
+
+from tasks.readers import normalize_header
+
+# Python's and pyarrow's regex engines disagree on what \s covers: name the Unicode spaces explicitly.
+SPACES = r"[\s\u00a0\u3000\u2000-\u200b\ufeff]+"
+AMOUNT_NOISE = r"[\s\u00a0\u3000,₩￦\\$원]|KRW|krw"
+DATE_PATTERN = r"^(\d{4})[-./년\s]*(\d{1,2})[-./월\s]*(\d{1,2})일?(?:[ T]\d{1,2}:\d{2}(?::\d{2})?(?:\.\d+)?)?$"
+EXCEL_SERIAL = r"^\d{5}(?:\.0+)?$"
+
+
+def tidy_text(col: pd.Series, form: str = "NFC") -> pd.Series:
+    """Unicode form, trimmed, inner runs of any space collapsed; blank becomes missing."""
+    text = col.astype("str").str.normalize(form).str.replace(SPACES, " ", regex=True).str.strip()
+    return text.where(text != "")
+
+
+def spelling_key(col: pd.Series) -> pd.Series:
+    """The matching key of a value: lower case, no whitespace."""
+    return col.str.lower().str.replace(SPACES, "", regex=True)
+
+
+def parse_amounts(col: pd.Series) -> pd.Series:
+    """'₩1,200', '1,200원', '(1,200)', '△1,200' -> float; anything else -> NaN."""
+    text = col.astype("str").str.replace(AMOUNT_NOISE, "", regex=True)
+    negative = text.str.match(r"^\(.*\)$", na=False) | text.str.startswith(("△", "▲"), na=False)
+    text = text.str.replace(r"^[(△▲]|\)$", "", regex=True)
+    values = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
+    return values.where(~negative, -values)
+
+
+def parse_dates(col: pd.Series) -> pd.Series:
+    """2024-01-05, 2024.01.05, 20240105, 2024/1/5, '2024년 1월 5일', Excel serials -> Timestamp; else NaT."""
+    text = col.astype("str").str.strip()
+    parts = text.str.extract(DATE_PATTERN)
+    numbers = parts.apply(pd.to_numeric, errors="coerce")
+    dates = pd.to_datetime(
+        pd.DataFrame({"year": numbers[0], "month": numbers[1], "day": numbers[2]}), errors="coerce"
+    )
+    serial = text.str.match(EXCEL_SERIAL, na=False)
+    if serial.any():
+        days = pd.to_numeric(text.where(serial), errors="coerce")
+        dates = dates.where(~serial, pd.Timestamp("1899-12-30") + pd.to_timedelta(days, unit="D"))
+    return dates.astype("datetime64[ns]")
+
+
+def map_values(col: pd.Series, spellings: dict[str, list[str]], unmapped_to: str) -> tuple[pd.Series, dict]:
+    """Map spellings to canonical values; unknown non-blank values become `unmapped_to` and are counted."""
+    lookup = {normalize_header(s): canonical for canonical, names in spellings.items() for s in [canonical, *names]}
+    mapped = spelling_key(col).map(lookup)
+    unknown = col.notna() & mapped.isna()
+    counts = col[unknown].value_counts().head(20)
+    mapped = mapped.where(~unknown, unmapped_to).astype("str")
+    return mapped.where(col.notna()), {str(k): int(v) for k, v in counts.items()}
+
+
+def normalize_business_no(col: pd.Series) -> pd.Series:
+    """Korean business registration numbers as 123-45-67890; other digit strings kept as digits."""
+    digits = col.str.replace(r"\D", "", regex=True)
+    formatted = digits.str.slice(0, 3) + "-" + digits.str.slice(3, 5) + "-" + digits.str.slice(5, 10)
+    out = formatted.where(digits.str.len() == 10, digits)
+    return out.where(digits.notna() & (digits != ""))
+
+
+def normalize_code(col: pd.Series) -> pd.Series:
+    """Account codes as text without the '.0' a spreadsheet adds to numbers."""
+    return col.str.replace(r"\.0+$", "", regex=True)
