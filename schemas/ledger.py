@@ -100,4 +100,6 @@ def selected_schema(columns: list[str]) -> pa.DataFrameSchema:
 
 def labeled(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
     """The same schema with the label required and non-blank (training data)."""
-    return schema.update_column("account_code", nullable=False, required=True)
+    return schema.update_column(
+        "account_code", nullable=False, required=True, checks=[pa.Check.str_matches(r"\S", name="label_not_blank")]
+    )

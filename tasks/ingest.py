@@ -16,7 +16,8 @@ from tasks.caching import STAGE
 from tasks.conf import load_yaml
 from tasks.params import IngestParams
 from tasks.readers import FileReport, LedgerFileError, normalize_header, read_ledger_file
-from tasks.store import Frame, StageResult, file_digest, read_frame, write_frame
+from tasks.store import StageResult, file_digest, read_frame, write_frame
+from tasks.values import parse_amounts
 
 GLOB_CHARS = set("*?[")
 
@@ -151,15 +152,13 @@ def standardize_columns(raw: StageResult, params: IngestParams, work_dir: str) -
         mapping = match_columns(file["headers"], spec)
         mappings[file["url"]] = mapping
         unmapped |= set(file["headers"]) - set(mapping)
-    for canonical in spec:
-        # files may spell a column differently: take each file's own header for it
-        sources = [h for m in mappings.values() for h, c in m.items() if c == canonical]
-        merged = None
-        for header in dict.fromkeys(sources):
-            column = df[header].astype("str")
-            merged = column if merged is None else merged.where(merged.notna(), column)
-        if merged is not None:
-            out[canonical] = merged
+    for url, mapping in mappings.items():
+        # each file's rows take each column from that file's own header, never from another file's
+        rows = df["source_file"] == url
+        for header, canonical in mapping.items():
+            if canonical not in out.columns:
+                out[canonical] = pd.Series(pd.NA, index=out.index, dtype="str")
+            out.loc[rows, canonical] = df.loc[rows, header].astype("str")
     data = write_frame(out, Ledger, work_dir, "standardize")
     return StageResult(data=data, report={"mapping": mappings, "unmapped_headers": sorted(unmapped)})
 
@@ -178,7 +177,7 @@ def extract_metadata(ledger: StageResult, loaded: StageResult) -> dict:
             "unique": int(col.nunique()),
             "top": {str(k): int(v) for k, v in top.items()},
         }
-    amounts = pd.to_numeric(df["amount"].str.replace(r"[^\d.\-]", "", regex=True), errors="coerce")
+    amounts = parse_amounts(df["amount"])
     return {
         "rows": len(df),
         "files": loaded.report["files"],

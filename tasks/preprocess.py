@@ -70,11 +70,13 @@ def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestPara
         raise ValueError(f"filter.drop_columns: {required} are required columns and cannot be dropped")
     df = df.drop(columns=[c for c in params.drop_columns if c in df.columns])
     rules: list[tuple[str, pd.Series]] = []
-    code = df.get("account_code", pd.Series(pd.NA, index=df.index, dtype="str"))
-    if params.include_account_codes:
-        rules.append(("include_account_codes", code.notna() & ~code.isin(params.include_account_codes)))
-    if params.exclude_account_codes:
-        rules.append(("exclude_account_codes", code.isin(params.exclude_account_codes)))
+    code = normalize_code(df.get("account_code", pd.Series(pd.NA, index=df.index, dtype="str")))
+    wanted = set(normalize_code(pd.Series(params.include_account_codes, dtype="str")))
+    unwanted = set(normalize_code(pd.Series(params.exclude_account_codes, dtype="str")))
+    if wanted:
+        rules.append(("include_account_codes", code.notna() & ~code.isin(wanted)))
+    if unwanted:
+        rules.append(("exclude_account_codes", code.isin(unwanted)))
     if params.exclude_vendors:
         rules.append(("exclude_vendors", df["vendor"].isin(params.exclude_vendors)))
     if params.date_from or params.date_to:

@@ -71,21 +71,27 @@ def find_header_row(rows: list[list[object]], known: set[str]) -> int:
     return best
 
 
-def _sniff_delimiter(first_lines: str) -> str:
-    line = first_lines.splitlines()[0] if first_lines else ""
-    return max([",", "\t", ";", "|"], key=line.count)
+def _header_hits(rows: list[list[str]], known: set[str]) -> int:
+    return max((sum(normalize_header(c) in known for c in row) for row in rows), default=0)
+
+
+def _sniff_delimiter(head: str, known: set[str]) -> str:
+    """The delimiter under which some line of the head matches the most known headers (title lines aside)."""
+    candidates = [",", "\t", ";", "|"]
+    return max(candidates, key=lambda sep: _header_hits(list(csv.reader(io.StringIO(head), delimiter=sep)), known))
 
 
 def _read_csv(url: str, raw: bytes, encodings: list[str], known: set[str], search: int):
     text, encoding = decode_text(url, raw, encodings)
     head = "\n".join(text.splitlines()[:search])
-    sep = _sniff_delimiter(head)
+    sep = _sniff_delimiter(head, known)
     sample = list(csv.reader(io.StringIO(head), delimiter=sep))
     header_row = _header_or_error(url, sample, known)
     try:
+        # blank lines stay as (rejected) blank rows so that source_row is the file's line number
         df = pd.read_csv(
             io.StringIO(text), sep=sep, skiprows=header_row, dtype=str, keep_default_na=False,
-            na_values=[""], skip_blank_lines=True,
+            na_values=[""], skip_blank_lines=False,
         )
     except pd.errors.ParserError as err:
         raise LedgerFileError(url, f"malformed CSV: {err}") from err

@@ -1,0 +1,219 @@
+"""Ingest: resolving sources, fingerprints, loading with trace columns, header mapping, metadata."""
+
+import pandas as pd
+import pytest
+
+from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, resolve_sources
+from tasks.params import IngestParams
+from tasks.readers import LedgerFileError
+from tasks.store import read_frame
+from tests._stages import ingest
+from tests.conftest import HEADER, ROWS, write_csv
+
+PARAMS = IngestParams()
+EXT = PARAMS.file_extensions
+
+
+# --- resolve_sources ------------------------------------------------------------------------------
+
+
+def test_a_single_file_resolves_to_its_file_url(ledger_csv):
+    assert resolve_sources(str(ledger_csv), EXT) == [f"file://{ledger_csv}"]
+
+
+def test_a_folder_resolves_to_its_ledger_files_sorted_and_recursive(tmp_path):
+    # given a folder with two ledgers (one in a subfolder) and a non-ledger file
+    write_csv(tmp_path / "in" / "b.csv", [HEADER, ROWS[0]])
+    write_csv(tmp_path / "in" / "sub" / "a.tsv", [HEADER, ROWS[0]])
+    (tmp_path / "in" / "notes.md").write_text("readme")
+    # when the folder is resolved
+    urls = resolve_sources(str(tmp_path / "in"), EXT)
+    # then only files with ledger extensions come back, sorted
+    assert urls == [f"file://{tmp_path}/in/b.csv", f"file://{tmp_path}/in/sub/a.tsv"]
+
+
+def test_a_glob_resolves_to_the_matching_files(tmp_path):
+    for name in ["2024-01.csv", "2024-02.csv", "2023-12.csv"]:
+        write_csv(tmp_path / name, [HEADER, ROWS[0]])
+    urls = resolve_sources(str(tmp_path / "2024-*.csv"), EXT)
+    assert [u.rsplit("/", 1)[1] for u in urls] == ["2024-01.csv", "2024-02.csv"]
+
+
+def test_a_missing_path_is_an_error_naming_it(tmp_path):
+    missing = tmp_path / "nope.csv"
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        resolve_sources(str(missing), EXT)
+
+
+def test_a_glob_matching_nothing_is_an_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="matched no ledger files"):
+        resolve_sources(str(tmp_path / "*.csv"), EXT)
+
+
+# --- fingerprint_input ----------------------------------------------------------------------------
+
+
+def test_fingerprint_lists_each_file_with_size_and_sha256(ledger_csv):
+    inputs = fingerprint_input.fn(str(ledger_csv), PARAMS)
+    assert inputs.source == str(ledger_csv)
+    assert [f.size for f in inputs.files] == [ledger_csv.stat().st_size]
+    assert len(inputs.files[0].sha256) == 64
+
+
+def test_fingerprint_is_stable_for_the_same_content(ledger_csv):
+    first = fingerprint_input.fn(str(ledger_csv), PARAMS)
+    second = fingerprint_input.fn(str(ledger_csv), PARAMS)
+    assert first.fingerprint == second.fingerprint
+
+
+def test_fingerprint_changes_when_the_content_changes(tmp_path):
+    path = write_csv(tmp_path / "l.csv", [HEADER, *ROWS])
+    before = fingerprint_input.fn(str(path), PARAMS).fingerprint
+    write_csv(path, [HEADER, *ROWS[:3]])
+    assert fingerprint_input.fn(str(path), PARAMS).fingerprint != before
+
+
+# --- load_ledger ----------------------------------------------------------------------------------
+
+
+def test_two_files_via_glob_keep_their_source_file_and_line_numbers(tmp_path, work_dir):
+    # given two ledgers, the second with a title line above its header
+    a = write_csv(tmp_path / "in" / "a.csv", [HEADER, *ROWS[:2]])
+    b = write_csv(tmp_path / "in" / "b.csv", ["2024년 원장,,", HEADER, *ROWS[2:]])
+    # when both are loaded through a glob
+    loaded = load_ledger.fn(
+        fingerprint_input.fn(str(tmp_path / "in" / "*.csv"), PARAMS), PARAMS, True, work_dir
+    )
+    df = read_frame(loaded.data)
+    # then every row knows its file and its line in that file, and row ids are unique
+    assert df["source_file"].tolist() == [f"file://{a}"] * 2 + [f"file://{b}"] * 2
+    assert df["source_row"].tolist() == [2, 3, 3, 4]
+    assert df["row_id"].tolist() == [0, 1, 2, 3]
+    assert [f["rows"] for f in loaded.report["files"]] == [2, 2]
+
+
+def test_source_row_is_the_line_number_even_after_a_blank_line(tmp_path, work_dir):
+    # given a ledger with an empty line between two data rows (row 2 is on line 4)
+    path = write_csv(tmp_path / "l.csv", [HEADER, ROWS[0], "", ROWS[1]])
+    # when loaded
+    loaded, _ = ingest(path, work_dir)
+    # then source_row points at the real line of each row, and the blank line is kept as a row
+    # (clean_ledger rejects it as blank_row, so rows_in still counts every line)
+    frame = read_frame(loaded.data)
+    assert frame["source_row"].tolist() == [2, 3, 4]
+    assert frame.loc[1, ["일자", "거래처", "금액"]].isna().all()
+
+
+def test_missing_required_column_names_the_column_and_aliases_tried(tmp_path, work_dir):
+    # given a ledger without any spelling of the amount column
+    path = write_csv(tmp_path / "l.csv", ["일자,거래처,적요,계정코드", "2024-01-05,쿠팡,볼펜,830"])
+    # when loaded
+    with pytest.raises(LedgerFileError) as info:
+        ingest(path, work_dir)
+    # then the error names the file, the column, the aliases it tried and the headers it saw
+    message = str(info.value)
+    assert str(path) in message
+    assert "'amount'" in message and "합계금액" in message and "거래금액" in message
+    assert "Headers in the file" in message and "적요" in message
+
+
+def test_label_column_is_required_when_labels_are_required(tmp_path, work_dir):
+    path = write_csv(tmp_path / "l.csv", ["일자,거래처,적요,금액", "2024-01-05,쿠팡,볼펜,1000"])
+    with pytest.raises(LedgerFileError, match="'account_code'.*계정과목코드"):
+        ingest(path, work_dir, labels_required=True)
+
+
+def test_ledger_without_labels_loads_when_labels_are_not_required(tmp_path, work_dir):
+    # given a ledger to classify (no 계정코드 column)
+    path = write_csv(tmp_path / "l.csv", ["일자,거래처,적요,금액", "2024-01-05,쿠팡,볼펜,1000"])
+    # when loaded with labels_required=False
+    _, standardized = ingest(path, work_dir, labels_required=False)
+    # then it loads and has no account_code column
+    df = read_frame(standardized.data)
+    assert len(df) == 1 and "account_code" not in df.columns
+
+
+# --- standardize_columns --------------------------------------------------------------------------
+
+
+def _two_spellings(tmp_path, work_dir):
+    write_csv(tmp_path / "in" / "a.csv", ["일자,거래처,적요,금액,담당자", "2024-01-05,쿠팡,볼펜,1000,김"])
+    write_csv(tmp_path / "in" / "b.csv", ["거래일자,거래처명,내용,합계금액", "2024-02-05,KT,인터넷,33000"])
+    return ingest(tmp_path / "in" / "*.csv", work_dir, labels_required=False)
+
+
+def test_files_spelling_a_column_differently_merge_into_one_column(tmp_path, work_dir):
+    # given 일자/거래처/적요/금액 in one file and 거래일자/거래처명/내용/합계금액 in the other
+    _, standardized = _two_spellings(tmp_path, work_dir)
+    # when standardized
+    df = read_frame(standardized.data)
+    # then each canonical column holds both files' values, none lost
+    assert df["date"].tolist() == ["2024-01-05", "2024-02-05"]
+    assert df["vendor"].tolist() == ["쿠팡", "KT"]
+    assert df["description"].tolist() == ["볼펜", "인터넷"]
+    assert df["amount"].tolist() == ["1000", "33000"]
+    assert list(df.columns) == [
+        "row_id",
+        "source_file",
+        "source_row",
+        "date",
+        "vendor",
+        "description",
+        "amount",
+    ]
+
+
+def test_standardize_reports_each_files_mapping_and_unmapped_headers(tmp_path, work_dir):
+    _, standardized = _two_spellings(tmp_path, work_dir)
+    mappings = list(standardized.report["mapping"].values())
+    assert mappings[0]["일자"] == "date" and mappings[1]["거래일자"] == "date"
+    assert standardized.report["unmapped_headers"] == ["담당자"]
+
+
+def test_a_files_unmapped_column_never_fills_another_column(tmp_path, work_dir):
+    # given file a maps 적요 -> description and also has 비고 (unmapped there);
+    # file b maps 비고 -> description
+    write_csv(tmp_path / "in" / "a.csv", ["일자,거래처,적요,비고,금액", "2024-01-05,쿠팡,,내부메모,1000"])
+    write_csv(tmp_path / "in" / "b.csv", ["일자,거래처,비고,금액", "2024-02-05,KT,인터넷,33000"])
+    # when standardized
+    _, standardized = ingest(tmp_path / "in" / "*.csv", work_dir, labels_required=False)
+    # then file a's blank 적요 stays blank (its 비고 was reported as dropped)
+    assert "비고" in standardized.report["unmapped_headers"]
+    assert pd.isna(read_frame(standardized.data).loc[0, "description"])
+
+
+# --- extract_metadata -----------------------------------------------------------------------------
+
+
+def test_metadata_describes_rows_files_columns_and_amounts(tmp_path, work_dir, ledger_csv):
+    # given the fixture ledger, ingested
+    loaded, standardized = ingest(ledger_csv, work_dir)
+    # when described
+    meta = extract_metadata.fn(standardized, loaded)
+    # then rows, file reports, per-column stats and amount stats are there
+    assert meta["rows"] == 4
+    assert meta["files"][0]["encoding"] == "utf-8-sig" and meta["files"][0]["rows"] == 4
+    assert "row_id" not in meta["columns"] and "source_row" not in meta["columns"]
+    assert meta["columns"]["business_no"]["nulls"] == 2
+    assert meta["columns"]["evidence_type"]["top"]["세금계산서"] == 2
+    assert meta["unmapped_headers"] == []
+    assert meta["amount"]["count"] == 4 and meta["amount"]["max"] == 110000.0
+
+
+def test_metadata_strips_currency_noise_from_amounts(tmp_path, work_dir):
+    path = write_csv(
+        tmp_path / "l.csv",
+        ["일자,거래처,적요,금액", '2024-01-05,쿠팡,볼펜,"₩1,200"', "2024-01-06,KT,요금,3000원"],
+    )
+    loaded, standardized = ingest(path, work_dir, labels_required=False)
+    meta = extract_metadata.fn(standardized, loaded)
+    assert meta["amount"]["min"] == 1200.0 and meta["amount"]["max"] == 3000.0
+
+
+def test_metadata_amount_stats_treat_accounting_negatives_as_negative(tmp_path, work_dir):
+    path = write_csv(
+        tmp_path / "l.csv",
+        ["일자,거래처,적요,금액", '2024-01-05,쿠팡,환불,"(1,200)"', "2024-01-06,KT,요금,3000"],
+    )
+    loaded, standardized = ingest(path, work_dir, labels_required=False)
+    assert extract_metadata.fn(standardized, loaded)["amount"]["min"] == -1200.0
