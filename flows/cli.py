@@ -9,7 +9,11 @@ import time
 def _add_param_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML file with parameter sections (overrides the code defaults)")
     parser.add_argument(
-        "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override one parameter, e.g. --set preprocess.validate.date_min=2020-01-01 (repeatable)",
     )
     parser.add_argument("--refresh-cache", action="store_true", help="ignore cached task results and re-run")

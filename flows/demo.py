@@ -1,6 +1,6 @@
 """`make run`: the demo on embedded defaults, a synthetic dirty ledger through the data-preparation flow.
 
-    python -m flows.demo [--rows 20000] [--work-dir data/demo]
+python -m flows.demo [--rows 20000] [--work-dir data/demo]
 """
 
 import argparse

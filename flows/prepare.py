@@ -1,14 +1,14 @@
 """The data-preparation flow: ingest -> preprocess -> features, every stage cached by fingerprint.
 
-    python -m flows.prepare --input ledger.csv      (or: account-tax prepare --input ledger.csv)
+python -m flows.prepare --input ledger.csv      (or: account-tax prepare --input ledger.csv)
 """
 
 from prefect import flow
 
 from flows.params import PrepareParams
+from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
-from tasks.features import build_features, select_features
 from tasks.report import PrepareSummary, account_rows, publish_prepare_report
 
 
@@ -27,8 +27,14 @@ def prepare_data(params: PrepareParams) -> PrepareSummary:
     featured = build_features(validated, params.features, wd)
     selected = select_features(featured, params.features, wd)
     stages = {
-        "load": loaded, "standardize": ledger, "clean": cleaned, "filter": filtered,
-        "normalize": normalized, "validate": validated, "features": featured, "select": selected,
+        "load": loaded,
+        "standardize": ledger,
+        "clean": cleaned,
+        "filter": filtered,
+        "normalize": normalized,
+        "validate": validated,
+        "features": featured,
+        "select": selected,
     }
     summary = account_rows(stages, metadata, wd)
     publish_prepare_report(metadata, summary)

@@ -24,7 +24,11 @@ def code_fingerprint(module_file: str) -> str:
     digest = hashlib.sha256()
     paths = [Path(module_file)] + [_ROOT / p for p in _SHARED_CODE] + [conf_dir()]
     for path in paths:
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             digest.update(str(file.name).encode())
             digest.update(file.read_bytes())

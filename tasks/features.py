@@ -1,5 +1,6 @@
 """Features: Korean public holidays, calendar parts, amount features, then the configured selection."""
 
+import itertools
 import logging
 
 import holidays
@@ -25,7 +26,7 @@ def holiday_names(dates: pd.Series, country: str) -> pd.Series:
 def amount_buckets(amounts: pd.Series, bins: list[float]) -> pd.Series:
     """Absolute amount as an ordered range label, e.g. '10,000-50,000'."""
     edges = [0.0, *sorted(bins), np.inf]
-    labels = [f"{lo:,.0f}-{hi:,.0f}" if np.isfinite(hi) else f"{lo:,.0f}+" for lo, hi in zip(edges, edges[1:])]
+    labels = [f"{lo:,.0f}-{hi:,.0f}" if np.isfinite(hi) else f"{lo:,.0f}+" for lo, hi in itertools.pairwise(edges)]
     return pd.cut(amounts, edges, labels=labels, right=False, include_lowest=True).astype("str")
 
 

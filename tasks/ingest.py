@@ -92,9 +92,7 @@ def column_spec(params: IngestParams) -> dict[str, dict]:
 
 
 def known_headers(spec: dict[str, dict]) -> set[str]:
-    return {normalize_header(a) for col in spec.values() for a in col["aliases"]} | {
-        normalize_header(c) for c in spec
-    }
+    return {normalize_header(a) for col in spec.values() for a in col["aliases"]} | {normalize_header(c) for c in spec}
 
 
 def match_columns(headers: list[str], spec: dict[str, dict]) -> dict[str, str]:

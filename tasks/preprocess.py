@@ -12,7 +12,13 @@ from tasks.readers import normalize_header
 from tasks.rejects import reject, rule_counts, write_rejects
 from tasks.store import StageResult, read_frame, write_frame
 from tasks.values import (
-    map_values, normalize_business_no, normalize_code, parse_amounts, parse_dates, spelling_key, tidy_text,
+    map_values,
+    normalize_business_no,
+    normalize_code,
+    parse_amounts,
+    parse_dates,
+    spelling_key,
+    tidy_text,
 )
 
 TRACE = ["row_id", "source_file", "source_row"]

@@ -90,8 +90,13 @@ def _read_csv(url: str, raw: bytes, encodings: list[str], known: set[str], searc
     try:
         # blank lines stay as (rejected) blank rows so that source_row is the file's line number
         df = pd.read_csv(
-            io.StringIO(text), sep=sep, skiprows=header_row, dtype=str, keep_default_na=False,
-            na_values=[""], skip_blank_lines=False,
+            io.StringIO(text),
+            sep=sep,
+            skiprows=header_row,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
         )
     except pd.errors.ParserError as err:
         raise LedgerFileError(url, f"malformed CSV: {err}") from err

@@ -8,7 +8,9 @@ from tasks.store import Frame, write_frame
 LEDGER_COLUMNS = list(Ledger.to_schema().columns)
 
 
-def reject(df: pd.DataFrame, mask: pd.Series, stage: str, rule: pd.Series | str, detail: pd.Series | str) -> pd.DataFrame:
+def reject(
+    df: pd.DataFrame, mask: pd.Series, stage: str, rule: pd.Series | str, detail: pd.Series | str
+) -> pd.DataFrame:
     """The rows under `mask`, as text, with stage, rule and detail columns."""
     columns = [c for c in LEDGER_COLUMNS if c in df.columns]
     out = df.loc[mask, columns].copy()
@@ -24,8 +26,12 @@ def reject(df: pd.DataFrame, mask: pd.Series, stage: str, rule: pd.Series | str,
 def write_rejects(parts: list[pd.DataFrame], work_dir: str, stage: str) -> Frame:
     """All rejects of a stage in one validated Parquet frame (empty when none)."""
     parts = [p for p in parts if len(p)]
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        {c: pd.Series(dtype="str") for c in ["row_id", "source_file", "source_row", "stage", "rule", "detail"]}
+    frame = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(
+            {c: pd.Series(dtype="str") for c in ["row_id", "source_file", "source_row", "stage", "rule", "detail"]}
+        )
     )
     return write_frame(frame.sort_values("row_id"), Rejects, work_dir, stage, "rejects")
 

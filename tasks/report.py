@@ -97,6 +97,13 @@ def publish_prepare_report(metadata: dict, summary: PrepareSummary) -> None:
     create_markdown_artifact(
         key="data-quality", markdown=metadata_markdown(metadata, summary), description="ledger metadata"
     )
-    rows = [*summary.stages, {"stage": "total", "rows_out": summary.rows_accepted, "rejected": summary.rows_rejected,
-                              "rules": ", ".join(f"{k}: {v}" for k, v in summary.rejected_by_rule.items())}]
+    rows = [
+        *summary.stages,
+        {
+            "stage": "total",
+            "rows_out": summary.rows_accepted,
+            "rejected": summary.rows_rejected,
+            "rules": ", ".join(f"{k}: {v}" for k, v in summary.rejected_by_rule.items()),
+        },
+    ]
     create_table_artifact(key="rows-accounting", table=rows, description=f"rows in: {summary.rows_in}")

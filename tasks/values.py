@@ -36,9 +36,7 @@ def parse_dates(col: pd.Series) -> pd.Series:
     text = col.astype("str").str.strip()
     parts = text.str.extract(DATE_PATTERN)
     numbers = parts.apply(pd.to_numeric, errors="coerce")
-    dates = pd.to_datetime(
-        pd.DataFrame({"year": numbers[0], "month": numbers[1], "day": numbers[2]}), errors="coerce"
-    )
+    dates = pd.to_datetime(pd.DataFrame({"year": numbers[0], "month": numbers[1], "day": numbers[2]}), errors="coerce")
     serial = text.str.match(EXCEL_SERIAL, na=False)
     if serial.any():
         days = pd.to_numeric(text.where(serial), errors="coerce")

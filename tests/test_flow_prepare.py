@@ -15,8 +15,17 @@ from flows.prepare import prepare_data
 from tests.conftest import HEADER, ROWS, write_csv
 
 ALL_TASKS = {
-    "fingerprint_input", "load_ledger", "standardize_columns", "extract_metadata", "clean_ledger",
-    "filter_ledger", "normalize_values", "validate_ledger", "build_features", "select_features", "account_rows",
+    "fingerprint_input",
+    "load_ledger",
+    "standardize_columns",
+    "extract_metadata",
+    "clean_ledger",
+    "filter_ledger",
+    "normalize_values",
+    "validate_ledger",
+    "build_features",
+    "select_features",
+    "account_rows",
 }
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -47,7 +56,10 @@ def run(params: PrepareParams):
 def unique_ledger(tmp_path: Path) -> Path:
     """A ledger no earlier test has cached (a unique vendor makes its content new)."""
     marker = uuid.uuid4().hex[:8]
-    return write_csv(tmp_path / "in" / "ledger.csv", [HEADER, *ROWS, f"2024-04-01,상점{marker},,복사용지,9900,9000,900,카드,830,소모품비"])
+    return write_csv(
+        tmp_path / "in" / "ledger.csv",
+        [HEADER, *ROWS, f"2024-04-01,상점{marker},,복사용지,9900,9000,900,카드,830,소모품비"],
+    )
 
 
 def test_second_run_is_all_cached(unique_ledger, work_dir):
