@@ -14,15 +14,16 @@ from pydantic_core import to_jsonable_python
 from tasks.conf import conf_dir
 
 _ROOT = Path(__file__).resolve().parents[1]
-# Code every stage depends on besides its own module: a change here invalidates every stage.
-_SHARED_CODE = ["tasks/store.py", "tasks/caching.py", "tasks/conf.py", "schemas"]
+# Code a stage may run: Prefect's TASK_SOURCE hashes only the task's own body and misses the helpers it
+# calls, so a stage's key covers all of tasks/, schemas/ and conf/ (a code change re-runs every stage).
+_CODE = ["tasks", "schemas"]
 
 
 @functools.lru_cache(maxsize=64)
 def code_fingerprint(module_file: str) -> str:
-    """Hash of a task's module, the shared helpers, the schemas and conf/ (TASK_SOURCE misses helpers)."""
+    """Hash of the task's module, tasks/, schemas/ and conf/."""
     digest = hashlib.sha256()
-    paths = [Path(module_file)] + [_ROOT / p for p in _SHARED_CODE] + [conf_dir()]
+    paths = [Path(module_file)] + [_ROOT / p for p in _CODE] + [conf_dir()]
     for path in paths:
         files = (
             sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)

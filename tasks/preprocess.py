@@ -45,8 +45,10 @@ def clean_ledger(ledger: StageResult, params: CleanParams, ingest: IngestParams,
         df[column] = tidy_text(df[column], params.unicode_form)
     blank = df[columns].isna().all(axis=1)
     spec = column_spec(ingest)
+    # a header line repeated inside the data spells its own column names in the required columns
+    checked = [c for c in columns if spec.get(c, {}).get("required") is True]
     header_hits = sum(
-        spelling_key(df[c]).isin({normalize_header(a) for a in [c, *spec[c]["aliases"]]}) for c in columns
+        spelling_key(df[c]).isin({normalize_header(a) for a in [c, *spec[c]["aliases"]]}) for c in checked
     )
     repeated_header = ~blank & (header_hits >= 2)
     rejects = [

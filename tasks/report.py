@@ -36,6 +36,8 @@ def account_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) 
     rows_in, final = stages[names[0]].data.rows, stages[names[-1]]
     rejects = [read_frame(r.rejects) for r in stages.values() if r.rejects is not None]
     table = pd.concat(rejects, ignore_index=True).sort_values("row_id") if rejects else pd.DataFrame()
+    first = [c for c in ["row_id", "source_file", "source_row", "stage", "rule", "detail"] if c in table.columns]
+    table = table[first + [c for c in table.columns if c not in first]]
     report_dir = Path(work_dir) / "reports" / f"prepare-{final.data.fingerprint}"
     report_dir.mkdir(parents=True, exist_ok=True)
     table.to_parquet(report_dir / "rejects.parquet", index=False)
