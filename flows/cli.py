@@ -36,7 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--input", help="ledger file, folder or glob (any fsspec URL)")
     prepare.add_argument("--work-dir", help="where outputs go (default: data)")
     prepare.add_argument("--no-labels", action="store_true", help="the ledger has no account codes")
+    prepare.add_argument("--model", help="model folder: its tokenizer builds the tokenized dataset")
     _add_param_options(prepare)
+
+    tiny = sub.add_parser("make-tiny-model", help="build a tiny random decoder + tokenizer (tests, demo)")
+    tiny.add_argument("--out", required=True)
+    tiny.add_argument("--arch", choices=["qwen2", "llama"], default="qwen2")
+    tiny.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -53,23 +59,35 @@ def run_synth(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     df = make_ledger(args.rows, args.accounts, args.seed, dirty=args.dirty)
     path = write_ledger(df, args.out, args.format, args.encoding)
-    print(f"wrote {len(df):,} rows, {df['계정코드'].nunique()} accounts -> {path} ({time.perf_counter() - start:.1f}s)")
+    accounts = df["계정코드"].replace("", None).nunique()
+    print(f"wrote {len(df):,} rows, {accounts} accounts -> {path} ({time.perf_counter() - start:.1f}s)")
 
 
 def run_prepare(args: argparse.Namespace) -> None:
     from flows.params import PrepareParams, load_params
 
     overrides = _overrides(
-        args, input=args.input, work_dir=args.work_dir, labels_required=False if args.no_labels else None
+        args,
+        input=args.input,
+        work_dir=args.work_dir,
+        model=args.model,
+        labels_required=False if args.no_labels else None,
     )
     params = load_params(PrepareParams, args.config, overrides)
     from flows.prepare import prepare_data
 
-    summary = prepare_data(params)
-    print_prepare_summary(summary)
+    print_prepare_result(prepare_data(params))
 
 
-def print_prepare_summary(summary) -> None:
+def run_make_tiny_model(args: argparse.Namespace) -> None:
+    from training.tiny_model import make_tiny_model
+
+    print(f"tiny {args.arch} model and tokenizer -> {make_tiny_model(args.out, args.arch, seed=args.seed)}")
+
+
+def print_prepare_result(result) -> None:
+    """Rows accounting, output paths and, when built, the tokenized dataset."""
+    summary = result.summary
     print()
     print(f"rows in      {summary.rows_in:>10,}")
     print(f"accepted     {summary.rows_accepted:>10,}")
@@ -79,9 +97,21 @@ def print_prepare_summary(summary) -> None:
     print(f"features     {summary.data_path}")
     print(f"rejects      {summary.rejects_csv}")
     print(f"metadata     {summary.metadata_path}")
+    if result.dataset is None:
+        print("dataset      not built (give --model PATH to tokenize, and labelled data)")
+        return
+    dataset, tokens = result.dataset, result.dataset.stats["all"]
+    print(f"splits       {', '.join(f'{k} {v:,}' for k, v in dataset.rows.items())}")
+    rare = result.split.get("rare_classes_in_train_only", {})
+    print(f"rare classes {len(rare)} kept in train only")
+    print(
+        f"tokens       p50 {tokens['p50']:.0f}, p95 {tokens['p95']:.0f}, max {tokens['max']}, "
+        f"truncated {tokens['truncated_share']:.1%} at {tokens['max_length']}"
+    )
+    print(f"dataset      {dataset.path}")
 
 
-COMMANDS = {"synth": run_synth, "prepare": run_prepare}
+COMMANDS = {"synth": run_synth, "prepare": run_prepare, "make-tiny-model": run_make_tiny_model}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""`make run`: the demo on embedded defaults, a synthetic dirty ledger through the data-preparation flow.
+"""`make run`: the demo on embedded defaults: a synthetic dirty ledger and a tiny model through prepare_data.
 
 python -m flows.demo [--rows 20000] [--work-dir data/demo]
 """
@@ -8,10 +8,9 @@ from pathlib import Path
 
 from prefect import flow, task
 
-from flows.cli import print_prepare_summary
+from flows.cli import print_prepare_result
 from flows.params import PrepareParams
-from flows.prepare import prepare_data
-from tasks.report import PrepareSummary
+from flows.prepare import PrepareResult, prepare_data
 
 
 @task
@@ -22,11 +21,20 @@ def synthesize_ledger(out: str, rows: int, accounts: int, seed: int, dirty: floa
     return write_ledger(make_ledger(rows, accounts, seed, dirty=dirty), out, "csv", "cp949")
 
 
+@task
+def build_tiny_model(out: str) -> str:
+    """A tiny random decoder and a tokenizer trained on synthetic ledger text (no download)."""
+    from training.tiny_model import make_tiny_model
+
+    return str(out if (Path(out) / "config.json").exists() else make_tiny_model(out))
+
+
 @flow(name="demo", log_prints=True)
-def demo(work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7) -> PrepareSummary:
-    """Synthetic ledger -> prepare_data."""
+def demo(work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7) -> PrepareResult:
+    """Synthetic ledger + tiny model -> prepare_data (up to the tokenized dataset)."""
     ledger = synthesize_ledger(str(Path(work_dir) / "ledger.csv"), rows, accounts, seed, dirty=0.03)
-    return prepare_data(PrepareParams(input=ledger, work_dir=work_dir))
+    model = build_tiny_model(str(Path(work_dir) / "tiny-model"))
+    return prepare_data(PrepareParams(input=ledger, work_dir=work_dir, model=model))
 
 
 def main() -> None:
@@ -34,8 +42,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--work-dir", default="data/demo")
     args = parser.parse_args()
-    summary = demo(work_dir=args.work_dir, rows=args.rows)
-    print_prepare_summary(summary)
+    print_prepare_result(demo(work_dir=args.work_dir, rows=args.rows))
     print(f"\nledger       {Path(args.work_dir) / 'ledger.csv'}")
     print("next         account-tax prepare --input YOUR_LEDGER.xlsx   (see README.md)")
 

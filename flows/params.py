@@ -6,7 +6,15 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.params import FeatureParams, IngestParams, PreprocessParams
+from tasks.params import (
+    FeatureParams,
+    IngestParams,
+    LabelParams,
+    PreprocessParams,
+    SplitParams,
+    TextParams,
+    TokenizeParams,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,6 +30,13 @@ class PrepareParams(BaseModel):
     ingest: IngestParams = IngestParams()
     preprocess: PreprocessParams = PreprocessParams()
     features: FeatureParams = FeatureParams()
+    model: str | None = Field(
+        None, description="model folder whose tokenizer builds the dataset; none: stop after features"
+    )
+    labels: LabelParams = LabelParams()
+    split: SplitParams = SplitParams()
+    text: TextParams = TextParams()
+    tokenize: TokenizeParams = TokenizeParams()
 
 
 def deep_merge(base: dict, override: dict) -> dict:

@@ -1,20 +1,30 @@
-"""The data-preparation flow: ingest -> preprocess -> features, every stage cached by fingerprint.
+"""The data-preparation flow: ingest -> preprocess -> features -> labels, split, text, tokens.
 
-python -m flows.prepare --input ledger.csv      (or: account-tax prepare --input ledger.csv)
+python -m flows.prepare --input ledger.csv --model models/tiny   (or: account-tax prepare ...)
 """
 
 from prefect import flow
+from pydantic import BaseModel
 
 from flows.params import PrepareParams
 from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
-from tasks.report import PrepareSummary, account_rows, publish_prepare_report
+from tasks.report import PrepareSummary, account_rows, publish_dataset_report, publish_prepare_report
+from tasks.split import assign_label_slots, split_dataset
+from tasks.text import serialize_text
+from tasks.tokenize import TokenizedDataset, tokenize_dataset
+
+
+class PrepareResult(BaseModel):
+    summary: PrepareSummary
+    dataset: TokenizedDataset | None = None
+    split: dict = {}
 
 
 @flow(name="prepare_data", flow_run_name="prepare-{params.input}", log_prints=True)
-def prepare_data(params: PrepareParams) -> PrepareSummary:
-    """Ledger file(s) -> clean, validated feature frame + rejects with reasons + rows accounting."""
+def prepare_data(params: PrepareParams) -> PrepareResult:
+    """Ledger file(s) -> validated features + rejects + rows accounting -> tokenized DatasetDict on disk."""
     p, wd = params.preprocess, params.work_dir
     source = fingerprint_input(params.input, params.ingest)
     loaded = load_ledger(source, params.ingest, params.labels_required, wd)
@@ -27,21 +37,24 @@ def prepare_data(params: PrepareParams) -> PrepareSummary:
     featured = build_features(validated, params.features, wd)
     selected = select_features(featured, params.features, wd)
     stages = {
-        "load": loaded,
-        "standardize": ledger,
-        "clean": cleaned,
-        "filter": filtered,
-        "normalize": normalized,
-        "validate": validated,
-        "features": featured,
-        "select": selected,
-    }
+        "load": loaded, "standardize": ledger, "clean": cleaned, "filter": filtered,
+        "normalize": normalized, "validate": validated, "features": featured, "select": selected,
+    }  # fmt: skip
     summary = account_rows(stages, metadata, wd)
     publish_prepare_report(metadata, summary)
-    return summary
+    if params.model is None or not params.labels_required:
+        return PrepareResult(summary=summary)
+    labels = assign_label_slots(selected, params.labels, wd)
+    split = split_dataset(selected, labels, params.split, wd)
+    texts = serialize_text(split, params.text, wd)
+    dataset = tokenize_dataset(texts, labels, params.model, params.tokenize, wd)
+    publish_dataset_report(labels, split, texts, dataset)
+    return PrepareResult(summary=summary, dataset=dataset, split=split.report)
 
 
 if __name__ == "__main__":
+    import sys
+
     from flows.cli import main
 
-    main(["prepare", *__import__("sys").argv[1:]])
+    sys.exit(main(["prepare", *sys.argv[1:]]))

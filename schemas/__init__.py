@@ -1,5 +1,6 @@
 """pandera DataFrameModels, one per DataFrame boundary; stage schemas inherit."""
 
+from schemas.dataset import SPLITS, SplitColumns, TextFrame
 from schemas.ledger import (
     LABEL_COLUMNS,
     TRACE_COLUMNS,
@@ -13,6 +14,9 @@ from schemas.ledger import (
 )
 
 __all__ = [
+    "SPLITS",
+    "SplitColumns",
+    "TextFrame",
     "LABEL_COLUMNS",
     "TRACE_COLUMNS",
     "CleanLedger",

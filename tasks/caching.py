@@ -42,9 +42,41 @@ def _jsonable(value: Any) -> Any:
     return to_jsonable_python(value, fallback=repr)
 
 
+# Files of a model folder that decide how text is tokenized and how the head is built (not the weights).
+MODEL_META_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "added_tokens.json",
+    "chat_template.jinja",
+)
+
+
+def model_fingerprint(model_path: str) -> str:
+    """Hash of a model folder's tokenizer and config files (a different tokenizer -> a different key)."""
+    digest = hashlib.sha256()
+    folder = Path(model_path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model path {model_path} is not a folder (a local model or hub-cache snapshot)")
+    for name in MODEL_META_FILES:
+        if (folder / name).is_file():
+            digest.update(name.encode())
+            digest.update((folder / name).read_bytes())
+    return digest.hexdigest()
+
+
 @dataclass
 class StageCache(CachePolicy):
-    """Key = task name + code fingerprint + JSON of the (small) inputs: paths, fingerprints, parameters."""
+    """Key = task name + code fingerprint + JSON of the (small) inputs: paths, fingerprints, parameters.
+
+    Inputs named in `model_inputs` are model folders: their tokenizer/config files are hashed too.
+    """
+
+    model_inputs: tuple[str, ...] = ()
 
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs) -> str:
         fn = task_ctx.task.fn
@@ -52,6 +84,7 @@ class StageCache(CachePolicy):
             "task": task_ctx.task.name,
             "code": code_fingerprint(fn.__code__.co_filename),
             "inputs": {k: _jsonable(v) for k, v in sorted(inputs.items())},
+            "models": {k: model_fingerprint(inputs[k]) for k in self.model_inputs},
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 

@@ -1,6 +1,6 @@
 """Parameter sections of the data stages: defaults in code, overridden by YAML, CLI or the Prefect UI form."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Section(BaseModel):
@@ -93,3 +93,42 @@ class PreprocessParams(Section):
     validate_: ValidateParams = Field(ValidateParams(), alias="validate")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class LabelParams(Section):
+    """Label slots of the classifier head: fixed in number so a model can be retrained on new codes."""
+
+    num_slots: int = Field(300, ge=1, description="head size; unused slots hold dummy names")
+    label_map: str | None = Field(None, description="label_map.json of an earlier run: its codes keep their ids")
+    dummy_prefix: str = "__unused_"
+
+
+class SplitParams(Section):
+    """Stratified train / valid / test split, deterministic for a seed."""
+
+    train: float = Field(0.8, gt=0, lt=1)
+    valid: float = Field(0.1, ge=0, lt=1)
+    test: float = Field(0.1, ge=0, lt=1)
+    seed: int = 42
+    sample_fraction: float = Field(1.0, gt=0, le=1, description="stratified sample for quick runs, e.g. 0.01")
+    min_class_rows: int = Field(3, ge=1, description="smaller classes stay in train only (reported)")
+
+    @model_validator(mode="after")
+    def _ratios_sum_to_one(self):
+        if abs(self.train + self.valid + self.test - 1) > 1e-6:
+            raise ValueError(f"split ratios must sum to 1, got {self.train} + {self.valid} + {self.test}")
+        return self
+
+
+class TextParams(Section):
+    """How a row becomes one text: a template in conf/."""
+
+    template: str = Field("text_template.yaml", description="a file in conf/ or a path")
+
+
+class TokenizeParams(Section):
+    """Tokenization with the model's own tokenizer; sequences stay unpadded (padding happens per batch)."""
+
+    max_length: int = Field(256, ge=8)
+    num_proc: int = Field(1, ge=1, description="processes for datasets.map")
+    batch_size: int = Field(1000, ge=1)

@@ -109,3 +109,27 @@ def publish_prepare_report(metadata: dict, summary: PrepareSummary) -> None:
         },
     ]
     create_table_artifact(key="rows-accounting", table=rows, description=f"rows in: {summary.rows_in}")
+
+
+def publish_dataset_report(labels, split: StageResult, texts: StageResult, dataset) -> None:
+    """Split sizes, rare classes, label slots and token length stats in the Prefect UI."""
+    rare = split.report["rare_classes_in_train_only"]
+    lines = [
+        "# Dataset",
+        f"Label slots used: {labels.used} of {labels.num_slots}" + (f" (new codes: {len(labels.new_codes)})"),
+        "",
+        "| split | rows |",
+        "|---|---|",
+        *[f"| {name} | {rows:,} |" for name, rows in dataset.rows.items()],
+        "",
+        f"Classes: {split.report['classes']}; kept in train only (too few rows to stratify): {len(rare)} "
+        f"{dict(list(rare.items())[:20])}",
+        f"Rows left out by sampling: {split.report['sampled_out']:,}",
+        "",
+        f"Example text: `{texts.report['example']}`",
+        "",
+        f"Tokenized dataset: `{dataset.path}`",
+    ]
+    create_markdown_artifact(key="dataset-summary", markdown="\n".join(lines), description="split and labels")
+    rows = [{"split": name, **stats} for name, stats in dataset.stats.items()]
+    create_table_artifact(key="token-stats", table=rows, description="token lengths (before truncation)")

@@ -49,7 +49,7 @@ def task_states(state, expected: int = len(ALL_TASKS), timeout: float = 30.0) ->
 def run(params: PrepareParams):
     state = prepare_data(params, return_state=True)
     assert state.is_completed(), state
-    return state.result(), task_states(state)
+    return state.result().summary, task_states(state)
 
 
 @pytest.fixture

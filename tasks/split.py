@@ -1,0 +1,147 @@
+"""Label slots (stable ids across retrains) and the stratified train / valid / test split."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from pydantic import BaseModel
+
+from schemas import SplitColumns, selected_schema
+from tasks.caching import STAGE
+from tasks.params import LabelParams, SplitParams
+from tasks.store import StageResult, file_digest, read_frame, write_frame
+
+
+class LabelSlot(BaseModel):
+    id: int
+    code: str
+    name: str
+
+
+class LabelMap(BaseModel):
+    """Account code <-> head slot; written as label_map.json next to the dataset and the model."""
+
+    num_slots: int
+    dummy_prefix: str
+    labels: list[LabelSlot]
+
+    def id2label(self) -> list[str]:
+        """Slot names in id order: the code for a used slot, a dummy name for a free one."""
+        names = [f"{self.dummy_prefix}{i}" for i in range(self.num_slots)]
+        for slot in self.labels:
+            names[slot.id] = slot.code
+        return names
+
+    def code_to_id(self) -> dict[str, int]:
+        return {slot.code: slot.id for slot in self.labels}
+
+
+class LabelMapFile(BaseModel):
+    path: str
+    fingerprint: str
+    num_slots: int
+    used: int
+    new_codes: list[str]
+
+
+class OutOfSlotsError(ValueError):
+    """More account codes than label slots."""
+
+
+def read_label_map(path: str | Path) -> LabelMap:
+    return LabelMap.model_validate_json(Path(path).read_text(encoding="utf-8"))
+
+
+def code_names(df: pd.DataFrame) -> dict[str, str]:
+    """Each code's most frequent account name (the code itself when the ledger has no names)."""
+    if "account_name" not in df.columns:
+        return {code: code for code in df["account_code"].unique()}
+    pairs = df.groupby(["account_code", "account_name"], dropna=False).size().reset_index(name="n")
+    pairs = pairs.sort_values(["account_code", "n"], ascending=[True, False]).drop_duplicates("account_code")
+    return {
+        row.account_code: row.account_name if isinstance(row.account_name, str) else row.account_code
+        for row in pairs.itertuples()
+    }
+
+
+def upsert_labels(codes: dict[str, str], params: LabelParams, previous: LabelMap | None) -> tuple[LabelMap, list[str]]:
+    """Known codes keep their ids; new codes take the lowest free slots, in code order."""
+    slots = {s.code: s for s in previous.labels} if previous else {}
+    num_slots = max(params.num_slots, previous.num_slots if previous else 0)
+    new = sorted(c for c in codes if c not in slots)
+    needed = len(slots) + len(new)
+    if needed > num_slots:
+        raise OutOfSlotsError(
+            f"{needed} account codes need label slots ({len(slots)} known + {len(new)} new) but there are only "
+            f"{num_slots}; set labels.num_slots >= {needed} (the head is rebuilt, so retrain from the base model)"
+        )
+    used = {s.id for s in slots.values()}
+    free = (i for i in range(num_slots) if i not in used)
+    for code in new:
+        slots[code] = LabelSlot(id=next(free), code=code, name=codes[code])
+    ordered = sorted(slots.values(), key=lambda s: s.id)
+    return LabelMap(num_slots=num_slots, dummy_prefix=params.dummy_prefix, labels=ordered), new
+
+
+@task(**STAGE)
+def assign_label_slots(selected: StageResult, params: LabelParams, work_dir: str) -> LabelMapFile:
+    """Give every account code a stable head slot, keeping the ids of an earlier label map."""
+    df = read_frame(selected.data, what="selected features")
+    previous = read_label_map(params.label_map) if params.label_map else None
+    label_map, new = upsert_labels(code_names(df), params, previous)
+    folder = Path(work_dir) / "labels"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / "label_map.json.tmp"
+    tmp.write_text(label_map.model_dump_json(indent=2), encoding="utf-8")
+    fingerprint = file_digest(tmp)[:20]
+    path = folder / f"label_map-{fingerprint}.json"
+    tmp.replace(path)
+    return LabelMapFile(
+        path=str(path),
+        fingerprint=fingerprint,
+        num_slots=label_map.num_slots,
+        used=len(label_map.labels),
+        new_codes=new,
+    )
+
+
+def assign_splits(labels: pd.Series, params: SplitParams) -> tuple[pd.Series, pd.Series]:
+    """Per-class shuffled ranks -> (kept by sampling, split name); classes too small stay in train."""
+    rng = np.random.default_rng(params.seed)
+    order = pd.DataFrame({"label": labels.to_numpy(), "r": rng.random(len(labels))}, index=labels.index)
+    order = order.sort_values(["label", "r"])
+    rank = order.groupby("label").cumcount()
+    size = order.groupby("label")["label"].transform("size")
+    kept = rank < np.ceil(size * params.sample_fraction)
+    size = np.ceil(size * params.sample_fraction).astype("int64")
+    n_test = np.where(params.test > 0, np.maximum(1, np.round(size * params.test)), 0)
+    n_valid = np.where(params.valid > 0, np.maximum(1, np.round(size * params.valid)), 0)
+    # a class must be able to give every split a row and keep one for training
+    rare = size < max(params.min_class_rows, 1 + (params.test > 0) + (params.valid > 0))
+    split = np.where(rank < n_test, "test", np.where(rank < n_test + n_valid, "valid", "train"))
+    split = pd.Series(np.where(rare, "train", split), index=order.index)
+    return kept.reindex(labels.index), split.reindex(labels.index)
+
+
+@task(**STAGE)
+def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitParams, work_dir: str) -> StageResult:
+    """Stratified, seeded train / valid / test split (and optional sample) with rare classes kept in train."""
+    df = read_frame(selected.data, what="selected features")
+    code_to_id = read_label_map(labels.path).code_to_id()
+    df["label"] = df["account_code"].map(code_to_id).astype("int64")
+    kept, split = assign_splits(df["label"], params)
+    df["split"] = split
+    sizes = df[kept]["account_code"].value_counts()
+    rare = sizes[sizes < max(params.min_class_rows, 1 + (params.test > 0) + (params.valid > 0))]
+    df = df[kept]
+    schema = selected_schema([c for c in df.columns if c not in ("label", "split")])
+    schema = schema.add_columns(SplitColumns.to_schema().columns)
+    data = write_frame(df, schema, work_dir, "split")
+    report = {
+        "rows": {s: int(n) for s, n in df["split"].value_counts().items()},
+        "sampled_out": int((~kept).sum()),
+        "classes": int(sizes.size),
+        "rare_classes_in_train_only": {str(k): int(v) for k, v in rare.items()},
+    }
+    return StageResult(data=data, report=report)

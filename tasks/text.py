@@ -1,0 +1,81 @@
+"""Text serialization: each row becomes one text from the template in conf/; only text and label leave."""
+
+import functools
+import operator
+
+import numpy as np
+import pandas as pd
+from prefect import task
+
+from schemas import TextFrame
+from tasks.caching import STAGE
+from tasks.conf import load_yaml
+from tasks.params import TextParams
+from tasks.store import StageResult, read_frame, write_frame
+
+
+def with_thousands(values: pd.Series) -> pd.Series:
+    """1234567.0 -> '1,234,567' without a per-row Python call (rounded to whole units)."""
+    n = values.round().astype("Int64")
+    rest = n.abs()
+    text = (rest % 1000).astype("str").str.zfill(3)
+    rest = rest // 1000
+    while bool((rest > 0).fillna(False).any()):
+        more = (rest > 0).fillna(False)
+        text = text.where(~more, (rest % 1000).astype("str").str.zfill(3) + "," + text)
+        rest = rest // 1000
+    text = text.str.replace(r"^0+(?=\d)", "", regex=True)  # every group was padded: unpad the first
+    return ("-" + text).where(n < 0, text).where(n.notna())
+
+
+def format_column(col: pd.Series, kind: str, template: dict) -> pd.Series:
+    """Display text of one column by kind; missing stays missing."""
+    if kind == "amount":
+        return with_thousands(col) + template.get("amount_unit", "")
+    if kind == "date":
+        return col.dt.strftime("%Y-%m-%d").where(col.notna())
+    if kind == "flag":
+        words = template["flag_words"]
+        return col.map({True: words[True], False: words[False]}).astype("str")
+    if kind == "weekday":
+        return col.map(dict(enumerate(template["weekday_names"]))).astype("str")
+    if kind == "number":
+        return col.astype("str").where(col.notna())
+    return col.astype("str")
+
+
+def serialize(df: pd.DataFrame, template: dict) -> pd.Series:
+    """'일자: 2024-01-05 | 거래처: 쿠팡 | 적요: 사무용품 구입 | 금액: 11,000원 | ...' per row."""
+    sep, kv = template["separator"], template["key_value"]
+    parts = []
+    for field in template["fields"]:
+        if field["column"] not in df.columns:
+            continue
+        shown = format_column(df[field["column"]], field["kind"], template)
+        parts.append((field["label"] + kv + shown + sep).fillna(""))
+    text = functools.reduce(operator.add, parts) if parts else pd.Series("", index=df.index, dtype="str")
+    return text.astype("str").str.slice(0, -len(sep) if sep else None)
+
+
+@task(**STAGE)
+def serialize_text(split: StageResult, params: TextParams, work_dir: str) -> StageResult:
+    """Turn every row into one text by the template; only split, text and label are kept."""
+    df = read_frame(split.data, what="split output")
+    template = load_yaml(params.template)
+    label_columns = {"account_code", "account_name", "label"}
+    leaked = [f["column"] for f in template["fields"] if f["column"] in label_columns]
+    if leaked:
+        raise ValueError(
+            f"text template {params.template} shows label columns {leaked}: the model would see the answer"
+        )
+    out = pd.DataFrame({"split": df["split"], "text": serialize(df, template), "label": df["label"]})
+    empty = out["text"].str.len().fillna(0) == 0
+    if empty.any():
+        raise ValueError(f"text template {params.template} produced empty texts for {int(empty.sum())} rows")
+    lengths = out["text"].str.len()
+    report = {
+        "chars_p50": float(np.percentile(lengths, 50)),
+        "chars_max": int(lengths.max()),
+        "example": out["text"].iloc[0],
+    }
+    return StageResult(data=write_frame(out, TextFrame, work_dir, "text"), report=report)
