@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from tasks.params import (
+from tasks.params import (  # noqa: F401  (TrainParams re-exported for the flows)
     FeatureParams,
     IngestParams,
     LabelParams,
@@ -14,6 +14,7 @@ from tasks.params import (
     SplitParams,
     TextParams,
     TokenizeParams,
+    TrainParams,
 )
 
 M = TypeVar("M", bound=BaseModel)

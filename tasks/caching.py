@@ -74,16 +74,18 @@ class StageCache(CachePolicy):
     """Key = task name + code fingerprint + JSON of the (small) inputs: paths, fingerprints, parameters.
 
     Inputs named in `model_inputs` are model folders: their tokenizer/config files are hashed too.
+    Inputs named in `exclude` (per-run ids such as an MLflow run id) stay out of the key.
     """
 
     model_inputs: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs) -> str:
         fn = task_ctx.task.fn
         payload = {
             "task": task_ctx.task.name,
             "code": code_fingerprint(fn.__code__.co_filename),
-            "inputs": {k: _jsonable(v) for k, v in sorted(inputs.items())},
+            "inputs": {k: _jsonable(v) for k, v in sorted(inputs.items()) if k not in self.exclude},
             "models": {k: model_fingerprint(inputs[k]) for k in self.model_inputs},
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

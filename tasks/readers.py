@@ -95,7 +95,12 @@ def _read_csv(url: str, raw: bytes, encodings: list[str], known: set[str], searc
     has_blank_lines = b"\n\n" in data or b"\n\r\n" in data
     try:
         df = pd.read_csv(
-            io.BytesIO(data), sep=sep, skiprows=header_row, dtype=str, keep_default_na=False, na_values=[""],
+            io.BytesIO(data),
+            sep=sep,
+            skiprows=header_row,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
             **({"skip_blank_lines": False} if has_blank_lines else {"engine": "pyarrow"}),
         )
     except (pd.errors.ParserError, pa.ArrowInvalid) as err:

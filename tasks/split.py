@@ -57,12 +57,11 @@ def code_names(df: pd.DataFrame) -> dict[str, str]:
     """Each code's most frequent account name (the code itself when the ledger has no names)."""
     if "account_name" not in df.columns:
         return {code: code for code in df["account_code"].unique()}
-    pairs = df.groupby(["account_code", "account_name"], dropna=False).size().reset_index(name="n")
+    named = df.dropna(subset=["account_name"])
+    pairs = named.groupby(["account_code", "account_name"]).size().reset_index(name="n")
     pairs = pairs.sort_values(["account_code", "n"], ascending=[True, False]).drop_duplicates("account_code")
-    return {
-        row.account_code: row.account_name if isinstance(row.account_name, str) else row.account_code
-        for row in pairs.itertuples()
-    }
+    names = dict(zip(pairs["account_code"], pairs["account_name"], strict=True))
+    return {code: names.get(code, code) for code in df["account_code"].unique()}
 
 
 def upsert_labels(codes: dict[str, str], params: LabelParams, previous: LabelMap | None) -> tuple[LabelMap, list[str]]:

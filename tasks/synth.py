@@ -20,10 +20,23 @@ import pandas as pd
 
 from tasks.conf import conf_dir
 
-HEADERS = ["일자", "전표번호", "차대구분", "거래처", "사업자번호", "적요", "금액", "공급가액", "부가세",
-           "증빙구분", "결제수단", "부서", "계정코드", "계정과목"]
-CHART_COLUMNS = ["code", "name", "category", "side", "vat", "vendors", "keywords",
-                 "amount_median", "amount_sigma"]
+HEADERS = [
+    "일자",
+    "전표번호",
+    "차대구분",
+    "거래처",
+    "사업자번호",
+    "적요",
+    "금액",
+    "공급가액",
+    "부가세",
+    "증빙구분",
+    "결제수단",
+    "부서",
+    "계정코드",
+    "계정과목",
+]
+CHART_COLUMNS = ["code", "name", "category", "side", "vat", "vendors", "keywords", "amount_median", "amount_sigma"]
 CATEGORIES = ("자산", "부채", "자본", "수익", "비용")
 VAT_TYPES = ("taxable", "exempt", "none")
 DEPARTMENTS = ("경영지원팀", "재무팀", "영업팀", "마케팅팀", "생산팀", "연구소", "구매팀", "물류팀")
@@ -41,16 +54,77 @@ _EVIDENCE_P = {  # per VAT type, over EVIDENCE
     "exempt": (0.0, 0.55, 0.10, 0.0, 0.35, 0.0),
     "none": (0.0, 0.0, 0.0, 0.0, 0.25, 0.75),
 }
-_PAYMENT_P = np.array([  # rows: EVIDENCE, columns: PAYMENTS
-    (0.0, 0.60, 0.05, 0.35), (0.0, 0.60, 0.10, 0.30), (1.0, 0.0, 0.0, 0.0),
-    (0.0, 0.50, 0.50, 0.0), (0.0, 0.30, 0.60, 0.10), (0.0, 0.30, 0.10, 0.60)])
+_PAYMENT_P = np.array(
+    [  # rows: EVIDENCE, columns: PAYMENTS
+        (0.0, 0.60, 0.05, 0.35),
+        (0.0, 0.60, 0.10, 0.30),
+        (1.0, 0.0, 0.0, 0.0),
+        (0.0, 0.50, 0.50, 0.0),
+        (0.0, 0.30, 0.60, 0.10),
+        (0.0, 0.30, 0.10, 0.60),
+    ]
+)
 # Accounts most ledgers book most often, most frequent first; they get the head of the Zipf law.
-_POPULAR = (811, 830, 812, 813, 822, 814, 831, 103, 251, 108, 401, 253, 802, 819, 824, 817, 826, 815, 254,
-            255, 135, 146, 833, 821, 820, 829, 827, 901, 931, 134, 131)
+_POPULAR = (
+    811,
+    830,
+    812,
+    813,
+    822,
+    814,
+    831,
+    103,
+    251,
+    108,
+    401,
+    253,
+    802,
+    819,
+    824,
+    817,
+    826,
+    815,
+    254,
+    255,
+    135,
+    146,
+    833,
+    821,
+    820,
+    829,
+    827,
+    901,
+    931,
+    134,
+    131,
+)
 # Counterparties without a business registration number (internal entries, people).
-_NO_BRN = frozenset({"결산대체", "내부대체", "자체", "자체생산", "재고조정", "현금시재", "임직원",
-                     "대표이사", "임원", "주주", "주주총회", "일용직", "김민수", "이지은", "박준영",
-                     "최서연", "윤하늘", "김영호", "부산지점", "대구지점", "광주지점", "현장사무소"})
+_NO_BRN = frozenset(
+    {
+        "결산대체",
+        "내부대체",
+        "자체",
+        "자체생산",
+        "재고조정",
+        "현금시재",
+        "임직원",
+        "대표이사",
+        "임원",
+        "주주",
+        "주주총회",
+        "일용직",
+        "김민수",
+        "이지은",
+        "박준영",
+        "최서연",
+        "윤하늘",
+        "김영호",
+        "부산지점",
+        "대구지점",
+        "광주지점",
+        "현장사무소",
+    }
+)
 
 
 def load_chart(path: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -87,8 +161,10 @@ def make_ledger(rows: int, accounts: int = 120, seed: int = 0, dirty: float = 0.
         raise ValueError(f"dirty must be within [0, 1], got {dirty}")
     chart = load_chart()
     if not 1 <= accounts <= len(chart):
-        raise ValueError(f"accounts={accounts}: the chart of accounts has {len(chart)}, so the maximum is "
-                         f"{len(chart)} (and the minimum 1)")
+        raise ValueError(
+            f"accounts={accounts}: the chart of accounts has {len(chart)}, so the maximum is "
+            f"{len(chart)} (and the minimum 1)"
+        )
     rng = np.random.default_rng(seed)
     chosen = _choose_accounts(chart, accounts, rng)
     counts = _class_counts(rows, accounts, rng)
@@ -161,8 +237,9 @@ def _choose_accounts(chart: pd.DataFrame, k: int, rng: np.random.Generator) -> p
     """Weighted sample of k accounts without replacement, in Zipf rank order (popular accounts first)."""
     codes = chart["code"].astype(int).to_numpy()
     pos = {c: i for i, c in enumerate(_POPULAR)}
-    weight = np.array([30 * 0.93 ** pos[c] if c in pos else 4.0 if 800 <= c < 900 else 2.0 if 500 <= c < 600
-                       else 1.0 for c in codes])
+    weight = np.array(
+        [30 * 0.93 ** pos[c] if c in pos else 4.0 if 800 <= c < 900 else 2.0 if 500 <= c < 600 else 1.0 for c in codes]
+    )
     keys = np.log(weight) + 0.5 * rng.gumbel(size=len(codes))  # Gumbel top-k: a weighted draw, in rank order
     return chart.iloc[np.argsort(-keys, kind="stable")[:k]].reset_index(drop=True)
 
@@ -279,18 +356,30 @@ def _draw_rows(chosen: pd.DataFrame, label: np.ndarray, feat: np.ndarray, rng: n
     typical = (chosen["side"].to_numpy() == "대변").astype(np.int64)[feat]
     side = typical ^ (rng.random(n) < SIDE_FLIP)
     cols = {
-        "일자": iso[day], "전표번호": compact[day] + "-" + seq_str[seq],
+        "일자": iso[day],
+        "전표번호": compact[day] + "-" + seq_str[seq],
         "차대구분": np.array(["차변", "대변"], dtype=object)[side],
-        "거래처": vendors[vi], "사업자번호": brn[vi], "적요": keywords[ki] + suffix_table[suffix],
-        "금액": _int_str(amount), "공급가액": _int_str(supply), "부가세": _int_str(vat),
+        "거래처": vendors[vi],
+        "사업자번호": brn[vi],
+        "적요": keywords[ki] + suffix_table[suffix],
+        "금액": _int_str(amount),
+        "공급가액": _int_str(supply),
+        "부가세": _int_str(vat),
         "증빙구분": np.array(EVIDENCE, dtype=object)[evidence],
         "결제수단": np.array(PAYMENTS, dtype=object)[payment],
         "부서": np.array(DEPARTMENTS, dtype=object)[dept],
         "계정코드": chosen["code"].to_numpy(dtype=object)[label],
         "계정과목": chosen["name"].to_numpy(dtype=object)[label],
     }
-    raw = {"day": day, "days": days, "amount": amount, "supply": supply, "vat": vat, "evidence": evidence,
-           "label": label}
+    raw = {
+        "day": day,
+        "days": days,
+        "amount": amount,
+        "supply": supply,
+        "vat": vat,
+        "evidence": evidence,
+        "label": label,
+    }
     return cols, raw
 
 

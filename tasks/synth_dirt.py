@@ -25,8 +25,7 @@ import numpy as np
 
 KINDS = ("duplicate", "blank", "amount_format", "date_format", "whitespace", "evidence_spelling", "invalid")
 KIND_SHARE = (0.15, 0.15, 0.20, 0.20, 0.15, 0.10, 0.05)
-OPTIONAL_BLANKS = ("사업자번호", "공급가액", "증빙구분", "결제수단", "부서", "차대구분", "전표번호",
-                   "계정과목")
+OPTIONAL_BLANKS = ("사업자번호", "공급가액", "증빙구분", "결제수단", "부서", "차대구분", "전표번호", "계정과목")
 REQUIRED_BLANKS = ("거래처", "적요", "금액", "일자")
 AMOUNT_STYLES = ("₩{:,}", "￦{:,}", "{:,}원", "{:,}")
 BAD_AMOUNTS = ("abc", "N/A", "12O00", "확인필요")
@@ -47,8 +46,9 @@ def load_evidence_spellings(conf: Path | None = None) -> dict[str, list[str]]:
     return {e: [str(s) for s in values.get(e, [])] or [e] for e in EVIDENCE}
 
 
-def add_dirt(cols: dict, raw: dict, dirty: float, rng: np.random.Generator,
-             spellings: dict[str, list[str]]) -> dict[str, int]:
+def add_dirt(
+    cols: dict, raw: dict, dirty: float, rng: np.random.Generator, spellings: dict[str, list[str]]
+) -> dict[str, int]:
     """Dirty round(dirty * rows) rows of `cols` (header -> object array) in place; returns rows per kind."""
     from tasks.synth import EVIDENCE, _apportion
 
@@ -131,8 +131,14 @@ def _space(value: str, style: int) -> str:
     return value.replace(" ", "\u3000", 1) if " " in value else value + "\u3000"
 
 
-def _evidence_spelling(cols: dict, raw: dict, idx: np.ndarray, rng: np.random.Generator,
-                       spellings: dict[str, list[str]], evidence: tuple[str, ...]) -> None:
+def _evidence_spelling(
+    cols: dict,
+    raw: dict,
+    idx: np.ndarray,
+    rng: np.random.Generator,
+    spellings: dict[str, list[str]],
+    evidence: tuple[str, ...],
+) -> None:
     ev = raw["evidence"][idx]
     pick = rng.random(len(idx))
     for j, canon in enumerate(evidence):

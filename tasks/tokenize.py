@@ -118,7 +118,7 @@ def tokenize_dataset(
     stats = {s: token_stats(np.asarray(dataset[s]["length"]), params.max_length) for s in dataset}
     stats["all"] = token_stats(np.concatenate([np.asarray(dataset[s]["length"]) for s in dataset]), params.max_length)
     (out / "token_stats.json").write_text(json.dumps(stats, indent=2))
-    return TokenizedDataset(
+    result = TokenizedDataset(
         path=str(out / "data"),
         label_map=str(out / "label_map.json"),
         tokenizer=str(out / "tokenizer"),
@@ -128,3 +128,14 @@ def tokenize_dataset(
         pad_added=pad_added,
         stats=stats,
     )
+    (out / "dataset.json").write_text(result.model_dump_json(indent=2))  # what train_model reads
+    return result
+
+
+def read_tokenized_dataset(folder: str | Path) -> TokenizedDataset:
+    """The dataset.json prepare_data wrote in a tokenized dataset folder (or its data/ subfolder)."""
+    folder = Path(folder)
+    manifest = folder / "dataset.json" if (folder / "dataset.json").exists() else folder.parent / "dataset.json"
+    if not manifest.exists():
+        raise FileNotFoundError(f"{folder}: not a tokenized dataset folder (no dataset.json); run prepare_data first")
+    return TokenizedDataset.model_validate_json(manifest.read_text(encoding="utf-8"))

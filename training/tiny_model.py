@@ -50,9 +50,16 @@ def model_config(arch: str, vocab_size: int, eos_id: int, layers: int, hidden: i
         raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
     config_class = Qwen2Config if arch == "qwen2" else LlamaConfig
     return config_class(
-        vocab_size=vocab_size, hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-        bos_token_id=eos_id, eos_token_id=eos_id, tie_word_embeddings=True,
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        tie_word_embeddings=True,
     )
 
 

@@ -1,0 +1,52 @@
+"""The training flow: plan the run, open MLflow, launch DeepSpeed (retries resume), log and close.
+
+python -m flows.train --dataset data/datasets/tokenized-... --model models/tiny   (or: account-tax train ...)
+"""
+
+from prefect import flow
+from prefect.logging import get_run_logger
+
+from tasks.mlflow_run import close_mlflow_run, fail_mlflow_run, open_mlflow_run
+from tasks.params import TrainParams
+from tasks.train import TrainingOutcome, plan_run, run_dir_for, run_training
+
+
+def _mark_mlflow_failed(flow, flow_run, state) -> None:
+    """Flow failed or was cancelled: the MLflow run it opened ends as FAILED, not left RUNNING."""
+    try:
+        params = TrainParams.model_validate(flow_run.parameters["params"])
+        fail_mlflow_run(str(run_dir_for(params)[1]), params.mlflow.tracking_uri, params.work_dir)
+    except Exception as err:  # a hook must not hide the flow's own error
+        get_run_logger().warning("could not mark the MLflow run failed: %s", err)
+
+
+@flow(
+    name="train_model",
+    flow_run_name="train-{params.model}",
+    on_failure=[_mark_mlflow_failed],
+    on_cancellation=[_mark_mlflow_failed],
+)
+def train_model(params: TrainParams) -> TrainingOutcome:
+    """Tokenized dataset + base model -> LoRA adapter, checkpoints, metrics in MLflow."""
+    run = plan_run(params)
+    tracking = open_mlflow_run(
+        run, params.mlflow.tracking_uri, params.mlflow.experiment, params.model_dump(mode="json")
+    )
+    mlflow_env = {
+        "MLFLOW_TRACKING_URI": tracking.tracking_uri,
+        "MLFLOW_RUN_ID": tracking.run_id,
+        "MLFLOW_EXPERIMENT_NAME": tracking.experiment,
+    }
+    outcome = run_training.with_options(retries=params.retries)(
+        run, params.launcher, params.num_gpus, params.hostfile, mlflow_env
+    )
+    close_mlflow_run(tracking, outcome.final_dir, outcome.metrics)
+    return outcome
+
+
+if __name__ == "__main__":
+    import sys
+
+    from flows.cli import main
+
+    sys.exit(main(["train", *sys.argv[1:]]))

@@ -1,0 +1,198 @@
+"""The training stage seen from the flow: plan the run, launch the training program, follow its progress."""
+
+import collections
+import hashlib
+import json
+from pathlib import Path
+
+from prefect import task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.context import TaskRunContext
+from prefect.logging import get_run_logger
+from pydantic import BaseModel
+
+from tasks.caching import StageCache
+from tasks.conf import conf_path
+from tasks.launch import free_port, launcher_command, launcher_env, process_group
+from tasks.params import TrainParams
+from tasks.store import file_digest
+from tasks.tokenize import read_tokenized_dataset
+from training.checkpoints import list_checkpoints
+from training.config import RunConfig, read_run_config, write_run_config
+
+TAIL_LINES = 30
+
+
+class PlannedRun(BaseModel):
+    run_name: str
+    run_dir: str
+    config_path: str
+    config_sha: str  # run.yaml's content: what the training cache key stands on
+    work_dir: str
+    resuming: bool
+
+
+class TrainingOutcome(BaseModel):
+    run_dir: str
+    final_dir: str
+    global_step: int
+    resumed_from: str | None
+    metrics: dict[str, float]
+    checkpoints: list[str]
+
+
+class TrainingFailed(RuntimeError):
+    """The launcher exited non-zero; the message carries the last lines it printed."""
+
+
+def default_run_name(params: TrainParams, dataset_fingerprint: str) -> str:
+    settings = json.dumps(
+        [params.lora.model_dump(), params.loss.model_dump(), params.trainer.model_dump()], sort_keys=True
+    )
+    return f"{Path(params.model).name}-{dataset_fingerprint[:8]}-{hashlib.sha256(settings.encode()).hexdigest()[:6]}"
+
+
+def run_dir_for(params: TrainParams) -> tuple[str, Path]:
+    """The run's name and folder: runs/<run_name>, by default named from model, data and settings."""
+    dataset = read_tokenized_dataset(params.dataset)
+    name = params.run_name or default_run_name(params, Path(dataset.path).parent.name)
+    return name, Path(params.work_dir).resolve() / "runs" / name
+
+
+@task
+def plan_run(params: TrainParams) -> PlannedRun:
+    """Name the run, check the resume request against its folder, and write run.yaml for the program."""
+    dataset = read_tokenized_dataset(params.dataset)
+    name, run_dir = run_dir_for(params)
+    existing = list_checkpoints(run_dir / "checkpoints")
+    if existing and not params.resume_from:
+        raise FileExistsError(
+            f"{run_dir} already has checkpoints ({', '.join(p.name for p in existing[:5])}); pass resume_from='latest' "
+            "to continue it, or another run_name to start a new run"
+        )
+    config = RunConfig(
+        model_path=str(Path(params.model).resolve()),
+        dataset_path=dataset.path,
+        label_map=dataset.label_map,
+        tokenizer_path=dataset.tokenizer,
+        pad_added=dataset.pad_added,
+        output_dir=str(run_dir),
+        progress_file=str(run_dir / "progress.jsonl"),
+        deepspeed_config=str(conf_path(params.deepspeed_config))
+        if params.deepspeed_config and params.launcher != "python"
+        else None,
+        resume_from=params.resume_from,
+        max_eval_samples=params.max_eval_samples,
+        lora=params.lora,
+        loss=params.loss,
+        trainer=params.trainer,
+    )
+    path = write_run_config(config, run_dir / "run.yaml")
+    return PlannedRun(
+        run_name=name,
+        run_dir=str(run_dir),
+        config_path=str(path),
+        config_sha=file_digest(path),
+        work_dir=params.work_dir,
+        resuming=bool(params.resume_from),
+    )
+
+
+class ProgressFollower:
+    """Reads the program's JSON lines as they come: progress artifact, terminal bar, metric log lines."""
+
+    def __init__(self, path: str, logger):
+        self.path, self.logger, self.offset = Path(path), logger, 0
+        self.artifact = create_progress_artifact(0.0, key="training-progress", description="training steps")
+        self.bar, self.last, self.step = None, {}, 0
+
+    def poll(self) -> None:
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8") as fh:
+            fh.seek(self.offset)
+            lines = fh.readlines()
+            self.offset = fh.tell() if lines and lines[-1].endswith("\n") else self.offset
+        for line in lines:
+            if line.endswith("\n"):
+                self._handle(json.loads(line))
+
+    def _handle(self, event: dict) -> None:
+        step, total = event.get("step"), event.get("max_steps")
+        self.step = step if step is not None else self.step
+        if step is not None and total:
+            update_progress_artifact(self.artifact, min(100.0, 100.0 * step / total))
+            self._bar(step, total)
+        if event["event"] in ("log", "test") and event.get("metrics"):
+            self.last.update(event["metrics"])
+            shown = ", ".join(
+                f"{k}={v:.4g}" for k, v in event["metrics"].items() if "runtime" not in k and "per_second" not in k
+            )
+            self.logger.info("step %s/%s %s", step, total, shown)
+        elif event["event"] in ("resume", "checkpoint", "saved"):
+            self.logger.info("%s %s", event["event"], event.get("checkpoint") or event.get("path") or "")
+
+    def _bar(self, step: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, desc="training", unit="step", initial=step)
+        self.bar.update(step - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@task(cache_policy=StageCache(exclude=("mlflow_env",)), persist_result=True)
+def run_training(
+    run: PlannedRun, launcher: str, num_gpus: int, hostfile: str | None, mlflow_env: dict[str, str]
+) -> TrainingOutcome:
+    """Launch the training program in its own process group and follow it until it exits."""
+    logger = get_run_logger()
+    config = read_run_config(run.config_path)
+    if TaskRunContext.get().task_run.run_count > 1 and not config.resume_from:
+        config.resume_from = "latest"  # a retry continues from the newest complete checkpoint
+        write_run_config(config, run.config_path)
+    port = free_port()
+    cmd = launcher_command(launcher, num_gpus, hostfile, run.config_path, port)
+    env = launcher_env(launcher, port, {**mlflow_env, "ACCOUNT_TAX_QUIET_PROGRESS": "1"})
+    logger.info("launching: %s", " ".join(cmd))
+    tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+    follower = ProgressFollower(config.progress_file, logger)
+
+    def on_line(line: str) -> None:
+        tail.append(line)
+        logger.info(line)
+
+    with process_group(cmd, env, on_line) as proc:
+        while proc.poll() is None:
+            follower.poll()
+            _sleep(2.0, proc)
+        follower.poll()
+    follower.close()
+    if proc.returncode != 0:
+        raise TrainingFailed(f"{cmd[0]} exited with {proc.returncode}; last output:\n" + "\n".join(tail))
+    return outcome_of(config, follower.last, follower.step)
+
+
+def _sleep(seconds: float, proc) -> None:
+    try:
+        proc.wait(timeout=seconds)
+    except Exception:  # subprocess.TimeoutExpired: still running
+        pass
+
+
+def outcome_of(config: RunConfig, last_metrics: dict, step: int) -> TrainingOutcome:
+    test_file = config.final_dir / "test_metrics.json"
+    test = json.loads(test_file.read_text()) if test_file.exists() else {}
+    checkpoints = list_checkpoints(config.checkpoint_dir)
+    metrics = {k: float(v) for k, v in {**last_metrics, **test}.items() if isinstance(v, int | float)}
+    return TrainingOutcome(
+        run_dir=config.output_dir,
+        final_dir=str(config.final_dir),
+        global_step=step,
+        resumed_from=config.resume_from,
+        metrics=metrics,
+        checkpoints=[p.name for p in checkpoints],
+    )

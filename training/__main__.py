@@ -1,0 +1,162 @@
+"""The training program DeepSpeed launches. Everything comes from one YAML file the flow writes.
+
+    deepspeed --num_gpus 2 -m training --config runs/NAME/run.yaml
+    torchrun --nproc_per_node 2 -m training --config runs/NAME/run.yaml
+    python -m training --config runs/NAME/run.yaml          (one process, no DeepSpeed: debugging)
+
+MLflow: metrics go to the run named by MLFLOW_RUN_ID at MLFLOW_TRACKING_URI (rank 0 only); this program
+never starts or ends a run. Progress: JSON lines in `progress_file`.
+"""
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+
+LOGGER = logging.getLogger("training")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    parser.add_argument("--config", required=True, help="run.yaml written by the training flow")
+    parser.add_argument("--local_rank", type=int, default=-1, help="set by the deepspeed launcher")
+    return parser.parse_args(argv)
+
+
+def setup_logging() -> None:
+    from transformers.utils import logging as hf_logging
+
+    from training.callbacks import is_rank_zero
+
+    level = logging.INFO if is_rank_zero() else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
+    hf_logging.set_verbosity_info() if is_rank_zero() else hf_logging.set_verbosity_error()
+
+
+def start_watchdog(interval: float = 2.0) -> None:
+    """Kill this process group when the flow that launched it is gone (a SIGKILLed flow leaves no orphans)."""
+    import signal
+    import threading
+    import time
+
+    parent = int(os.environ.get("ACCOUNT_TAX_PARENT_PID", "0"))
+    if parent <= 0:
+        return
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                os.killpg(os.getpgrp(), signal.SIGKILL)
+            time.sleep(interval)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
+
+
+def barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    start_watchdog()
+    setup_logging()
+    import numpy as np
+    import torch
+    from datasets import load_from_disk
+    from transformers import AutoTokenizer, DataCollatorWithPadding
+
+    from training.arguments import mlflow_client, training_arguments
+    from training.callbacks import (
+        GpuMemoryCallback,
+        MlflowMetricsCallback,
+        ProgressCallback,
+        ProgressFile,
+        is_rank_zero,
+    )
+    from training.checkpoints import resolve_resume
+    from training.config import read_run_config
+    from training.model import build_model, slot_names
+    from training.trainer import WeightedTrainer, compute_metrics
+    from training.weights import compute_class_weights
+
+    config = read_run_config(args.config)
+    progress = ProgressFile(config.progress_file)
+
+    # data: the tokenized DatasetDict the flow built; the text column is dropped by the Trainer
+    dataset = load_from_disk(config.dataset_path)
+    evaluation = dataset.get("valid", None)
+    if evaluation is not None and config.max_eval_samples:
+        evaluation = evaluation.select(range(min(config.max_eval_samples, len(evaluation))))
+
+    # tokenizer: the one saved with the dataset (pad token already set there)
+    tokenizer = AutoTokenizer.from_pretrained(config.tokenizer_path)
+
+    # model: head over every label slot, LoRA on the last layers
+    model = build_model(config, tokenizer)
+
+    # class weights from the train split; dummy slots get a fixed weight
+    names, real_ids = slot_names(config.label_map)
+    weights, report = None, {}
+    if config.loss.class_weights:
+        labels = np.asarray(dataset["train"]["label"], dtype="int64")
+        weights, report = compute_class_weights(labels, real_ids, len(names), config.loss)
+
+    # trainer
+    resume = resolve_resume(config.resume_from, config.checkpoint_dir)
+    callbacks = [ProgressCallback(progress)]
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if run_id and is_rank_zero():
+        callbacks.append(MlflowMetricsCallback(mlflow_client(), run_id))
+    if torch.cuda.is_available():
+        callbacks.append(GpuMemoryCallback())
+    trainer = WeightedTrainer(
+        model=model,
+        args=training_arguments(config, has_eval=evaluation is not None),
+        train_dataset=dataset["train"],
+        eval_dataset=evaluation,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=compute_metrics,
+        callbacks=callbacks,
+        class_weights=None if weights is None else torch.tensor(weights, dtype=torch.float32),
+    )
+
+    # train (resuming continues the global step and the learning-rate schedule)
+    progress.write("resume", checkpoint=resume)
+    trainer.train(resume_from_checkpoint=resume)
+
+    # save: every rank takes part (ZeRO gathers), rank 0 writes; barriers on both sides (the seed's deadlock fix)
+    barrier()
+    trainer.save_model(str(config.final_dir))
+    barrier()
+    if is_rank_zero():
+        tokenizer.save_pretrained(str(config.final_dir))
+        shutil.copy(config.label_map, config.final_dir / "label_map.json")
+        shutil.copy(args.config, config.final_dir / "run.yaml")
+        (config.final_dir / "class_weights.json").write_text(
+            json.dumps(
+                {"weights": None if weights is None else [float(w) for w in weights], "report": report}, indent=2
+            )
+        )
+    progress.write("saved", path=str(config.final_dir), step=trainer.state.global_step)
+
+    # evaluate on the test split
+    if "test" in dataset:
+        metrics = trainer.evaluate(eval_dataset=dataset["test"], metric_key_prefix="test")
+        progress.write("test", step=trainer.state.global_step, metrics=metrics)
+        if is_rank_zero():
+            (config.final_dir / "test_metrics.json").write_text(json.dumps(metrics, indent=2))
+    barrier()
+    progress.write("done", step=trainer.state.global_step)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

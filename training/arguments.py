@@ -1,0 +1,37 @@
+"""TrainingArguments derived from the run config and the device; the MLflow client of the child."""
+
+import os
+
+from training.config import RunConfig
+
+
+def training_arguments(config: RunConfig, has_eval: bool):
+    """User settings plus what the device decides: bf16 on a capable GPU, use_cpu without one."""
+    import torch
+    from transformers import TrainingArguments
+
+    from training.model import training_dtype
+
+    cuda = torch.cuda.is_available()
+    settings = config.trainer.model_dump()
+    return TrainingArguments(
+        output_dir=str(config.checkpoint_dir),
+        eval_strategy="steps" if has_eval else "no",
+        save_strategy="steps",
+        logging_strategy="steps",
+        bf16=cuda and training_dtype() == torch.bfloat16,
+        use_cpu=not cuda,
+        deepspeed=config.deepspeed_config,
+        report_to="none",  # MLflow is logged by our callback into the flow's run; HF's callback would end it
+        label_names=["labels"],
+        # under the flow, progress comes from the JSON lines (a tqdm bar there): no bar in the piped output
+        disable_tqdm=os.environ.get("RANK", "0") != "0" or os.environ.get("ACCOUNT_TAX_QUIET_PROGRESS") == "1",
+        **settings,
+    )
+
+
+def mlflow_client():
+    """A client for the flow's tracking store (MLFLOW_TRACKING_URI); no active-run state in this process."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"))

@@ -1,0 +1,95 @@
+"""The run configuration: one YAML file the flow writes and the training program reads. No prefect here."""
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoraSettings(Strict):
+    """LoRA on the attention projections of the last layers; the classification head trains fully."""
+
+    r: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    layers_to_transform: list[int] | None = Field(
+        [-6, -5, -4, -3, -2, -1], description="negative indices count from the last layer; None: all layers"
+    )
+    modules_to_save: list[str] = ["score"]
+
+
+class LossSettings(Strict):
+    """Class-weighted cross-entropy: inverse frequency, smoothed, capped, sum kept."""
+
+    class_weights: bool = True
+    alpha: float = Field(0.5, ge=0, le=1, description="0: uniform, 1: full inverse frequency")
+    min_weight: float | None = Field(0.1, gt=0)
+    max_weight: float | None = Field(10.0, gt=0)
+    zero_count_share: float = Field(
+        0.01, gt=0, description="classes with no train rows count as this share of the mean"
+    )
+    dummy_weight: float = Field(1.0, ge=0, description="weight of unused label slots (never a target)")
+
+
+class TrainerSettings(Strict):
+    """The subset of transformers.TrainingArguments a user tunes; the rest is derived per device."""
+
+    per_device_train_batch_size: int = 8
+    per_device_eval_batch_size: int = 16
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 2e-4
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    num_train_epochs: float = 1.0
+    max_steps: int = -1
+    warmup_steps: float = Field(0.1, ge=0, description="< 1: a share of the steps (the seed's 0.1); >= 1: steps")
+    lr_scheduler_type: str = "cosine"
+    logging_steps: int = 10
+    eval_steps: int = 50
+    save_steps: int = 50
+    save_total_limit: int | None = 3
+    seed: int = 42
+    dataloader_num_workers: int = 0
+    gradient_checkpointing: bool = False
+
+
+class RunConfig(Strict):
+    """Everything one training run needs, written by the flow as run.yaml."""
+
+    model_path: str
+    dataset_path: str
+    label_map: str
+    tokenizer_path: str
+    pad_added: bool = False
+    output_dir: str
+    progress_file: str
+    deepspeed_config: str | None = None
+    resume_from: str | None = Field(None, description="None, 'latest' or a checkpoint folder")
+    max_eval_samples: int | None = None
+    lora: LoraSettings = LoraSettings()
+    loss: LossSettings = LossSettings()
+    trainer: TrainerSettings = TrainerSettings()
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return Path(self.output_dir) / "checkpoints"
+
+    @property
+    def final_dir(self) -> Path:
+        return Path(self.output_dir) / "final"
+
+
+def read_run_config(path: str | Path) -> RunConfig:
+    return RunConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+
+
+def write_run_config(config: RunConfig, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
+    return path

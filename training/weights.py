@@ -1,0 +1,75 @@
+"""Class weights for an imbalanced head: inverse frequency, alpha smoothing, capped with the sum kept."""
+
+import logging
+
+import numpy as np
+
+from training.config import LossSettings
+
+LOGGER = logging.getLogger(__name__)
+MAX_ITERATIONS = 100
+TOLERANCE = 1e-9
+
+
+def cap_keeping_sum(
+    weights: np.ndarray, low: float | None, high: float | None, target: float
+) -> tuple[np.ndarray, int]:
+    """Clip to [low, high] and rescale the unclipped weights so the sum stays `target` (iterated)."""
+    n = weights.size
+    if low is not None and low * n > target:
+        LOGGER.warning(
+            "min_weight=%.4f infeasible for %d classes summing to %.2f: using %.4f", low, n, target, target / n
+        )
+        low = target / n
+    if high is not None and high * n < target:
+        LOGGER.warning(
+            "max_weight=%.4f infeasible for %d classes summing to %.2f: using %.4f", high, n, target, target / n
+        )
+        high = target / n
+    w = weights.astype("float64").copy()
+    for iteration in range(1, MAX_ITERATIONS + 1):
+        w = np.clip(w, low if low is not None else -np.inf, high if high is not None else np.inf)
+        at_cap = np.zeros(n, dtype=bool)
+        if low is not None:
+            at_cap |= np.isclose(w, low)
+        if high is not None:
+            at_cap |= np.isclose(w, high)
+        free_target = target - w[at_cap].sum()
+        free_sum = w[~at_cap].sum()
+        if free_sum <= 0 or abs(w.sum() - target) <= TOLERANCE * max(1.0, target):
+            return w, iteration
+        w[~at_cap] *= free_target / free_sum
+    return w, MAX_ITERATIONS
+
+
+def compute_class_weights(
+    labels: np.ndarray, real_slots: list[int], num_slots: int, settings: LossSettings
+) -> tuple[np.ndarray, dict]:
+    """Per-slot weights and a report. Real slots average 1; unused (dummy) slots get `dummy_weight`."""
+    counts = np.bincount(labels, minlength=num_slots).astype("float64")
+    real = np.asarray(sorted(real_slots), dtype=int)
+    real_counts = counts[real]
+    zero = real_counts == 0
+    if (~zero).any():
+        real_counts = np.where(zero, max(1.0, real_counts[~zero].mean() * settings.zero_count_share), real_counts)
+    else:
+        real_counts = np.ones_like(real_counts)
+    raw = real_counts.sum() / (real.size * real_counts)
+    smoothed = raw**settings.alpha
+    target = float(real.size)
+    smoothed *= target / smoothed.sum()
+    capped, iterations = cap_keeping_sum(smoothed, settings.min_weight, settings.max_weight, target)
+    weights = np.full(num_slots, settings.dummy_weight, dtype="float64")
+    weights[real] = capped
+    report = {
+        "num_slots": num_slots,
+        "real_classes": int(real.size),
+        "zero_count_classes": [int(i) for i in real[zero]],
+        "weight_sum_real": float(capped.sum()),
+        "min": float(capped.min()),
+        "max": float(capped.max()),
+        "iterations": iterations,
+        "alpha": settings.alpha,
+        "counts": {int(i): int(c) for i, c in zip(real, counts[real], strict=True)},
+    }
+    return weights, report
