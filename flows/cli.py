@@ -39,6 +39,22 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--model", help="model folder: its tokenizer builds the tokenized dataset")
     _add_param_options(prepare)
 
+    train = sub.add_parser("train", help="train a LoRA adapter on a tokenized dataset (DeepSpeed subprocess)")
+    train.add_argument("--dataset", help="tokenized dataset folder printed by `prepare`")
+    train.add_argument("--model", help="base model folder")
+    train.add_argument("--work-dir")
+    train.add_argument("--run-name")
+    train.add_argument("--resume-from", help="'latest' or a checkpoint folder")
+    train.add_argument("--launcher", choices=["deepspeed", "torchrun", "python"])
+    train.add_argument("--num-gpus", type=int)
+    _add_param_options(train)
+
+    pipe = sub.add_parser("pipeline", help="prepare + train; with no --input: the demo on a synthetic ledger")
+    pipe.add_argument("--input", help="ledger file, folder or glob; omitted: synthetic demo ledger + tiny model")
+    pipe.add_argument("--model", help="base model folder")
+    pipe.add_argument("--work-dir")
+    _add_param_options(pipe)
+
     tiny = sub.add_parser("make-tiny-model", help="build a tiny random decoder + tokenizer (tests, demo)")
     tiny.add_argument("--out", required=True)
     tiny.add_argument("--arch", choices=["qwen2", "llama"], default="qwen2")
@@ -79,6 +95,63 @@ def run_prepare(args: argparse.Namespace) -> None:
     print_prepare_result(prepare_data(params))
 
 
+def run_train(args: argparse.Namespace) -> None:
+    from flows.params import TrainParams, load_params
+
+    overrides = _overrides(
+        args,
+        dataset=args.dataset,
+        model=args.model,
+        work_dir=args.work_dir,
+        run_name=args.run_name,
+        resume_from=args.resume_from,
+        launcher=args.launcher,
+        num_gpus=args.num_gpus,
+    )
+    params = load_params(TrainParams, args.config, overrides)
+    from flows.train import train_model
+
+    print_training(train_model(params), params.work_dir, params.mlflow.tracking_uri)
+
+
+def run_pipeline(args: argparse.Namespace) -> None:
+    if not args.input:
+        from flows.demo import main as demo_main
+
+        demo_main([])
+        return
+    from flows.params import PipelineParams, load_params
+
+    prepare = {k: v for k, v in {"input": args.input, "model": args.model, "work_dir": args.work_dir}.items() if v}
+    params = load_params(PipelineParams, args.config, _overrides(args, prepare=prepare))
+    from flows.pipeline import pipeline
+
+    result = pipeline(params)
+    print_prepare_result(result.prepared)
+    print_training(result.training, params.prepare.work_dir, params.train.mlflow.tracking_uri)
+
+
+def print_training(outcome, work_dir: str, tracking_uri: str | None) -> None:
+    """Final metrics, where the adapter is, and how to look at the run in the MLflow and Prefect UIs."""
+    from tasks.mlflow_run import tracking_uri as default_uri
+
+    print()
+    print(
+        f"trained      {outcome.global_step} steps"
+        + (f" (resumed from {outcome.resumed_from})" if outcome.resumed_from else "")
+    )
+    for key in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "test_loss"):
+        if key in outcome.metrics:
+            print(f"  {key:<22}{outcome.metrics[key]:.4f}")
+    print(f"adapter      {outcome.final_dir}")
+    print(f"checkpoints  {outcome.run_dir}/checkpoints ({', '.join(outcome.checkpoints) or 'none'})")
+    uri = default_uri(tracking_uri, work_dir)
+    print(f"MLflow UI    .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000   -> http://127.0.0.1:5000")
+    print(
+        "Prefect UI   .venv/bin/prefect server start   -> http://127.0.0.1:4200 (set PREFECT_API_URL to log runs there)"
+    )
+
+
 def run_make_tiny_model(args: argparse.Namespace) -> None:
     from training.tiny_model import make_tiny_model
 
@@ -111,7 +184,13 @@ def print_prepare_result(result) -> None:
     print(f"dataset      {dataset.path}")
 
 
-COMMANDS = {"synth": run_synth, "prepare": run_prepare, "make-tiny-model": run_make_tiny_model}
+COMMANDS = {
+    "synth": run_synth,
+    "prepare": run_prepare,
+    "train": run_train,
+    "pipeline": run_pipeline,
+    "make-tiny-model": run_make_tiny_model,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

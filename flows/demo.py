@@ -1,6 +1,6 @@
-"""`make run`: the demo on embedded defaults: a synthetic dirty ledger and a tiny model through prepare_data.
+"""`make run`: the demo on embedded defaults: a synthetic dirty ledger and a tiny model through the pipeline.
 
-python -m flows.demo [--rows 20000] [--work-dir data/demo]
+python -m flows.demo [--rows 20000] [--work-dir data/demo]      (same as: python -m flows.pipeline)
 """
 
 import argparse
@@ -8,9 +8,23 @@ from pathlib import Path
 
 from prefect import flow, task
 
-from flows.cli import print_prepare_result
-from flows.params import PrepareParams
-from flows.prepare import PrepareResult, prepare_data
+from flows.params import PipelineParams, PrepareParams
+from flows.pipeline import PipelineResult, pipeline
+from tasks.params import TrainOptions
+
+# Small enough for a laptop CPU in a few minutes through the real DeepSpeed launcher.
+DEMO_TRAINING = {
+    "resume_from": "latest",  # a rerun continues (or, when finished, just re-saves and re-evaluates)
+    "max_eval_samples": 300,
+    "trainer": {
+        "max_steps": 60,
+        "per_device_train_batch_size": 16,
+        "learning_rate": 2e-3,
+        "logging_steps": 10,
+        "eval_steps": 30,
+        "save_steps": 30,
+    },
+}
 
 
 @task
@@ -30,21 +44,26 @@ def build_tiny_model(out: str) -> str:
 
 
 @flow(name="demo", log_prints=True)
-def demo(work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7) -> PrepareResult:
-    """Synthetic ledger + tiny model -> prepare_data (up to the tokenized dataset)."""
+def demo(work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7) -> PipelineResult:
+    """Synthetic ledger + tiny model -> pipeline (prepare_data, train_model)."""
     ledger = synthesize_ledger(str(Path(work_dir) / "ledger.csv"), rows, accounts, seed, dirty=0.03)
     model = build_tiny_model(str(Path(work_dir) / "tiny-model"))
-    return prepare_data(PrepareParams(input=ledger, work_dir=work_dir, model=model))
+    prepare = PrepareParams(input=ledger, work_dir=work_dir, model=model)
+    return pipeline(PipelineParams(prepare=prepare, train=TrainOptions.model_validate(DEMO_TRAINING)))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    from flows.cli import print_prepare_result, print_training
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--work-dir", default="data/demo")
-    args = parser.parse_args()
-    print_prepare_result(demo(work_dir=args.work_dir, rows=args.rows))
+    args = parser.parse_args(argv)
+    result = demo(work_dir=args.work_dir, rows=args.rows)
+    print_prepare_result(result.prepared)
+    print_training(result.training, args.work_dir, None)
     print(f"\nledger       {Path(args.work_dir) / 'ledger.csv'}")
-    print("next         account-tax prepare --input YOUR_LEDGER.xlsx   (see README.md)")
+    print("next         account-tax pipeline --input YOUR_LEDGER.xlsx --model /path/to/base-model   (README.md)")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tasks.params import (  # noqa: F401  (TrainParams re-exported for the flows)
     FeatureParams,
@@ -14,6 +14,7 @@ from tasks.params import (  # noqa: F401  (TrainParams re-exported for the flows
     SplitParams,
     TextParams,
     TokenizeParams,
+    TrainOptions,
     TrainParams,
 )
 
@@ -73,3 +74,24 @@ def load_params(model: type[M], config: str | Path | None = None, overrides: dic
             raise ValueError(f"{config}: expected a mapping of parameter sections")
         values = loaded
     return model.model_validate(deep_merge(values, overrides or {}))
+
+
+class PipelineParams(BaseModel):
+    """`pipeline`: prepare_data then train_model; the model and work dir are shared by both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prepare: PrepareParams
+    train: TrainOptions = TrainOptions()
+
+    def training(self, dataset: str) -> TrainParams:
+        """train_model's parameters for the dataset prepare_data built."""
+        return TrainParams(
+            dataset=dataset, model=self.prepare.model, work_dir=self.prepare.work_dir, **self.train.model_dump()
+        )
+
+    @model_validator(mode="after")
+    def _model_given(self):
+        if not self.prepare.model:
+            raise ValueError("pipeline: prepare.model (the base model folder) is required to build and train")
+        return self

@@ -143,12 +143,9 @@ class MlflowParams(Section):
     experiment: str = "account-tax"
 
 
-class TrainParams(Section):
-    """Everything `train_model` takes: the tokenized dataset, the base model, how to launch, what to train."""
+class TrainOptions(Section):
+    """How to launch and what to train; the dataset and the model come from the caller."""
 
-    dataset: str = Field(..., description="tokenized dataset folder written by prepare_data")
-    model: str = Field(..., description="base model folder (local path or hub-cache snapshot)")
-    work_dir: str = "data"
     run_name: str | None = Field(None, description="runs/<run_name>/ holds checkpoints; default from model + data")
     launcher: Literal["deepspeed", "torchrun", "python"] = "deepspeed"
     num_gpus: int = Field(1, ge=1, description="processes per node (GPUs; CPU processes when there is none)")
@@ -161,3 +158,11 @@ class TrainParams(Section):
     loss: LossSettings = LossSettings()
     trainer: TrainerSettings = TrainerSettings()
     mlflow: MlflowParams = MlflowParams()
+
+
+class TrainParams(TrainOptions):
+    """Everything `train_model` takes: the tokenized dataset, the base model, how to launch, what to train."""
+
+    dataset: str = Field(..., description="tokenized dataset folder written by prepare_data")
+    model: str = Field(..., description="base model folder (local path or hub-cache snapshot)")
+    work_dir: str = "data"

@@ -75,6 +75,8 @@ def resolve_resume(resume_from: str | None, checkpoint_dir: str | Path) -> str |
         LOGGER.warning("resume_from='latest': no complete checkpoint in %s, starting from scratch", checkpoint_dir)
         return None
     folder = Path(resume_from)
+    if not folder.is_dir() and (Path(checkpoint_dir) / resume_from).is_dir():
+        folder = Path(checkpoint_dir) / resume_from  # a bare name such as 'checkpoint-300'
     if not folder.is_dir():
         raise CheckpointError(
             f"resume_from={resume_from}: no such checkpoint. Available in {checkpoint_dir}: {describe(available)}"

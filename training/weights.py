@@ -7,14 +7,14 @@ import numpy as np
 from training.config import LossSettings
 
 LOGGER = logging.getLogger(__name__)
-MAX_ITERATIONS = 100
+MAX_ITERATIONS = 200
 TOLERANCE = 1e-9
 
 
 def cap_keeping_sum(
     weights: np.ndarray, low: float | None, high: float | None, target: float
 ) -> tuple[np.ndarray, int]:
-    """Clip to [low, high] and rescale the unclipped weights so the sum stays `target` (iterated)."""
+    """Scale then clip to [low, high] so the weights sum to `target`; their order is kept."""
     n = weights.size
     if low is not None and low * n > target:
         LOGGER.warning(
@@ -26,20 +26,24 @@ def cap_keeping_sum(
             "max_weight=%.4f infeasible for %d classes summing to %.2f: using %.4f", high, n, target, target / n
         )
         high = target / n
-    w = weights.astype("float64").copy()
-    for iteration in range(1, MAX_ITERATIONS + 1):
-        w = np.clip(w, low if low is not None else -np.inf, high if high is not None else np.inf)
-        at_cap = np.zeros(n, dtype=bool)
-        if low is not None:
-            at_cap |= np.isclose(w, low)
-        if high is not None:
-            at_cap |= np.isclose(w, high)
-        free_target = target - w[at_cap].sum()
-        free_sum = w[~at_cap].sum()
-        if free_sum <= 0 or abs(w.sum() - target) <= TOLERANCE * max(1.0, target):
-            return w, iteration
-        w[~at_cap] *= free_target / free_sum
-    return w, MAX_ITERATIONS
+    lower = -np.inf if low is None else low
+    upper = np.inf if high is None else high
+    w = weights.astype("float64")
+
+    def total(scale: float) -> float:
+        return float(np.clip(scale * w, lower, upper).sum())
+
+    # the clipped sum only grows with the scale: bisect for the scale that hits the target
+    lo, hi = 0.0, 1.0
+    while total(hi) < target and hi < 1e12:
+        hi *= 2
+    iterations = 0
+    for iterations in range(1, MAX_ITERATIONS + 1):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if total(mid) < target else (lo, mid)
+        if abs(total(hi) - target) <= TOLERANCE * max(1.0, target):
+            break
+    return np.clip(hi * w, lower, upper), iterations
 
 
 def compute_class_weights(

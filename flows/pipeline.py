@@ -1,0 +1,36 @@
+"""The whole pipeline: prepare_data then train_model, as subflows, one parameter model with both sections.
+
+python -m flows.pipeline                                   # demo: synthetic ledger + tiny model (= make run)
+python -m flows.pipeline --input ledger.xlsx --model /models/Qwen3-4B --config params.yaml
+"""
+
+from pathlib import Path
+
+from prefect import flow
+from pydantic import BaseModel
+
+from flows.params import PipelineParams
+from flows.prepare import PrepareResult, prepare_data
+from flows.train import train_model
+from tasks.train import TrainingOutcome
+
+
+class PipelineResult(BaseModel):
+    prepared: PrepareResult
+    training: TrainingOutcome
+
+
+@flow(name="pipeline", flow_run_name="pipeline-{params.prepare.input}", log_prints=True)
+def pipeline(params: PipelineParams) -> PipelineResult:
+    """Ledger -> tokenized dataset -> LoRA adapter with metrics in MLflow."""
+    prepared = prepare_data(params.prepare)
+    training = train_model(params.training(str(Path(prepared.dataset.path).parent)))
+    return PipelineResult(prepared=prepared, training=training)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from flows.cli import main
+
+    sys.exit(main(["pipeline", *sys.argv[1:]]))
