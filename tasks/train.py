@@ -17,7 +17,7 @@ from tasks.launch import free_port, launcher_command, launcher_env, process_grou
 from tasks.params import TrainParams
 from tasks.store import file_digest
 from tasks.tokenize import read_tokenized_dataset
-from training.checkpoints import list_checkpoints
+from training.checkpoints import list_checkpoints, resolve_resume
 from training.config import RunConfig, read_run_config, write_run_config
 
 TAIL_LINES = 30
@@ -65,6 +65,8 @@ def plan_run(params: TrainParams) -> PlannedRun:
     dataset = read_tokenized_dataset(params.dataset)
     name, run_dir = run_dir_for(params)
     existing = list_checkpoints(run_dir / "checkpoints")
+    if params.resume_from not in (None, "none", "latest"):
+        resolve_resume(params.resume_from, run_dir / "checkpoints")  # a bad path fails here, before any launch
     if existing and not params.resume_from:
         raise FileExistsError(
             f"{run_dir} already has checkpoints ({', '.join(p.name for p in existing[:5])}); pass resume_from='latest' "

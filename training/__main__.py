@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     barrier()
     if is_rank_zero():
         tokenizer.save_pretrained(str(config.final_dir))
+        # the head's config (num_labels, id2label, pad id): the base model is rebuilt from it to load the adapter
+        trainer.model.base_model.model.config.save_pretrained(str(config.final_dir / "head_config"))
         shutil.copy(config.label_map, config.final_dir / "label_map.json")
         shutil.copy(args.config, config.final_dir / "run.yaml")
         (config.final_dir / "class_weights.json").write_text(

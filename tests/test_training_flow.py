@@ -1,0 +1,196 @@
+"""train_model end to end: the real DeepSpeed launcher, checkpoints, MLflow, SIGKILL + retry, cancellation."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from flows.params import PrepareParams
+from flows.prepare import prepare_data
+from flows.train import train_model
+from tasks.params import TrainParams
+from training.checkpoints import CheckpointError, checkpoint_problem
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+ROOT = Path(__file__).resolve().parents[1]
+STEPS = 16
+SETTINGS = {
+    "max_steps": STEPS,
+    "save_steps": 4,
+    "eval_steps": 8,
+    "logging_steps": 2,
+    "per_device_train_batch_size": 16,
+    "learning_rate": 1e-3,
+}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, prefect_harness):
+    """A tiny model and a tokenized dataset from a synthetic ledger (module-wide: training is the slow part)."""
+    from tasks.synth import make_ledger, write_ledger
+    from training.tiny_model import make_tiny_model
+
+    work = tmp_path_factory.mktemp("train-work")
+    model = str(make_tiny_model(work / "tiny-model"))
+    ledger = write_ledger(make_ledger(1500, 30, seed=3), str(work / "ledger.csv"))
+    result = prepare_data(PrepareParams(input=ledger, work_dir=str(work), model=model))
+    return {"dataset": str(Path(result.dataset.path).parent), "model": model, "work_dir": str(work)}
+
+
+def params(prepared: dict, **overrides) -> TrainParams:
+    return TrainParams(**{**prepared, "max_eval_samples": 50, "trainer": SETTINGS, **overrides})
+
+
+@pytest.fixture(scope="module")
+def reference(prepared):
+    """An uninterrupted run through the DeepSpeed launcher."""
+    p = params(prepared, run_name="reference")
+    return p, train_model(p)
+
+
+def lr_at(run_dir: str, step: int) -> float:
+    state = json.loads((Path(run_dir) / "checkpoints" / f"checkpoint-{step}" / "trainer_state.json").read_text())
+    return next(e["learning_rate"] for e in state["log_history"] if e.get("step") == step and "learning_rate" in e)
+
+
+def events(run_dir: str) -> list[dict]:
+    path = Path(run_dir) / "progress.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def run_processes(config_path: str) -> list[int]:
+    """PIDs of every process whose command line names this run's config (launcher and ranks)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and config_path in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
+def start_driver(p: TrainParams, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """train_model in its own process (as a worker runs it), on this session's Prefect API."""
+    from prefect.settings import PREFECT_API_URL
+
+    (tmp_path / "params.json").write_text(p.model_dump_json())
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    cmd = [
+        sys.executable,
+        str(ROOT / "tests" / "drivers" / "run_train.py"),
+        str(tmp_path / "params.json"),
+        str(tmp_path / "out.json"),
+    ]
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True), tmp_path / "out.json"
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.2)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_deepspeed_run_leaves_checkpoints_adapter_and_mlflow_run(reference):
+    import torch
+    from mlflow import MlflowClient
+    from peft import PeftModel
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    # given an uninterrupted training run through the deepspeed launcher
+    p, outcome = reference
+    final = Path(outcome.final_dir)
+    # then it reached max_steps, kept its checkpoints and wrote a complete final folder
+    assert outcome.global_step == STEPS and outcome.checkpoints[0] == f"checkpoint-{STEPS}"
+    assert {
+        "adapter_model.safetensors",
+        "adapter_config.json",
+        "label_map.json",
+        "run.yaml",
+        "class_weights.json",
+        "test_metrics.json",
+        "tokenizer.json",
+    } <= {f.name for f in final.iterdir()}
+    assert 0 <= outcome.metrics["test_accuracy"] <= 1
+    # and the adapter loads with plain peft on the base model rebuilt with the saved head config
+    head = AutoConfig.from_pretrained(final / "head_config")
+    base = AutoModelForSequenceClassification.from_pretrained(p.model, config=head)
+    model = PeftModel.from_pretrained(base, final).eval()
+    assert head.num_labels == 300 and head.id2label[0] != "__unused_0"
+    assert model(input_ids=torch.tensor([[5, 6, 7]])).logits.shape == (1, 300)
+    # and the MLflow run holds the subprocess's step metrics and the flow's final metrics and artifacts
+    client = MlflowClient(f"sqlite:///{Path(p.work_dir).resolve() / 'mlflow.db'}")
+    run_id = (Path(outcome.run_dir) / "mlflow_run_id").read_text()
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(2, STEPS + 1, 2))
+    assert "final_test_accuracy" in run.data.metrics and "eval_f1_macro" in run.data.metrics
+    assert "adapter/adapter_model.safetensors" in {a.path for a in client.list_artifacts(run_id, "adapter")}
+
+
+def test_sigkill_mid_run_then_retry_resumes_to_the_same_step_and_lr(prepared, reference, tmp_path):
+    # given a run with one retry, whose trainer processes are SIGKILLed once its first checkpoint exists
+    p = params(prepared, run_name="killed", retries=1)
+    driver, out = start_driver(p, tmp_path)
+    run_dir = Path(p.work_dir).resolve() / "runs" / "killed"
+    first = run_dir / "checkpoints" / "checkpoint-4"
+    wait_for(lambda: first.exists() and checkpoint_problem(first) is None, 300, "checkpoint-4")
+    config = str(run_dir / "run.yaml")
+    for pid in run_processes(config):
+        os.kill(pid, signal.SIGKILL)
+    # when the flow's retry relaunches it
+    assert driver.wait(timeout=400) == 0
+    outcome = json.loads(out.read_text())
+    # then it resumed from a checkpoint before the end and finished at the same step with the same LR
+    resumed = [e["checkpoint"] for e in events(str(run_dir)) if e["event"] == "resume" and e["checkpoint"]]
+    assert resumed and not resumed[0].endswith(f"checkpoint-{STEPS}"), resumed
+    assert outcome["global_step"] == STEPS == reference[1].global_step
+    assert lr_at(str(run_dir), STEPS) == pytest.approx(lr_at(reference[1].run_dir, STEPS), rel=1e-9)
+
+
+def test_corrupt_newest_checkpoint_is_skipped(prepared, reference):
+    # given a copy of the finished run whose newest checkpoint's weights were cut off mid-write
+    source = Path(reference[1].run_dir)
+    copy = source.parent / "corrupt"
+    shutil.copytree(source / "checkpoints", copy / "checkpoints")
+    weights = copy / "checkpoints" / f"checkpoint-{STEPS}" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    # when it resumes from "latest"
+    outcome = train_model(params(prepared, run_name="corrupt", resume_from="latest"))
+    # then it took the previous checkpoint and still ended at max_steps
+    resumed = [e["checkpoint"] for e in events(outcome.run_dir) if e["event"] == "resume"]
+    assert resumed == [str(copy / "checkpoints" / f"checkpoint-{STEPS - 4}")]
+    assert outcome.global_step == STEPS
+
+
+def test_bad_resume_path_fails_before_launch_and_lists_checkpoints(prepared, reference):
+    # given a resume path that does not exist
+    bad = str(Path(reference[1].run_dir) / "checkpoints" / "checkpoint-999")
+    # when the flow runs, then it fails at planning with the checkpoints that do exist
+    with pytest.raises(CheckpointError, match=f"checkpoint-999.*checkpoint-{STEPS}"):
+        train_model(params(prepared, run_name="reference", resume_from=bad))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["cancelled", "flow-killed"])
+def test_stopping_the_flow_leaves_no_training_process(prepared, tmp_path, sig):
+    # given a long training run started by a flow process
+    p = params(prepared, run_name=f"stopped-{sig.name}", trainer={**SETTINGS, "max_steps": 5000})
+    driver, _ = start_driver(p, tmp_path)
+    run_dir = Path(p.work_dir).resolve() / "runs" / p.run_name
+    wait_for(lambda: any(e["event"] == "train_begin" for e in events(str(run_dir))), 300, "training to start")
+    config = str(run_dir / "run.yaml")
+    assert run_processes(config)
+    # when the flow process is cancelled (SIGTERM, as a worker does) or killed outright
+    driver.send_signal(sig)
+    driver.wait(timeout=60)
+    # then the launcher and every rank are gone shortly after
+    wait_for(lambda: not run_processes(config), 30, "the training processes to exit")
