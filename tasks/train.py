@@ -1,8 +1,10 @@
 """The training stage seen from the flow: plan the run, launch the training program, follow its progress."""
 
 import collections
+import contextlib
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 from prefect import task
@@ -178,11 +180,9 @@ def run_training(
     return outcome_of(config, follower.last, follower.step)
 
 
-def _sleep(seconds: float, proc) -> None:
-    try:
+def _sleep(seconds: float, proc: subprocess.Popen) -> None:
+    with contextlib.suppress(subprocess.TimeoutExpired):  # still running: poll the progress again
         proc.wait(timeout=seconds)
-    except Exception:  # subprocess.TimeoutExpired: still running
-        pass
 
 
 def outcome_of(config: RunConfig, last_metrics: dict, step: int) -> TrainingOutcome:

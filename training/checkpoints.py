@@ -83,6 +83,7 @@ def resolve_resume(resume_from: str | None, checkpoint_dir: str | Path) -> str |
         )
     if (problem := checkpoint_problem(folder)) is not None:
         raise CheckpointError(
-            f"resume_from={resume_from}: incomplete checkpoint ({problem}). Available in {checkpoint_dir}: {describe(available)}"
+            f"resume_from={resume_from}: incomplete checkpoint ({problem}). "
+            f"Available in {checkpoint_dir}: {describe(available)}"
         )
     return str(folder)

@@ -38,11 +38,10 @@ def cap_keeping_sum(
     while total(hi) < target and hi < 1e12:
         hi *= 2
     iterations = 0
-    for iterations in range(1, MAX_ITERATIONS + 1):
+    while iterations < MAX_ITERATIONS and abs(total(hi) - target) > TOLERANCE * max(1.0, target):
+        iterations += 1
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if total(mid) < target else (lo, mid)
-        if abs(total(hi) - target) <= TOLERANCE * max(1.0, target):
-            break
     return np.clip(hi * w, lower, upper), iterations
 
 

@@ -1,6 +1,5 @@
 """Run train_model in its own process, as a worker would: `python tests/drivers/run_train.py PARAMS.json OUT.json`."""
 
-import json
 import sys
 from pathlib import Path
 
