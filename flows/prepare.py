@@ -11,14 +11,17 @@ from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
 from tasks.report import PrepareSummary, account_rows, publish_dataset_report, publish_prepare_report
-from tasks.split import assign_label_slots, split_dataset
+from tasks.split import LabelMapFile, assign_label_slots, split_dataset
+from tasks.store import StageResult
 from tasks.text import serialize_text
-from tasks.tokenize import TokenizedDataset, tokenize_dataset
+from tasks.tokenize import TokenizedDataset, save_prepare_params, tokenize_dataset
 
 
 class PrepareResult(BaseModel):
     summary: PrepareSummary
-    dataset: TokenizedDataset | None = None
+    texts: StageResult | None = None  # split, text, label per row (TextFrame), when the ledger is labelled
+    label_map: LabelMapFile | None = None
+    dataset: TokenizedDataset | None = None  # when a model was given
     split: dict = {}
 
 
@@ -42,14 +45,17 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     }  # fmt: skip
     summary = account_rows(stages, metadata, wd)
     publish_prepare_report(metadata, summary)
-    if params.model is None or not params.labels_required:
+    if not params.labels_required:
         return PrepareResult(summary=summary)
     labels = assign_label_slots(selected, params.labels, wd)
     split = split_dataset(selected, labels, params.split, wd)
     texts = serialize_text(split, params.text, wd)
+    if params.model is None:
+        return PrepareResult(summary=summary, texts=texts, label_map=labels, split=split.report)
     dataset = tokenize_dataset(texts, labels, params.model, params.tokenize, wd)
+    save_prepare_params(dataset, params)
     publish_dataset_report(labels, split, texts, dataset)
-    return PrepareResult(summary=summary, dataset=dataset, split=split.report)
+    return PrepareResult(summary=summary, texts=texts, label_map=labels, dataset=dataset, split=split.report)
 
 
 if __name__ == "__main__":

@@ -139,3 +139,14 @@ def read_tokenized_dataset(folder: str | Path) -> TokenizedDataset:
     if not manifest.exists():
         raise FileNotFoundError(f"{folder}: not a tokenized dataset folder (no dataset.json); run prepare_data first")
     return TokenizedDataset.model_validate_json(manifest.read_text(encoding="utf-8"))
+
+
+PREPARE_PARAMS_FILE = "prepare_params.json"
+
+
+@task
+def save_prepare_params(dataset: TokenizedDataset, params: BaseModel) -> str:
+    """Keep the data-preparation parameters with the dataset: prediction replays the same steps."""
+    path = Path(dataset.path).parent / PREPARE_PARAMS_FILE
+    path.write_text(params.model_dump_json(indent=2, by_alias=True), encoding="utf-8")
+    return str(path)

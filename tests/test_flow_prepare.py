@@ -26,7 +26,11 @@ ALL_TASKS = {
     "build_features",
     "select_features",
     "account_rows",
+    "assign_label_slots",
+    "split_dataset",
+    "serialize_text",
 }
+DATASET_TASKS = {"assign_label_slots", "split_dataset", "serialize_text"}
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
@@ -83,13 +87,13 @@ def test_parameter_change_reruns_only_from_its_stage(unique_ledger, work_dir):
     _, states = run(changed)
     # then upstream stages come from the cache and the feature stages run again
     rerun = {name for name, state in states.items() if state != "Cached"}
-    assert rerun == {"build_features", "select_features", "account_rows"}, states
+    assert rerun == {"build_features", "select_features", "account_rows"} | DATASET_TASKS, states
     # and when a validation rule changes, everything from validation on runs again
     rules = base.preprocess.validate_.model_copy(update={"date_min": "2024-02-01"})
     preprocess = base.preprocess.model_copy(update={"validate_": rules})
     summary, states = run(base.model_copy(update={"preprocess": preprocess}))
     rerun = {name for name, state in states.items() if state != "Cached"}
-    assert rerun == {"validate_ledger", "build_features", "select_features", "account_rows"}, states
+    assert rerun == {"validate_ledger", "build_features", "select_features", "account_rows"} | DATASET_TASKS, states
     assert summary.rejected_by_rule == {"date_out_of_range": 2}
 
 
