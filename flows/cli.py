@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--work-dir")
     _add_param_options(pipe)
 
+    predict = sub.add_parser("predict", help="classify a new ledger with a trained run")
+    predict.add_argument("--model", required=True, help="run folder (runs/<name>) of a finished training")
+    predict.add_argument("--input", required=True)
+    predict.add_argument("--out", required=True, help=".csv or .xlsx")
+    predict.add_argument("--work-dir", default="data")
+    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument("--batch-size", type=int, default=32)
+
     tiny = sub.add_parser("make-tiny-model", help="build a tiny random decoder + tokenizer (tests, demo)")
     tiny.add_argument("--out", required=True)
     tiny.add_argument("--arch", choices=["qwen2", "llama"], default="qwen2")
@@ -152,6 +160,26 @@ def print_training(outcome, work_dir: str, tracking_uri: str | None) -> None:
     )
 
 
+def run_predict(args: argparse.Namespace) -> None:
+    from flows.predict import PredictParams, predict_ledger
+
+    params = PredictParams(
+        model=args.model,
+        input=args.input,
+        out=args.out,
+        work_dir=args.work_dir,
+        top_k=args.top_k,
+        batch_size=args.batch_size,
+    )
+    print_prediction(predict_ledger(params))
+
+
+def print_prediction(summary) -> None:
+    print()
+    print(f"predicted    {summary.rows_predicted:,} of {summary.rows_in:,} rows -> {summary.output}")
+    print(f"rejected     {summary.rows_rejected:,} rows (with reasons) -> {summary.rejects}")
+
+
 def run_make_tiny_model(args: argparse.Namespace) -> None:
     from training.tiny_model import make_tiny_model
 
@@ -189,6 +217,7 @@ COMMANDS = {
     "prepare": run_prepare,
     "train": run_train,
     "pipeline": run_pipeline,
+    "predict": run_predict,
     "make-tiny-model": run_make_tiny_model,
 }
 

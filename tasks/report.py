@@ -23,6 +23,7 @@ class PrepareSummary(BaseModel):
     rejected_by_rule: dict[str, int]
     stages: list[dict]
     data_path: str
+    source_path: str  # the rows as read, with the file's own headers (joined back on row_id by predict)
     rejects_parquet: str
     rejects_csv: str
     metadata_path: str
@@ -60,6 +61,7 @@ def account_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) 
         rejected_by_rule={str(k): int(v) for k, v in table["rule"].value_counts().items()} if rejected else {},
         stages=stage_rows,
         data_path=final.data.path,
+        source_path=stages[names[0]].data.path,
         rejects_parquet=str(report_dir / "rejects.parquet"),
         rejects_csv=str(report_dir / "rejects.csv"),
         metadata_path=str(report_dir / "metadata.json"),

@@ -4,6 +4,7 @@ import collections
 import contextlib
 import hashlib
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tasks.conf import conf_path
 from tasks.launch import free_port, launcher_command, launcher_env, process_group
 from tasks.params import TrainParams
 from tasks.store import file_digest
-from tasks.tokenize import read_tokenized_dataset
+from tasks.tokenize import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from training.checkpoints import list_checkpoints, resolve_resume
 from training.config import RunConfig, read_run_config, write_run_config
 
@@ -92,6 +93,9 @@ def plan_run(params: TrainParams) -> PlannedRun:
         trainer=params.trainer,
     )
     path = write_run_config(config, run_dir / "run.yaml")
+    saved = Path(params.dataset) / PREPARE_PARAMS_FILE
+    if saved.exists():  # prediction replays these data steps on new ledgers
+        shutil.copy(saved, run_dir / PREPARE_PARAMS_FILE)
     return PlannedRun(
         run_name=name,
         run_dir=str(run_dir),

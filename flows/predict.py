@@ -1,0 +1,50 @@
+"""Batch prediction of a new ledger with a trained run: the same data steps, then top-k account codes.
+
+account-tax predict --model data/runs/NAME --input next_month.xlsx --out predictions.xlsx
+"""
+
+from prefect import flow, task
+from pydantic import BaseModel, ConfigDict, Field
+
+from flows.params import PrepareParams
+from flows.prepare import prepare_data
+from tasks.predict import PredictSummary, TrainedRun, classify_ledger, load_run, write_predictions
+
+
+class PredictParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(..., description="a training run folder (runs/<name> or its final/)")
+    input: str = Field(..., description="ledger file, folder or glob to classify (labels not needed)")
+    out: str = Field(..., description="output file: .csv or .xlsx")
+    work_dir: str = "data"
+    top_k: int = Field(3, ge=1)
+    batch_size: int = Field(32, ge=1)
+
+
+@task
+def replay_params(run: TrainedRun, params: PredictParams) -> PrepareParams:
+    """The training run's data-preparation parameters on the new ledger, labels not required."""
+    saved = {k: v for k, v in run.prepare_params.items() if k not in ("model", "labels", "split", "tokenize")}
+    return PrepareParams.model_validate(
+        {**saved, "input": params.input, "work_dir": params.work_dir, "labels_required": False, "model": None}
+    )
+
+
+@flow(name="predict_ledger", flow_run_name="predict-{params.input}", log_prints=True)
+def predict_ledger(params: PredictParams) -> PredictSummary:
+    """New ledger -> accepted rows with top-k codes, names, probabilities; rejects with reasons beside them."""
+    run = load_run(params.model)
+    prepared = prepare_data(replay_params(run, params))
+    predictions = classify_ledger(prepared.summary.data_path, run, params.top_k, params.batch_size, params.work_dir)
+    return write_predictions(
+        prepared.summary.source_path, predictions, prepared.summary.rejects_csv, prepared.summary.rows_in, params.out
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    from flows.cli import main
+
+    sys.exit(main(["predict", *sys.argv[1:]]))

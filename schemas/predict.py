@@ -1,0 +1,13 @@
+"""Schema of batch predictions: top-k codes, names and probabilities per accepted row."""
+
+import pandera.pandas as pa
+
+
+def prediction_schema(k: int) -> pa.DataFrameSchema:
+    """row_id plus pred1..predk code / name / probability; probabilities in [0, 1]."""
+    columns = {"row_id": pa.Column(int, unique=True)}
+    for rank in range(1, k + 1):
+        columns[f"pred{rank}_code"] = pa.Column(str)
+        columns[f"pred{rank}_name"] = pa.Column(str)
+        columns[f"pred{rank}_prob"] = pa.Column(float, pa.Check.in_range(0.0, 1.0))
+    return pa.DataFrameSchema(columns, strict=True, coerce=True)

@@ -1,0 +1,216 @@
+"""Batch prediction: check a trained run folder, classify new ledger rows, write top-k account codes."""
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from pydantic import BaseModel
+
+from schemas.predict import prediction_schema
+from tasks.conf import load_yaml
+from tasks.store import StageResult, read_frame, write_frame
+from tasks.text import serialize
+
+REQUIRED_FILES = [
+    "adapter_config.json",
+    "adapter_model.safetensors",
+    "label_map.json",
+    "run.yaml",
+    "tokenizer_config.json",
+    "head_config/config.json",
+]
+FORMULA_START = r"^[=+\-@\t\r]"
+PLAIN_NUMBER = r"^[+-]?[\d,]*\.?\d+$"
+
+
+class RunFolderError(ValueError):
+    """A run folder that cannot be used for prediction; the message says what is missing or wrong."""
+
+
+class TrainedRun(BaseModel):
+    final_dir: str
+    model_path: str
+    pad_added: bool
+    num_slots: int
+    prepare_params: dict
+
+
+def final_dir_of(run: str | Path) -> Path:
+    """runs/<name> or runs/<name>/final -> the final folder."""
+    run = Path(run)
+    return run / "final" if (run / "final").is_dir() else run
+
+
+def head_rows(adapter: Path) -> int | None:
+    """Output size of the classification head stored in the adapter (from the safetensors header)."""
+    with adapter.open("rb") as fh:
+        (size,) = struct.unpack("<Q", fh.read(8))
+        header = json.loads(fh.read(size))
+    shapes = [v["shape"] for k, v in header.items() if k != "__metadata__" and re.search(r"score.*weight$", k)]
+    return shapes[0][0] if shapes else None
+
+
+@task
+def load_run(run: str) -> TrainedRun:
+    """Check that a run folder is complete and that its label map matches its head."""
+    import yaml
+
+    final = final_dir_of(run)
+    missing = [name for name in REQUIRED_FILES if not (final / name).exists()]
+    if missing:
+        raise RunFolderError(f"{final}: incomplete run folder, missing {missing} (did the training finish?)")
+    label_map = json.loads((final / "label_map.json").read_text(encoding="utf-8"))
+    head = json.loads((final / "head_config" / "config.json").read_text())
+    rows = head_rows(final / "adapter_model.safetensors")
+    if head.get("num_labels", len(head.get("id2label", {}))) != label_map["num_slots"] or rows not in (
+        None,
+        label_map["num_slots"],
+    ):
+        raise RunFolderError(
+            f"{final}: label map has {label_map['num_slots']} slots but the head has "
+            f"{rows or len(head.get('id2label', {}))} outputs; the adapter and label_map.json do not belong together"
+        )
+    config = yaml.safe_load((final / "run.yaml").read_text())
+    params_file = next(
+        (
+            p
+            for p in [final.parent / "prepare_params.json", Path(config["dataset_path"]).parent / "prepare_params.json"]
+            if p.exists()
+        ),
+        None,
+    )
+    if params_file is None:
+        raise RunFolderError(f"{final}: no prepare_params.json beside the run or its dataset: cannot replay data steps")
+    return TrainedRun(
+        final_dir=str(final),
+        model_path=config["model_path"],
+        pad_added=config.get("pad_added", False),
+        num_slots=label_map["num_slots"],
+        prepare_params=json.loads(params_file.read_text()),
+    )
+
+
+def load_classifier(run: TrainedRun):
+    """Base model rebuilt with the saved head config, the adapter merged in, in eval mode."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(run.final_dir)
+    head = AutoConfig.from_pretrained(Path(run.final_dir) / "head_config")
+    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
+    base = AutoModelForSequenceClassification.from_pretrained(run.model_path, config=head, dtype=dtype)
+    if run.pad_added:
+        base.resize_token_embeddings(len(tokenizer))
+    model = PeftModel.from_pretrained(base, run.final_dir).merge_and_unload().eval()
+    return model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
+
+
+def top_k(logits: np.ndarray, used: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Slot ids and probabilities of the k best used slots; unused (dummy) slots never win."""
+    masked = np.where(used, logits, -np.inf)
+    masked = masked - masked.max(axis=1, keepdims=True)
+    probs = np.exp(masked) / np.exp(masked).sum(axis=1, keepdims=True)
+    k = min(k, int(used.sum()))
+    ids = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return ids, np.take_along_axis(probs, ids, axis=1)
+
+
+def classify(texts: list[str], model, tokenizer, used: np.ndarray, k: int, batch_size: int, max_length: int):
+    """Top-k per text, in batches sorted by length so padding stays small; tqdm and a UI progress bar."""
+    import torch
+    from tqdm import tqdm
+
+    encoded = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    order = np.argsort([len(x) for x in encoded], kind="stable")
+    ids = np.zeros((len(texts), min(k, int(used.sum()))), dtype="int64")
+    probs = np.zeros(ids.shape, dtype="float64")
+    progress = create_progress_artifact(0.0, key="predict-progress", description="rows classified")
+    batches = range(0, len(order), batch_size)
+    with torch.inference_mode():
+        for n, start in enumerate(tqdm(batches, desc="classify", unit="batch")):
+            rows = order[start : start + batch_size]
+            batch = tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt").to(model.device)
+            logits = model(**batch).logits.float().cpu().numpy()
+            ids[rows], probs[rows] = top_k(logits, used, k)
+            if n % 20 == 0 or start + batch_size >= len(order):
+                update_progress_artifact(progress, 100.0 * min(start + batch_size, len(order)) / len(order))
+    return ids, probs
+
+
+@task
+def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, work_dir: str) -> StageResult:
+    """Serialize each accepted row with the run's template and classify it: top-k codes, names, probabilities."""
+    df = pd.read_parquet(selected)
+    params = run.prepare_params
+    template = load_yaml(params.get("text", {}).get("template", "text_template.yaml"))
+    texts = serialize(df, template).tolist()
+    label_map = json.loads((Path(run.final_dir) / "label_map.json").read_text(encoding="utf-8"))
+    used = np.zeros(run.num_slots, dtype=bool)
+    used[[s["id"] for s in label_map["labels"]]] = True
+    by_id = {s["id"]: s for s in label_map["labels"]}
+    model, tokenizer = load_classifier(run)
+    max_length = params.get("tokenize", {}).get("max_length", 256)
+    ids, probs = classify(texts, model, tokenizer, used, top, batch_size, max_length)
+    out = pd.DataFrame({"row_id": df["row_id"].to_numpy()})
+    for rank in range(ids.shape[1]):
+        out[f"pred{rank + 1}_code"] = [by_id[i]["code"] for i in ids[:, rank]]
+        out[f"pred{rank + 1}_name"] = [by_id[i]["name"] for i in ids[:, rank]]
+        out[f"pred{rank + 1}_prob"] = probs[:, rank].round(6)
+    return StageResult(data=write_frame(out, prediction_schema(ids.shape[1]), work_dir, "predict", "predictions"))
+
+
+def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR) with a quote."""
+    out = df.copy()
+    for column in out.columns:
+        if pd.api.types.is_string_dtype(out[column]) or out[column].dtype == object:
+            text = out[column].astype("str")
+            risky = text.str.match(FORMULA_START, na=False) & ~text.str.match(PLAIN_NUMBER, na=False)
+            out[column] = text.where(~risky, "'" + text).where(out[column].notna())
+    return out
+
+
+class PredictSummary(BaseModel):
+    rows_in: int
+    rows_predicted: int
+    rows_rejected: int
+    output: str
+    rejects: str
+
+
+@task
+def write_predictions(
+    source: str, predictions: StageResult, rejects_csv: str, rows_in: int, out: str
+) -> PredictSummary:
+    """The input rows (their own headers) plus top-k predictions, as CSV or xlsx; rejects beside it."""
+    rows = pd.read_parquet(source)
+    preds = read_frame(predictions.data)
+    table = preds.merge(rows, on="row_id", how="left")
+    original = [c for c in rows.columns if c not in ("row_id",)]
+    table = escape_formulas(table[["row_id", *original, *[c for c in preds.columns if c != "row_id"]]])
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        table.to_excel(path, index=False)
+    else:
+        table.to_csv(path, index=False, encoding="utf-8-sig")
+    rejects = (
+        pd.read_csv(rejects_csv, encoding="utf-8-sig", dtype=str)
+        if Path(rejects_csv).stat().st_size
+        else pd.DataFrame()
+    )
+    rejects_out = path.with_name(f"{path.stem}.rejects.csv")
+    escape_formulas(rejects).to_csv(rejects_out, index=False, encoding="utf-8-sig")
+    return PredictSummary(
+        rows_in=rows_in,
+        rows_predicted=len(table),
+        rows_rejected=len(rejects),
+        output=str(path),
+        rejects=str(rejects_out),
+    )
