@@ -7,10 +7,13 @@ import argparse
 from pathlib import Path
 
 from prefect import flow, task
+from pydantic import BaseModel
 
 from flows.params import PipelineParams, PrepareParams
 from flows.pipeline import PipelineResult, pipeline
+from flows.predict import PredictParams, predict_ledger
 from tasks.params import TrainOptions
+from tasks.predict import PredictSummary
 
 # Small enough for a laptop CPU in a few minutes through the real DeepSpeed launcher.
 DEMO_TRAINING = {
@@ -27,12 +30,18 @@ DEMO_TRAINING = {
 }
 
 
+class DemoResult(BaseModel):
+    pipeline: PipelineResult
+    prediction: PredictSummary
+
+
 @task
-def synthesize_ledger(out: str, rows: int, accounts: int, seed: int, dirty: float) -> str:
+def synthesize_ledger(out: str, rows: int, accounts: int, seed: int, dirty: float, labels: bool = True) -> str:
     """Write a synthetic Korean ledger (CP949 CSV, as older bookkeeping software exports it)."""
     from tasks.synth import make_ledger, write_ledger
 
-    return write_ledger(make_ledger(rows, accounts, seed, dirty=dirty), out, "csv", "cp949")
+    ledger = make_ledger(rows, accounts, seed, dirty=dirty)
+    return write_ledger(ledger if labels else ledger.drop(columns=["계정코드", "계정과목"]), out, "csv", "cp949")
 
 
 @task
@@ -44,24 +53,31 @@ def build_tiny_model(out: str) -> str:
 
 
 @flow(name="demo", log_prints=True)
-def demo(work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7) -> PipelineResult:
-    """Synthetic ledger + tiny model -> pipeline (prepare_data, train_model)."""
+def demo(work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7) -> DemoResult:
+    """Synthetic ledger + tiny model -> pipeline (prepare, train, evaluate) -> predict a second, unlabelled ledger."""
     ledger = synthesize_ledger(str(Path(work_dir) / "ledger.csv"), rows, accounts, seed, dirty=0.03)
     model = build_tiny_model(str(Path(work_dir) / "tiny-model"))
     prepare = PrepareParams(input=ledger, work_dir=work_dir, model=model)
-    return pipeline(PipelineParams(prepare=prepare, train=TrainOptions.model_validate(DEMO_TRAINING)))
+    result = pipeline(PipelineParams(prepare=prepare, train=TrainOptions.model_validate(DEMO_TRAINING)))
+    new_ledger = synthesize_ledger(str(Path(work_dir) / "next_month.csv"), 2000, accounts, seed + 1, 0.05, labels=False)
+    out = str(Path(work_dir) / "predictions.xlsx")
+    prediction = predict_ledger(
+        PredictParams(model=result.training.run_dir, input=new_ledger, out=out, work_dir=work_dir)
+    )
+    return DemoResult(pipeline=result, prediction=prediction)
 
 
 def main(argv: list[str] | None = None) -> None:
-    from flows.cli import print_prepare_result, print_training
+    from flows.cli import print_prediction, print_prepare_result, print_training
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--work-dir", default="data/demo")
     args = parser.parse_args(argv)
     result = demo(work_dir=args.work_dir, rows=args.rows)
-    print_prepare_result(result.prepared)
-    print_training(result.training, args.work_dir, None)
+    print_prepare_result(result.pipeline.prepared)
+    print_training(result.pipeline.training, args.work_dir, None)
+    print_prediction(result.prediction)
     print(f"\nledger       {Path(args.work_dir) / 'ledger.csv'}")
     print("next         account-tax pipeline --input YOUR_LEDGER.xlsx --model /path/to/base-model   (README.md)")
 

@@ -162,6 +162,9 @@ def run_training(
     if TaskRunContext.get().task_run.run_count > 1 and not config.resume_from:
         config.resume_from = "latest"  # a retry continues from the newest complete checkpoint
         write_run_config(config, run.config_path)
+    if (done := finished_outcome(config)) is not None:
+        logger.info("run already finished at step %s (%s): nothing to train", done.global_step, done.final_dir)
+        return done
     port = free_port()
     cmd = launcher_command(launcher, num_gpus, hostfile, run.config_path, port)
     env = launcher_env(launcher, port, {**mlflow_env, "ACCOUNT_TAX_QUIET_PROGRESS": "1"})
@@ -187,6 +190,20 @@ def run_training(
 def _sleep(seconds: float, proc: subprocess.Popen) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):  # still running: poll the progress again
         proc.wait(timeout=seconds)
+
+
+def finished_outcome(config: RunConfig) -> TrainingOutcome | None:
+    """The outcome of a run that already reached max_steps and wrote its final folder, when resuming it.
+
+    (The Trainer resumed from its last checkpoint would take one extra step past max_steps.)
+    """
+    if not config.resume_from or config.trainer.max_steps <= 0:
+        return None
+    checkpoint = resolve_resume(config.resume_from, config.checkpoint_dir)
+    if checkpoint is None or not (config.final_dir / "test_metrics.json").exists():
+        return None
+    step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
+    return outcome_of(config, {}, step) if step >= config.trainer.max_steps else None
 
 
 def outcome_of(config: RunConfig, last_metrics: dict, step: int) -> TrainingOutcome:

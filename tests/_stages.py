@@ -14,9 +14,7 @@ TRACE = ["row_id", "source_file", "source_row"]
 BASE_ROW = {"date": "2024-01-05", "vendor": "쿠팡", "description": "사무용품 구입", "amount": "11000"}
 
 
-def ingest(
-    source: str | Path, work_dir: str, labels_required: bool = True, params: IngestParams | None = None
-):
+def ingest(source: str | Path, work_dir: str, labels_required: bool = True, params: IngestParams | None = None):
     """fingerprint -> load -> standardize; returns (loaded, standardized)."""
     params = params or IngestParams()
     loaded = load_ledger.fn(fingerprint_input.fn(str(source), params), params, labels_required, work_dir)

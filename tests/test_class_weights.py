@@ -161,6 +161,8 @@ def test_infeasible_caps_are_adjusted_with_a_warning(caplog, settings, needle):
     real = real_weights(weights)
     assert real.sum() == pytest.approx(len(REAL), abs=1e-6)
     np.testing.assert_allclose(real, np.ones(len(REAL)), atol=1e-6)
+
+
 def test_sum_is_kept_when_both_caps_bind_with_the_default_caps():
     # given: 11 classes with 10000 rows and one with a single row, alpha=1, default caps [0.1, 10]
     labels = np.repeat(np.arange(12), [10000] * 11 + [1])
@@ -169,6 +171,8 @@ def test_sum_is_kept_when_both_caps_bind_with_the_default_caps():
     # then: a feasible answer exists (10 and 11 x 2/11) but the code returns 10 and 11 x 0.1 (sum 11.1, not 12)
     assert weights.max() <= 10.0 + TOL
     assert weights.sum() == pytest.approx(12.0, abs=1e-6)
+
+
 def test_cap_keeping_sum_keeps_sum_when_the_high_cap_must_release():
     # given: four weights lifted to the low cap 0.9 leave 1.4 for the last one, under its high cap 1.5
     # when

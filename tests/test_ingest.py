@@ -81,9 +81,7 @@ def test_two_files_via_glob_keep_their_source_file_and_line_numbers(tmp_path, wo
     a = write_csv(tmp_path / "in" / "a.csv", [HEADER, *ROWS[:2]])
     b = write_csv(tmp_path / "in" / "b.csv", ["2024년 원장,,", HEADER, *ROWS[2:]])
     # when both are loaded through a glob
-    loaded = load_ledger.fn(
-        fingerprint_input.fn(str(tmp_path / "in" / "*.csv"), PARAMS), PARAMS, True, work_dir
-    )
+    loaded = load_ledger.fn(fingerprint_input.fn(str(tmp_path / "in" / "*.csv"), PARAMS), PARAMS, True, work_dir)
     df = read_frame(loaded.data)
     # then every row knows its file and its line in that file, and row ids are unique
     assert df["source_file"].tolist() == [f"file://{a}"] * 2 + [f"file://{b}"] * 2

@@ -167,9 +167,7 @@ def test_normalize_maps_evidence_spellings_and_reports_unknown_ones(work_dir):
 
 def test_normalize_formats_business_numbers_codes_side_and_payment(work_dir):
     row = {"business_no": "1208112345", "account_code": "830.0", "side": "DR", "payment_method": "인터넷뱅킹"}
-    accepted = frames(
-        normalize_values.fn(ledger_stage(work_dir, [row], "filter"), NormalizeParams(), work_dir)
-    )[0]
+    accepted = frames(normalize_values.fn(ledger_stage(work_dir, [row], "filter"), NormalizeParams(), work_dir))[0]
     assert accepted.loc[0, ["business_no", "account_code", "side", "payment_method"]].tolist() == [
         "120-81-12345",
         "830",
@@ -219,9 +217,7 @@ def test_validate_vat_within_tolerance_is_accepted(work_dir):
 
 def test_validate_vat_outside_tolerance_is_rejected(work_dir):
     # 10,000 + 1,000 vs 11,050: off by 50, more than max(10, 0.1% of 11,050)
-    reject = only_reject(
-        validated(work_dir, [{"amount": "11050", "supply_amount": "10000", "vat": "1000"}]), 1
-    )
+    reject = only_reject(validated(work_dir, [{"amount": "11050", "supply_amount": "10000", "vat": "1000"}]), 1)
     assert reject["rule"] == "vat_mismatch" and "vat='1000'" in reject["detail"]
 
 
@@ -252,7 +248,4 @@ def test_validate_negative_amounts_rejected_when_not_allowed(work_dir):
 def test_validate_a_row_breaking_two_rules_names_both_in_the_detail(work_dir):
     reject = only_reject(validated(work_dir, [{"vendor": None, "amount": "abc"}]), rows_in=1)
     assert reject["rule"] == "required_blank"
-    assert (
-        "required_blank(vendor=''" in reject["detail"]
-        and "amount_unparsable(amount='abc')" in reject["detail"]
-    )
+    assert "required_blank(vendor=''" in reject["detail"] and "amount_unparsable(amount='abc')" in reject["detail"]

@@ -10,8 +10,22 @@ import pytest
 
 from tasks.synth import CP949_REPLACEMENTS, HEADERS, conf_dir, load_chart, make_ledger, write_ledger
 
-EXPECTED_HEADERS = ["일자", "전표번호", "차대구분", "거래처", "사업자번호", "적요", "금액", "공급가액",
-                    "부가세", "증빙구분", "결제수단", "부서", "계정코드", "계정과목"]
+EXPECTED_HEADERS = [
+    "일자",
+    "전표번호",
+    "차대구분",
+    "거래처",
+    "사업자번호",
+    "적요",
+    "금액",
+    "공급가액",
+    "부가세",
+    "증빙구분",
+    "결제수단",
+    "부서",
+    "계정코드",
+    "계정과목",
+]
 CANONICAL_EVIDENCE = {"세금계산서", "계산서", "신용카드", "현금영수증", "영수증", "없음"}
 
 
@@ -39,9 +53,40 @@ def test_chart_of_accounts_is_complete_and_cp949_safe():
     # then it covers the standard accounts, every category, and only cp949-encodable text
     assert len(chart) >= 230 and chart["code"].is_unique
     assert set(chart["category"]) == {"자산", "부채", "자본", "수익", "비용"}
-    for code in ("101", "103", "108", "131", "134", "135", "146", "212", "251", "253", "254", "255", "401",
-                 "801", "802", "811", "812", "813", "814", "815", "817", "819", "820", "821", "822", "824",
-                 "826", "830", "831", "833", "901", "931"):
+    for code in (
+        "101",
+        "103",
+        "108",
+        "131",
+        "134",
+        "135",
+        "146",
+        "212",
+        "251",
+        "253",
+        "254",
+        "255",
+        "401",
+        "801",
+        "802",
+        "811",
+        "812",
+        "813",
+        "814",
+        "815",
+        "817",
+        "819",
+        "820",
+        "821",
+        "822",
+        "824",
+        "826",
+        "830",
+        "831",
+        "833",
+        "901",
+        "931",
+    ):
         assert code in set(chart["code"]), code
     for col in ("vendors", "keywords"):
         sizes = chart[col].str.split("|").str.len()

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from flows.params import PrepareParams
@@ -194,3 +196,32 @@ def test_stopping_the_flow_leaves_no_training_process(prepared, tmp_path, sig):
     driver.wait(timeout=60)
     # then the launcher and every rank are gone shortly after
     wait_for(lambda: not run_processes(config), 30, "the training processes to exit")
+
+
+def test_predict_new_ledger_with_unseen_vendors_and_invalid_rows(prepared, reference, tmp_path):
+    from flows.predict import PredictParams, predict_ledger
+    from tasks.synth import make_ledger, write_ledger
+
+    # given next month's ledger without labels, with vendors never seen, dirt, and a formula in a cell
+    ledger = make_ledger(300, 30, seed=99, dirty=0.2).drop(columns=["계정코드", "계정과목"])
+    ledger.loc[:49, "거래처"] = [f"신규거래처{i}" for i in range(50)]
+    ledger.loc[50, "적요"] = '=HYPERLINK("http://x","click")'
+    path = write_ledger(ledger, str(tmp_path / "next.csv"))
+    # when predicted with the trained run
+    out = tmp_path / "predictions.xlsx"
+    summary = predict_ledger(
+        PredictParams(model=reference[1].run_dir, input=path, out=str(out), work_dir=prepared["work_dir"], top_k=3)
+    )
+    # then every row is predicted or rejected with a reason
+    assert summary.rows_in == 300 and summary.rows_predicted + summary.rows_rejected == 300
+    assert summary.rows_rejected > 0
+    rejects = pd.read_csv(summary.rejects, encoding="utf-8-sig")
+    assert len(rejects) == summary.rows_rejected and rejects["rule"].notna().all()
+    # and the output has the input columns plus sorted top-3 codes from the label map, escaped formulas
+    table = pd.read_excel(out, dtype=str)
+    assert {"거래처", "적요", "pred1_code", "pred1_name", "pred3_prob"} <= set(table.columns)
+    probs = table[["pred1_prob", "pred2_prob", "pred3_prob"]].astype(float).to_numpy()
+    assert (np.diff(probs, axis=1) <= 1e-12).all() and (probs.sum(axis=1) <= 1 + 1e-6).all()
+    codes = {s["code"] for s in json.loads((Path(reference[1].final_dir) / "label_map.json").read_text())["labels"]}
+    assert set(table["pred1_code"]) <= codes
+    assert table["적요"].str.startswith("'=HYPERLINK").any()

@@ -132,9 +132,7 @@ EVIDENCE = {"세금계산서": ["전자세금계산서", "tax invoice"], "신용
 
 
 def test_known_spellings_map_ignoring_case_and_spaces():
-    mapped, unknown = map_values(
-        text("전자 세금계산서", "TAX INVOICE", "카드", "세금계산서"), EVIDENCE, "기타"
-    )
+    mapped, unknown = map_values(text("전자 세금계산서", "TAX INVOICE", "카드", "세금계산서"), EVIDENCE, "기타")
     assert mapped.tolist() == ["세금계산서", "세금계산서", "신용카드", "세금계산서"]
     assert unknown == {}
 
@@ -166,9 +164,7 @@ def test_business_numbers_without_digits_become_missing():
     assert normalize_business_no(text("없음", "", None)).isna().all()
 
 
-@pytest.mark.parametrize(
-    ("cell", "expected"), [("830.0", "830"), ("830.00", "830"), ("830", "830"), ("8300", "8300")]
-)
+@pytest.mark.parametrize(("cell", "expected"), [("830.0", "830"), ("830.00", "830"), ("830", "830"), ("8300", "8300")])
 def test_account_codes_lose_the_spreadsheet_decimal(cell, expected):
     assert normalize_code(text(cell)).iloc[0] == expected
 
