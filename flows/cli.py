@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--work-dir")
     _add_param_options(pipe)
 
+    base = sub.add_parser("baseline", help="TF-IDF + logistic regression on the same split and texts (seconds)")
+    base.add_argument("--input", required=True)
+    base.add_argument("--work-dir")
+    _add_param_options(base)
+
     predict = sub.add_parser("predict", help="classify a new ledger with a trained run")
     predict.add_argument("--model", required=True, help="run folder (runs/<name>) of a finished training")
     predict.add_argument("--input", required=True)
@@ -137,6 +142,7 @@ def run_pipeline(args: argparse.Namespace) -> None:
     result = pipeline(params)
     print_prepare_result(result.prepared)
     print_training(result.training, params.prepare.work_dir, params.train.mlflow.tracking_uri)
+    print_side_by_side([result.baseline, result.llm])
 
 
 def print_training(outcome, work_dir: str, tracking_uri: str | None) -> None:
@@ -158,6 +164,23 @@ def print_training(outcome, work_dir: str, tracking_uri: str | None) -> None:
     print(
         "Prefect UI   .venv/bin/prefect server start   -> http://127.0.0.1:4200 (set PREFECT_API_URL to log runs there)"
     )
+
+
+def run_baseline(args: argparse.Namespace) -> None:
+    from flows.baseline import BaselineFlowParams, baseline
+    from flows.params import load_params
+
+    prepare = {k: v for k, v in {"input": args.input, "work_dir": args.work_dir}.items() if v}
+    params = load_params(BaselineFlowParams, args.config, _overrides(args, prepare=prepare))
+    print_side_by_side([baseline(params)])
+
+
+def print_side_by_side(reports) -> None:
+    """Baseline and LLM metrics in columns, then where each report's files are."""
+    from tasks.evaluation import metrics_markdown
+
+    print()
+    print(metrics_markdown(reports))
 
 
 def run_predict(args: argparse.Namespace) -> None:
@@ -217,6 +240,7 @@ COMMANDS = {
     "prepare": run_prepare,
     "train": run_train,
     "pipeline": run_pipeline,
+    "baseline": run_baseline,
     "predict": run_predict,
     "make-tiny-model": run_make_tiny_model,
 }

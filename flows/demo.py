@@ -68,7 +68,7 @@ def demo(work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, se
 
 
 def main(argv: list[str] | None = None) -> None:
-    from flows.cli import print_prediction, print_prepare_result, print_training
+    from flows.cli import print_prediction, print_prepare_result, print_side_by_side, print_training
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=20_000)
@@ -77,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     result = demo(work_dir=args.work_dir, rows=args.rows)
     print_prepare_result(result.pipeline.prepared)
     print_training(result.pipeline.training, args.work_dir, None)
+    print_side_by_side([result.pipeline.baseline, result.pipeline.llm])
     print_prediction(result.prediction)
     print(f"\nledger       {Path(args.work_dir) / 'ledger.csv'}")
     print("next         account-tax pipeline --input YOUR_LEDGER.xlsx --model /path/to/base-model   (README.md)")

@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tasks.baseline import BaselineParams
 from tasks.params import (  # noqa: F401  (TrainParams re-exported for the flows)
     FeatureParams,
     IngestParams,
@@ -83,6 +84,7 @@ class PipelineParams(BaseModel):
 
     prepare: PrepareParams
     train: TrainOptions = TrainOptions()
+    baseline: BaselineParams = BaselineParams()
 
     def training(self, dataset: str) -> TrainParams:
         """train_model's parameters for the dataset prepare_data built."""

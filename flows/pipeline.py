@@ -12,20 +12,26 @@ from pydantic import BaseModel
 from flows.params import PipelineParams
 from flows.prepare import PrepareResult, prepare_data
 from flows.train import train_model
+from tasks.baseline import train_baseline
+from tasks.evaluation import EvalReport, publish_eval_report
 from tasks.train import TrainingOutcome
 
 
 class PipelineResult(BaseModel):
     prepared: PrepareResult
     training: TrainingOutcome
+    llm: EvalReport
+    baseline: EvalReport
 
 
 @flow(name="pipeline", flow_run_name="pipeline-{params.prepare.input}", log_prints=True)
 def pipeline(params: PipelineParams) -> PipelineResult:
     """Ledger -> tokenized dataset -> LoRA adapter with metrics in MLflow."""
     prepared = prepare_data(params.prepare)
+    baseline = train_baseline(prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir)
     training = train_model(params.training(str(Path(prepared.dataset.path).parent)))
-    return PipelineResult(prepared=prepared, training=training)
+    publish_eval_report([baseline, training.report])
+    return PipelineResult(prepared=prepared, training=training, llm=training.report, baseline=baseline)
 
 
 if __name__ == "__main__":

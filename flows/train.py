@@ -6,6 +6,7 @@ python -m flows.train --dataset data/datasets/tokenized-... --model models/tiny 
 from prefect import flow
 from prefect.logging import get_run_logger
 
+from tasks.evaluation import evaluate_training, publish_eval_report
 from tasks.mlflow_run import close_mlflow_run, fail_mlflow_run, open_mlflow_run
 from tasks.params import TrainParams
 from tasks.train import TrainingOutcome, plan_run, run_dir_for, run_training
@@ -40,8 +41,10 @@ def train_model(params: TrainParams) -> TrainingOutcome:
     outcome = run_training.with_options(retries=params.retries)(
         run, params.launcher, params.num_gpus, params.hostfile, mlflow_env
     )
-    close_mlflow_run(tracking, outcome.final_dir, outcome.metrics)
-    return outcome
+    report = evaluate_training(outcome.final_dir)
+    close_mlflow_run(tracking, outcome.final_dir, outcome.metrics, report.report_dir)
+    publish_eval_report([report])
+    return outcome.model_copy(update={"report": report})
 
 
 if __name__ == "__main__":

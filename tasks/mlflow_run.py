@@ -68,14 +68,18 @@ def open_mlflow_run(run: PlannedRun, uri: str | None, experiment: str, params: d
 
 
 @task
-def close_mlflow_run(mlflow_run: MlflowRun, final_dir: str, metrics: dict[str, float]) -> None:
-    """Log the final metrics and the adapter folder, then end the run (the only place that ends it)."""
+def close_mlflow_run(
+    mlflow_run: MlflowRun, final_dir: str, metrics: dict[str, float], reports_dir: str | None = None
+) -> None:
+    """Log the final metrics, the adapter folder and the reports, then end the run (the only place that ends it)."""
     from mlflow.entities import Metric
 
     client = client_for(mlflow_run.tracking_uri)
     if metrics:
         client.log_batch(mlflow_run.run_id, metrics=[Metric(f"final_{k}", float(v), 0, 0) for k, v in metrics.items()])
     client.log_artifacts(mlflow_run.run_id, final_dir, artifact_path="adapter")
+    if reports_dir:
+        client.log_artifacts(mlflow_run.run_id, reports_dir, artifact_path="reports")
     client.set_terminated(mlflow_run.run_id, status="FINISHED")
 
 

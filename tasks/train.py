@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from tasks.caching import StageCache
 from tasks.conf import conf_path
+from tasks.evaluation import EvalReport
 from tasks.launch import free_port, launcher_command, launcher_env, process_group
 from tasks.params import TrainParams
 from tasks.store import file_digest
@@ -42,6 +43,7 @@ class TrainingOutcome(BaseModel):
     resumed_from: str | None
     metrics: dict[str, float]
     checkpoints: list[str]
+    report: EvalReport | None = None  # per-class report of the test split, added by the flow
 
 
 class TrainingFailed(RuntimeError):
