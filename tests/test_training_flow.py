@@ -137,6 +137,8 @@ def test_deepspeed_run_leaves_checkpoints_adapter_and_mlflow_run(reference):
     assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(2, STEPS + 1, 2))
     assert "final_test_accuracy" in run.data.metrics and "eval_f1_macro" in run.data.metrics
     assert "adapter/adapter_model.safetensors" in {a.path for a in client.list_artifacts(run_id, "adapter")}
+    assert "reports/per_class.csv" in {a.path for a in client.list_artifacts(run_id, "reports")}
+    assert outcome.report is not None and Path(outcome.report.confusion_png).exists()
 
 
 def test_sigkill_mid_run_then_retry_resumes_to_the_same_step_and_lr(prepared, reference, tmp_path):
@@ -225,3 +227,22 @@ def test_predict_new_ledger_with_unseen_vendors_and_invalid_rows(prepared, refer
     codes = {s["code"] for s in json.loads((Path(reference[1].final_dir) / "label_map.json").read_text())["labels"]}
     assert set(table["pred1_code"]) <= codes
     assert table["적요"].str.startswith("'=HYPERLINK").any()
+
+
+def test_pipeline_trains_and_compares_with_the_baseline(prepared, tmp_path):
+    from flows.params import PipelineParams
+    from flows.pipeline import pipeline
+    from tasks.synth import make_ledger, write_ledger
+
+    # given a labelled ledger and the tiny model
+    ledger = write_ledger(make_ledger(1500, 30, seed=3), str(tmp_path / "ledger.csv"))
+    prepare = PrepareParams(input=ledger, work_dir=prepared["work_dir"], model=prepared["model"])
+    train = {"run_name": "pipeline", "max_eval_samples": 50, "trainer": {**SETTINGS, "max_steps": 4, "save_steps": 4}}
+    # when the whole pipeline runs
+    result = pipeline(PipelineParams(prepare=prepare, train=train))
+    # then both models were evaluated on the same test split, with reports on disk
+    assert result.training.global_step == 4
+    assert result.llm.metrics["n_test"] == result.baseline.metrics["n_test"] > 0
+    assert result.baseline.metrics["accuracy"] > 0.5
+    for report in (result.llm, result.baseline):
+        assert Path(report.confusion_png).stat().st_size > 1024 and Path(report.per_class_csv).exists()

@@ -1,0 +1,107 @@
+"""The TF-IDF + logistic regression baseline: the task on a tiny frame, the flow on a learnable synthetic ledger."""
+
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+
+from schemas import TextFrame
+from tasks.baseline import BaselineParams, train_baseline
+from tasks.split import LabelMap, LabelMapFile, LabelSlot
+from tasks.store import StageResult, write_frame
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# Three accounts in slots 0, 1, 3 of a 6-slot head; each has its own words, so the texts are separable.
+ACCOUNTS = {
+    0: ("811", "복리후생비", "야근 식대 김밥"),
+    1: ("814", "통신비", "인터넷 요금 KT"),
+    3: ("830", "소모품비", "복사용지 토너"),
+}
+
+
+def tiny_inputs(work_dir: str) -> tuple:
+    """A TextFrame of 8 train + 2 test rows per account and the label map file it refers to."""
+    rows = []
+    for slot, (_, _, words) in ACCOUNTS.items():
+        for i in range(10):
+            split = "test" if i < 2 else "train"
+            rows.append({"split": split, "text": f"적요: {words} {i} | 금액: {1000 * (i + 1):,}원", "label": slot})
+    frame = write_frame(pd.DataFrame(rows), TextFrame, work_dir, "text")
+    label_map = LabelMap(
+        num_slots=6,
+        dummy_prefix="__unused_",
+        labels=[LabelSlot(id=slot, code=code, name=name) for slot, (code, name, _) in ACCOUNTS.items()],
+    )
+    path = Path(work_dir) / "labels" / "label_map-test.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(label_map.model_dump_json(), encoding="utf-8")
+    labels = LabelMapFile(path=str(path), fingerprint="test", num_slots=6, used=3, new_codes=[])
+    return StageResult(data=frame), labels
+
+
+def assert_report_files(report) -> None:
+    """The CSV, both PNGs and the fitted model are in the report folder."""
+    folder = Path(report.report_dir)
+    for path in (report.per_class_csv, report.confusion_png, report.f1_png):
+        assert Path(path).is_file() and Path(path).parent == folder, path
+    for png in (report.confusion_png, report.f1_png):
+        data = Path(png).read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 1024
+    assert (folder / "model.joblib").is_file()
+
+
+def test_task_on_a_tiny_frame(work_dir):
+    # given 30 labelled texts (24 train, 6 test) of three easily told apart accounts
+    texts, labels = tiny_inputs(work_dir)
+    # when the baseline is trained (a tiny train split keeps every n-gram)
+    report = train_baseline.fn(texts, labels, BaselineParams(), work_dir)
+    # then it separates them and reports on the 6 test rows, in a folder named after the texts' fingerprint
+    assert report.name == "baseline"
+    assert report.metrics["n_test"] == 6
+    assert report.metrics["accuracy"] == 1.0
+    assert Path(report.report_dir) == Path(work_dir) / "reports" / f"baseline-{texts.data.fingerprint[:12]}"
+    assert_report_files(report)
+    table = pd.read_csv(report.per_class_csv, encoding="utf-8-sig", dtype={"code": str})
+    assert sorted(table["code"]) == ["811", "814", "830"] and set(table["support"]) == {2}
+    # and the saved pipeline predicts label slots from raw text
+    model = joblib.load(Path(report.report_dir) / "model.joblib")
+    assert model.predict(["적요: 인터넷 요금 KT 9"]).tolist() == [1]
+
+
+def test_task_needs_test_rows(work_dir):
+    # given texts with no test split
+    texts, labels = tiny_inputs(work_dir)
+    df = pd.read_parquet(texts.data.path).assign(split="train")
+    no_test = texts.model_copy(update={"data": write_frame(df, TextFrame, work_dir, "text", name="train-only")})
+    # when the baseline is trained, then it says why it cannot report
+    with pytest.raises(ValueError, match="test"):
+        train_baseline.fn(no_test, labels, BaselineParams(), work_dir)
+
+
+def test_params_reject_unknown_keys():
+    with pytest.raises(ValueError, match="extra"):
+        BaselineParams.model_validate({"no_such_option": 1})
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_flow_learns_a_synthetic_ledger(tmp_path, work_dir):
+    # given a labelled synthetic ledger of 4,000 rows and 30 accounts
+    from flows.baseline import BaselineFlowParams, baseline
+    from flows.params import PrepareParams
+    from tasks.synth import make_ledger, write_ledger
+
+    ledger = write_ledger(make_ledger(4000, 30, seed=1), str(tmp_path / "ledger.csv"))
+    params = BaselineFlowParams(prepare=PrepareParams(input=ledger, work_dir=work_dir))
+    # when the baseline flow runs (prepare_data without a model, then TF-IDF + logistic regression)
+    report = baseline(params)
+    # then it beats the majority class by far
+    table = pd.read_csv(report.per_class_csv, encoding="utf-8-sig", dtype={"code": str})
+    majority = table["support"].max() / report.metrics["n_test"]
+    assert report.metrics["accuracy"] > 3 * majority, (report.metrics, majority)
+    assert report.metrics["f1_weighted"] > 0.5, report.metrics
+    assert 0 < report.metrics["f1_macro"] <= 1
+    # and every report file is there, under the work dir
+    assert Path(report.report_dir).parent == Path(work_dir) / "reports"
+    assert_report_files(report)
