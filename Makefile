@@ -17,7 +17,7 @@ PIP := $(BIN)/python -m pip install --quiet
 # This machine's pip config names index folders that may be absent: drop those warnings, keep pip's exit code.
 QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither' || true; }; exit $${PIPESTATUS[0]}
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint serve clean
 
 install: $(STAMP)
 
@@ -34,6 +34,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+serve: $(STAMP)
+	$(BIN)/python -m deployments.serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
