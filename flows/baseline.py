@@ -6,6 +6,7 @@ account-tax baseline --input ledger.csv
 from prefect import flow
 from pydantic import BaseModel, ConfigDict
 
+from flows.naming import run_namer
 from flows.params import PrepareParams
 from flows.prepare import prepare_data
 from tasks.baseline import BaselineParams, train_baseline
@@ -19,7 +20,7 @@ class BaselineFlowParams(BaseModel):
     baseline: BaselineParams = BaselineParams()
 
 
-@flow(name="baseline", flow_run_name="baseline-{params.prepare.input}")
+@flow(name="baseline", flow_run_name=run_namer("baseline"))
 def baseline(params: BaselineFlowParams) -> EvalReport:
     """Labelled ledger -> the same split and texts as the LLM -> TF-IDF + logistic regression report."""
     prepared = prepare_data(params.prepare.model_copy(update={"model": None}))

@@ -9,6 +9,7 @@ from pathlib import Path
 from prefect import flow
 from pydantic import BaseModel
 
+from flows.naming import run_namer
 from flows.params import PipelineParams
 from flows.prepare import PrepareResult, prepare_data
 from flows.train import train_model
@@ -24,7 +25,7 @@ class PipelineResult(BaseModel):
     baseline: EvalReport
 
 
-@flow(name="pipeline", flow_run_name="pipeline-{params.prepare.input}", log_prints=True)
+@flow(name="pipeline", flow_run_name=run_namer("pipeline"), log_prints=True)
 def pipeline(params: PipelineParams) -> PipelineResult:
     """Ledger -> tokenized dataset -> LoRA adapter with metrics in MLflow."""
     prepared = prepare_data(params.prepare)

@@ -6,6 +6,7 @@ account-tax predict --model data/runs/NAME --input next_month.xlsx --out predict
 from prefect import flow, task
 from pydantic import BaseModel, ConfigDict, Field
 
+from flows.naming import run_namer
 from flows.params import PrepareParams
 from flows.prepare import prepare_data
 from tasks.predict import PredictSummary, TrainedRun, classify_ledger, load_run, write_predictions
@@ -31,7 +32,7 @@ def replay_params(run: TrainedRun, params: PredictParams) -> PrepareParams:
     )
 
 
-@flow(name="predict_ledger", flow_run_name="predict-{params.input}", log_prints=True)
+@flow(name="predict_ledger", flow_run_name=run_namer("predict"), log_prints=True)
 def predict_ledger(params: PredictParams) -> PredictSummary:
     """New ledger -> accepted rows with top-k codes, names, probabilities; rejects with reasons beside them."""
     run = load_run(params.model)

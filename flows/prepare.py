@@ -6,6 +6,7 @@ python -m flows.prepare --input ledger.csv --model models/tiny   (or: account-ta
 from prefect import flow
 from pydantic import BaseModel
 
+from flows.naming import run_namer
 from flows.params import PrepareParams
 from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
@@ -25,7 +26,7 @@ class PrepareResult(BaseModel):
     split: dict = {}
 
 
-@flow(name="prepare_data", flow_run_name="prepare-{params.input}", log_prints=True)
+@flow(name="prepare_data", flow_run_name=run_namer("prepare"), log_prints=True)
 def prepare_data(params: PrepareParams) -> PrepareResult:
     """Ledger file(s) -> validated features + rejects + rows accounting -> tokenized DatasetDict on disk."""
     p, wd = params.preprocess, params.work_dir

@@ -6,6 +6,7 @@ python -m flows.train --dataset data/datasets/tokenized-... --model models/tiny 
 from prefect import flow
 from prefect.logging import get_run_logger
 
+from flows.naming import run_namer
 from tasks.evaluation import evaluate_training, publish_eval_report
 from tasks.mlflow_run import close_mlflow_run, fail_mlflow_run, open_mlflow_run
 from tasks.params import TrainParams
@@ -23,7 +24,7 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
 
 @flow(
     name="train_model",
-    flow_run_name="train-{params.model}",
+    flow_run_name=run_namer("train"),
     on_failure=[_mark_mlflow_failed],
     on_cancellation=[_mark_mlflow_failed],
 )

@@ -112,7 +112,7 @@ def build_report(y_true, y_pred, label_map: LabelMap, out_dir: str | Path, name:
     )
 
 
-@task
+@task(tags=["evaluate"])
 def evaluate_training(final_dir: str) -> EvalReport:
     """Per-class report and plots from the test predictions the training program saved."""
     predictions = pd.read_parquet(Path(final_dir) / "test_predictions.parquet")

@@ -79,7 +79,7 @@ def _content_hash(url: str) -> InputFile:
     return InputFile(url=url, size=fs.size(path), sha256=digest.hexdigest())
 
 
-@task(cache_policy=FileStatCache(), persist_result=True)
+@task(cache_policy=FileStatCache(), persist_result=True, tags=["ingest"])
 def fingerprint_input(source: str, params: IngestParams) -> InputSet:
     """Resolve the input files and hash their contents."""
     files = [_content_hash(url) for url in resolve_sources(source, params.file_extensions)]
@@ -119,7 +119,7 @@ def missing_required(report: FileReport, spec: dict[str, dict], labels_required:
     return problems
 
 
-@task(**STAGE)
+@task(**STAGE, tags=["ingest"])
 def load_ledger(inputs: InputSet, params: IngestParams, labels_required: bool, work_dir: str) -> StageResult:
     """Read every input file as text cells, keeping the source file and row of each row."""
     spec = column_spec(params)
@@ -139,7 +139,7 @@ def load_ledger(inputs: InputSet, params: IngestParams, labels_required: bool, w
     return StageResult(data=data, report={"files": [r.model_dump() for r in reports]})
 
 
-@task(**STAGE)
+@task(**STAGE, tags=["ingest"])
 def standardize_columns(raw: StageResult, params: IngestParams, work_dir: str) -> StageResult:
     """Rename headers to canonical names (conf aliases); unknown headers are dropped and reported."""
     spec = column_spec(params)
@@ -161,7 +161,7 @@ def standardize_columns(raw: StageResult, params: IngestParams, work_dir: str) -
     return StageResult(data=data, report={"mapping": mappings, "unmapped_headers": sorted(unmapped)})
 
 
-@task(**STAGE)
+@task(**STAGE, tags=["ingest"])
 def extract_metadata(ledger: StageResult, loaded: StageResult) -> dict:
     """Rows, columns, dtypes, nulls and basic stats of the standardized ledger."""
     df = read_frame(ledger.data, Ledger, "standardize output")

@@ -31,7 +31,7 @@ def client_for(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
-@task(retries=2, retry_delay_seconds=5)
+@task(retries=2, retry_delay_seconds=5, tags=["train"])
 def open_mlflow_run(run: PlannedRun, uri: str | None, experiment: str, params: dict) -> MlflowRun:
     """Check the store, then start (or, when resuming, reopen) the run and log the parameters."""
     uri = tracking_uri(uri, run.work_dir)
@@ -67,7 +67,7 @@ def open_mlflow_run(run: PlannedRun, uri: str | None, experiment: str, params: d
     return MlflowRun(tracking_uri=uri, experiment=experiment, run_id=run_id)
 
 
-@task
+@task(tags=["train"])
 def close_mlflow_run(
     mlflow_run: MlflowRun, final_dir: str, metrics: dict[str, float], reports_dir: str | None = None
 ) -> None:

@@ -55,7 +55,7 @@ def head_rows(adapter: Path) -> int | None:
     return shapes[0][0] if shapes else None
 
 
-@task
+@task(tags=["predict"])
 def load_run(run: str) -> TrainedRun:
     """Check that a run folder is complete and that its label map matches its head."""
     import yaml
@@ -143,7 +143,7 @@ def classify(texts: list[str], model, tokenizer, used: np.ndarray, k: int, batch
     return ids, probs
 
 
-@task
+@task(tags=["predict"])
 def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, work_dir: str) -> StageResult:
     """Serialize each accepted row with the run's template and classify it: top-k codes, names, probabilities."""
     df = pd.read_parquet(selected)
@@ -184,7 +184,7 @@ class PredictSummary(BaseModel):
     rejects: str
 
 
-@task
+@task(tags=["predict"])
 def write_predictions(
     source: str, predictions: StageResult, rejects_csv: str, rows_in: int, out: str
 ) -> PredictSummary:

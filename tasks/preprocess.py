@@ -36,7 +36,7 @@ def _finish(df: pd.DataFrame, rejects: list[pd.DataFrame], schema, work_dir: str
     return StageResult(data=data, rejects=rejected, report={"rules": rule_counts(merged), **report})
 
 
-@task(**STAGE)
+@task(**STAGE, tags=["preprocess"])
 def clean_ledger(ledger: StageResult, params: CleanParams, ingest: IngestParams, work_dir: str) -> StageResult:
     """Trim and NFC-normalize text; blank rows, repeated header rows and exact duplicates go to rejects."""
     df = read_frame(ledger.data, Ledger, "standardize output")
@@ -68,7 +68,7 @@ def clean_ledger(ledger: StageResult, params: CleanParams, ingest: IngestParams,
     return _finish(df, rejects, Ledger, work_dir, "clean", duplicates=duplicates)
 
 
-@task(**STAGE)
+@task(**STAGE, tags=["preprocess"])
 def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestParams, work_dir: str) -> StageResult:
     """Drop the configured optional columns and leave out rows by account, vendor and date range."""
     df = read_frame(cleaned.data, Ledger, "clean output")
@@ -102,7 +102,7 @@ def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestPara
     return _finish(df[~taken], rejects, Ledger, work_dir, "filter")
 
 
-@task(**STAGE)
+@task(**STAGE, tags=["preprocess"])
 def normalize_values(filtered: StageResult, params: NormalizeParams, work_dir: str) -> StageResult:
     """Map category spellings to one form (conf maps), format business numbers and account codes."""
     df = read_frame(filtered.data, Ledger, "filter output")
@@ -139,7 +139,7 @@ def _failures(df: pd.DataFrame, params: ValidateParams, labels_required: bool) -
     return parsed, checks
 
 
-@task(**STAGE)
+@task(**STAGE, tags=["preprocess"])
 def validate_ledger(
     normalized: StageResult, params: ValidateParams, labels_required: bool, work_dir: str
 ) -> StageResult:

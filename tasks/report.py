@@ -30,7 +30,7 @@ class PrepareSummary(BaseModel):
     report_dir: str
 
 
-@task(**STAGE)
+@task(**STAGE, tags=["report"])
 def account_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) -> PrepareSummary:
     """Check rows_in == accepted + rejected over all stages; write the rejects table and the metadata."""
     names = list(stages)

@@ -86,7 +86,7 @@ def make_encoder(tokenizer, max_length: int):
     return encode
 
 
-@task(cache_policy=StageCache(model_inputs=("model_path",)), persist_result=True)
+@task(cache_policy=StageCache(model_inputs=("model_path",)), persist_result=True, tags=["tokenize"])
 def tokenize_dataset(
     texts: StageResult, labels: LabelMapFile, model_path: str, params: TokenizeParams, work_dir: str
 ) -> TokenizedDataset:
@@ -144,7 +144,7 @@ def read_tokenized_dataset(folder: str | Path) -> TokenizedDataset:
 PREPARE_PARAMS_FILE = "prepare_params.json"
 
 
-@task
+@task(tags=["tokenize"])
 def save_prepare_params(dataset: TokenizedDataset, params: BaseModel) -> str:
     """Keep the data-preparation parameters with the dataset: prediction replays the same steps."""
     path = Path(dataset.path).parent / PREPARE_PARAMS_FILE

@@ -121,6 +121,7 @@ def test_pipeline_deployment_runs_and_train_rerun_resumes(server, tmp_path):
     run_id = run_deployment(env, started, "pipeline/pipeline", "gpu", params, tmp_path)
     # then it completed, with the artifacts under their stable keys and training progress at 100%
     assert final_state(env, run_id) == "COMPLETED", (tmp_path / "worker-gpu.log").read_text()[-3000:]
+    assert api(env, "GET", f"/flow_runs/{run_id}")["name"].startswith("pipeline-tiny-model-ledger.csv-")
     artifacts = api(env, "POST", "/artifacts/filter")
     keys = {a["key"] for a in artifacts}
     assert {
