@@ -17,7 +17,7 @@ PIP := $(BIN)/python -m pip install --quiet
 # This machine's pip config names index folders that may be absent: drop those warnings, keep pip's exit code.
 QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither' || true; }; exit $${PIPESTATUS[0]}
 
-.PHONY: install run test lint serve clean
+.PHONY: install run test lint serve deploy clean
 
 install: $(STAMP)
 
@@ -37,6 +37,13 @@ test: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/python -m deployments.serve
+
+# Work pools + every deployment of prefect.yaml, against $PREFECT_API_URL (e.g. the server of `make serve`).
+deploy: $(STAMP)
+	test -n "$$PREFECT_API_URL" || { echo "set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api"; exit 2; }
+	$(BIN)/prefect work-pool create cpu --type process --overwrite
+	$(BIN)/prefect work-pool create gpu --type process --base-job-template deployments/gpu-process-pool.json --overwrite
+	ACCOUNT_TAX_HOME=$(CURDIR) $(BIN)/prefect --no-prompt deploy --all
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
