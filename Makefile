@@ -17,7 +17,7 @@ PIP := $(BIN)/python -m pip install --quiet
 # This machine's pip config names index folders that may be absent: drop those warnings, keep pip's exit code.
 QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither' || true; }; exit $${PIPESTATUS[0]}
 
-.PHONY: install run test lint serve deploy clean
+.PHONY: install run test bench lint serve deploy clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Benchmarks against their floors (P1-P5, ~30 min on 2 cores); writes bench/RESULTS.md. Not part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 serve: $(STAMP)
 	$(BIN)/python -m deployments.serve

@@ -15,6 +15,8 @@ from flows.prepare import PrepareResult, prepare_data
 from flows.train import train_model
 from tasks.baseline import train_baseline
 from tasks.evaluation import EvalReport, publish_eval_report
+from tasks.mlflow_run import check_mlflow_store
+from tasks.preflight import check_output_folders
 from tasks.train import TrainingOutcome
 
 
@@ -28,6 +30,8 @@ class PipelineResult(BaseModel):
 @flow(name="pipeline", flow_run_name=run_namer("pipeline"), log_prints=True)
 def pipeline(params: PipelineParams) -> PipelineResult:
     """Ledger -> tokenized dataset -> LoRA adapter with metrics in MLflow."""
+    check_output_folders({"work_dir": params.prepare.work_dir})
+    check_mlflow_store(params.train.mlflow.tracking_uri, params.train.mlflow.experiment, params.prepare.work_dir)
     prepared = prepare_data(params.prepare)
     baseline = train_baseline(prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir)
     training = train_model(params.training(str(Path(prepared.dataset.path).parent)))

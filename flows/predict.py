@@ -3,6 +3,8 @@
 account-tax predict --model data/runs/NAME --input next_month.xlsx --out predictions.xlsx
 """
 
+from pathlib import Path
+
 from prefect import flow, task
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,6 +12,7 @@ from flows.naming import run_namer
 from flows.params import PrepareParams
 from flows.prepare import prepare_data
 from tasks.predict import PredictSummary, TrainedRun, classify_ledger, load_run, write_predictions
+from tasks.preflight import check_output_folders
 
 
 class PredictParams(BaseModel):
@@ -35,6 +38,7 @@ def replay_params(run: TrainedRun, params: PredictParams) -> PrepareParams:
 @flow(name="predict_ledger", flow_run_name=run_namer("predict"), log_prints=True)
 def predict_ledger(params: PredictParams) -> PredictSummary:
     """New ledger -> accepted rows with top-k codes, names, probabilities; rejects with reasons beside them."""
+    check_output_folders({"work_dir": params.work_dir, "out": str(Path(params.out).parent)})
     run = load_run(params.model)
     prepared = prepare_data(replay_params(run, params))
     predictions = classify_ledger(prepared.summary.data_path, run, params.top_k, params.batch_size, params.work_dir)

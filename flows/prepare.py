@@ -10,6 +10,7 @@ from flows.naming import run_namer
 from flows.params import PrepareParams
 from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
+from tasks.preflight import check_output_folders
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
 from tasks.report import PrepareSummary, account_rows, publish_dataset_report, publish_prepare_report
 from tasks.split import LabelMapFile, assign_label_slots, split_dataset
@@ -30,6 +31,7 @@ class PrepareResult(BaseModel):
 def prepare_data(params: PrepareParams) -> PrepareResult:
     """Ledger file(s) -> validated features + rejects + rows accounting -> tokenized DatasetDict on disk."""
     p, wd = params.preprocess, params.work_dir
+    check_output_folders({"work_dir": wd})
     source = fingerprint_input(params.input, params.ingest)
     loaded = load_ledger(source, params.ingest, params.labels_required, wd)
     ledger = standardize_columns(loaded, params.ingest, wd)

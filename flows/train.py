@@ -10,6 +10,7 @@ from flows.naming import run_namer
 from tasks.evaluation import evaluate_training, publish_eval_report
 from tasks.mlflow_run import close_mlflow_run, fail_mlflow_run, open_mlflow_run
 from tasks.params import TrainParams
+from tasks.preflight import check_output_folders
 from tasks.train import TrainingOutcome, plan_run, run_dir_for, run_training
 
 
@@ -30,6 +31,7 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
 )
 def train_model(params: TrainParams) -> TrainingOutcome:
     """Tokenized dataset + base model -> LoRA adapter, checkpoints, metrics in MLflow."""
+    check_output_folders({"work_dir": params.work_dir})
     run = plan_run(params)
     tracking = open_mlflow_run(
         run, params.mlflow.tracking_uri, params.mlflow.experiment, params.model_dump(mode="json")

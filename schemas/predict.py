@@ -2,6 +2,12 @@
 
 import pandera.pandas as pa
 
+LABEL_CHECKS = {
+    "match": "the top prediction is the given code",
+    "differs": "the top prediction is another code",
+    "unknown to the model": "the given code was not a training label: the model cannot predict it",
+}
+
 
 def prediction_schema(k: int) -> pa.DataFrameSchema:
     """row_id plus pred1..predk code / name / probability; probabilities in [0, 1]."""
@@ -10,4 +16,6 @@ def prediction_schema(k: int) -> pa.DataFrameSchema:
         columns[f"pred{rank}_code"] = pa.Column(str)
         columns[f"pred{rank}_name"] = pa.Column(str)
         columns[f"pred{rank}_prob"] = pa.Column(float, pa.Check.in_range(0.0, 1.0))
+    # when the ledger carries an account code: does the top prediction agree, or can the model not know it
+    columns["label_check"] = pa.Column(str, pa.Check.isin(list(LABEL_CHECKS)), nullable=True, required=False)
     return pa.DataFrameSchema(columns, strict=True, coerce=True)

@@ -26,7 +26,7 @@ class BaselineParams(BaseModel):
     max_iter: int = Field(40, ge=1, description="lbfgs iterations: more converges further, slower")
 
 
-@task(**STAGE, tags=["baseline"])
+@task(**STAGE)
 def train_baseline(texts: StageResult, labels: LabelMapFile, params: BaselineParams, work_dir: str) -> EvalReport:
     """Fit TF-IDF + logistic regression on train, report on test like the LLM."""
     import joblib

@@ -91,5 +91,6 @@ class StageCache(CachePolicy):
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-# Decorator arguments shared by every cached stage task.
+# Decorator arguments shared by every cached stage task. No task tags anywhere: the engine checks tag concurrency
+# limits for each tagged task run, ~0.5 s per run against a server, which was half of a fully cached re-run.
 STAGE = {"cache_policy": StageCache(), "persist_result": True}

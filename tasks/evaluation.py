@@ -7,7 +7,6 @@ import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from tasks.split import LabelMap, read_label_map
 
@@ -35,6 +34,8 @@ def hangul_font() -> str | None:
 
 def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, label_map: LabelMap) -> pd.DataFrame:
     """Precision, recall, F1 and support of every real class (unused slots never appear)."""
+    from sklearn.metrics import precision_recall_fscore_support  # scikit-learn imports in seconds: only when used
+
     slots = sorted(label_map.labels, key=lambda s: s.id)
     ids = [s.id for s in slots]
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=ids, zero_division=0)
@@ -55,6 +56,7 @@ def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, label_map: LabelMap)
 def plot_reports(table: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarray, out: Path, top_n: int) -> tuple[str, str]:
     """Confusion matrix of the most frequent classes and a per-class F1 chart, as PNG."""
     import matplotlib
+    from sklearn.metrics import confusion_matrix
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -90,6 +92,8 @@ def plot_reports(table: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarray, ou
 
 def build_report(y_true, y_pred, label_map: LabelMap, out_dir: str | Path, name: str, top_n: int = 20) -> EvalReport:
     """Metrics, per-class CSV and plots for one model's test predictions."""
+    from sklearn.metrics import accuracy_score, f1_score
+
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,7 +116,7 @@ def build_report(y_true, y_pred, label_map: LabelMap, out_dir: str | Path, name:
     )
 
 
-@task(tags=["evaluate"])
+@task
 def evaluate_training(final_dir: str) -> EvalReport:
     """Per-class report and plots from the test predictions the training program saved."""
     predictions = pd.read_parquet(Path(final_dir) / "test_predictions.parquet")

@@ -58,7 +58,7 @@ def add_features(df: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     return out
 
 
-@task(**STAGE, tags=["features"])
+@task(**STAGE)
 def build_features(validated: StageResult, params: FeatureParams, work_dir: str) -> StageResult:
     """Add KR holiday, calendar and amount features to the validated ledger."""
     df = read_frame(validated.data, CleanLedger, "validate output")
@@ -76,7 +76,7 @@ def selection(available: list[str], wanted: list[str]) -> tuple[list[str], list[
     return keep, missing
 
 
-@task(**STAGE, tags=["features"])
+@task(**STAGE)
 def select_features(featured: StageResult, params: FeatureParams, work_dir: str) -> StageResult:
     """Keep the configured columns in their configured order; warn about any that is missing."""
     df = read_frame(featured.data, FeatureFrame, "features output")

@@ -79,7 +79,7 @@ def _content_hash(url: str) -> InputFile:
     return InputFile(url=url, size=fs.size(path), sha256=digest.hexdigest())
 
 
-@task(cache_policy=FileStatCache(), persist_result=True, tags=["ingest"])
+@task(cache_policy=FileStatCache(), persist_result=True)
 def fingerprint_input(source: str, params: IngestParams) -> InputSet:
     """Resolve the input files and hash their contents."""
     files = [_content_hash(url) for url in resolve_sources(source, params.file_extensions)]
@@ -119,7 +119,7 @@ def missing_required(report: FileReport, spec: dict[str, dict], labels_required:
     return problems
 
 
-@task(**STAGE, tags=["ingest"])
+@task(**STAGE)
 def load_ledger(inputs: InputSet, params: IngestParams, labels_required: bool, work_dir: str) -> StageResult:
     """Read every input file as text cells, keeping the source file and row of each row."""
     spec = column_spec(params)
@@ -129,7 +129,8 @@ def load_ledger(inputs: InputSet, params: IngestParams, labels_required: bool, w
         df, report = read_ledger_file(file.url, known, params.encodings, params.sheet, params.header_search_rows)
         if problems := missing_required(report, spec, labels_required):
             raise LedgerFileError(file.url, "; ".join(problems) + f". Headers in the file: {report.headers}")
-        df.insert(0, "source_row", range(report.header_row + 1, report.header_row + 1 + len(df)))
+        lines = report.row_lines or range(report.header_row + 1, report.header_row + 1 + len(df))
+        df.insert(0, "source_row", lines)
         df.insert(0, "source_file", file.url)
         frames.append(df)
         reports.append(report)
@@ -139,7 +140,7 @@ def load_ledger(inputs: InputSet, params: IngestParams, labels_required: bool, w
     return StageResult(data=data, report={"files": [r.model_dump() for r in reports]})
 
 
-@task(**STAGE, tags=["ingest"])
+@task(**STAGE)
 def standardize_columns(raw: StageResult, params: IngestParams, work_dir: str) -> StageResult:
     """Rename headers to canonical names (conf aliases); unknown headers are dropped and reported."""
     spec = column_spec(params)
@@ -161,7 +162,7 @@ def standardize_columns(raw: StageResult, params: IngestParams, work_dir: str) -
     return StageResult(data=data, report={"mapping": mappings, "unmapped_headers": sorted(unmapped)})
 
 
-@task(**STAGE, tags=["ingest"])
+@task(**STAGE)
 def extract_metadata(ledger: StageResult, loaded: StageResult) -> dict:
     """Rows, columns, dtypes, nulls and basic stats of the standardized ledger."""
     df = read_frame(ledger.data, Ledger, "standardize output")

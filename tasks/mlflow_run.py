@@ -31,15 +31,28 @@ def client_for(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
-@task(retries=2, retry_delay_seconds=5, tags=["train"])
+def reach_store(uri: str, experiment: str):
+    """A client for the store and the experiment (or None when new); a dead store is a ConnectionError."""
+    client = client_for(uri)
+    try:
+        return client, client.get_experiment_by_name(experiment)
+    except Exception as err:  # the client raises several types for a dead server
+        raise ConnectionError(f"MLflow tracking store {uri} unreachable, not starting training: {err}") from err
+
+
+@task(retries=1, retry_delay_seconds=5)
+def check_mlflow_store(uri: str | None, experiment: str, work_dir: str) -> str:
+    """Reach the tracking store before any data or training work (a pipeline fails here, not after hours)."""
+    uri = tracking_uri(uri, work_dir)
+    reach_store(uri, experiment)
+    return uri
+
+
+@task(retries=2, retry_delay_seconds=5)
 def open_mlflow_run(run: PlannedRun, uri: str | None, experiment: str, params: dict) -> MlflowRun:
     """Check the store, then start (or, when resuming, reopen) the run and log the parameters."""
     uri = tracking_uri(uri, run.work_dir)
-    client = client_for(uri)
-    try:
-        found = client.get_experiment_by_name(experiment)
-    except Exception as err:  # the client raises several types for a dead server
-        raise ConnectionError(f"MLflow tracking store {uri} unreachable, not starting training: {err}") from err
+    client, found = reach_store(uri, experiment)
     experiment_id = (
         found.experiment_id
         if found
@@ -67,7 +80,7 @@ def open_mlflow_run(run: PlannedRun, uri: str | None, experiment: str, params: d
     return MlflowRun(tracking_uri=uri, experiment=experiment, run_id=run_id)
 
 
-@task(tags=["train"])
+@task
 def close_mlflow_run(
     mlflow_run: MlflowRun, final_dir: str, metrics: dict[str, float], reports_dir: str | None = None
 ) -> None:

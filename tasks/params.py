@@ -134,8 +134,8 @@ class TokenizeParams(Section):
     """Tokenization with the model's own tokenizer; sequences stay unpadded (padding happens per batch)."""
 
     max_length: int = Field(256, ge=8)
-    num_proc: int = Field(1, ge=1, description="processes for datasets.map")
-    batch_size: int = Field(1000, ge=1)
+    parallel: bool = Field(True, description="the tokenizer's own threads on every core (Rust, no fork)")
+    batch_size: int = Field(10_000, ge=1, description="texts per tokenizer call")
 
 
 class MlflowParams(Section):

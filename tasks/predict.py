@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from pydantic import BaseModel
 
@@ -55,7 +55,7 @@ def head_rows(adapter: Path) -> int | None:
     return shapes[0][0] if shapes else None
 
 
-@task(tags=["predict"])
+@task
 def load_run(run: str) -> TrainedRun:
     """Check that a run folder is complete and that its label map matches its head."""
     import yaml
@@ -143,7 +143,7 @@ def classify(texts: list[str], model, tokenizer, used: np.ndarray, k: int, batch
     return ids, probs
 
 
-@task(tags=["predict"])
+@task
 def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, work_dir: str) -> StageResult:
     """Serialize each accepted row with the run's template and classify it: top-k codes, names, probabilities."""
     df = pd.read_parquet(selected)
@@ -162,7 +162,17 @@ def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, w
         out[f"pred{rank + 1}_code"] = [by_id[i]["code"] for i in ids[:, rank]]
         out[f"pred{rank + 1}_name"] = [by_id[i]["name"] for i in ids[:, rank]]
         out[f"pred{rank + 1}_prob"] = probs[:, rank].round(6)
+    if "account_code" in df.columns and df["account_code"].notna().any():
+        out["label_check"] = label_check(df["account_code"], out["pred1_code"], set(by_id[i]["code"] for i in by_id))
     return StageResult(data=write_frame(out, prediction_schema(ids.shape[1]), work_dir, "predict", "predictions"))
+
+
+def label_check(given: pd.Series, top: pd.Series, known: set[str]) -> pd.Series:
+    """Per row with a given code: match, differs, or unknown to the model (a code it never trained on)."""
+    given = given.reset_index(drop=True).astype("str").where(given.notna().to_numpy())
+    check = pd.Series(np.where(given.to_numpy() == top.to_numpy(), "match", "differs"), dtype="str")
+    check = check.mask(~given.isin(known), "unknown to the model")
+    return check.where(given.notna())
 
 
 def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -180,11 +190,12 @@ class PredictSummary(BaseModel):
     rows_in: int
     rows_predicted: int
     rows_rejected: int
+    label_checks: dict[str, int] = {}  # when the ledger carries codes: match / differs / unknown to the model
     output: str
     rejects: str
 
 
-@task(tags=["predict"])
+@task
 def write_predictions(
     source: str, predictions: StageResult, rejects_csv: str, rows_in: int, out: str
 ) -> PredictSummary:
@@ -205,12 +216,17 @@ def write_predictions(
         if Path(rejects_csv).stat().st_size
         else pd.DataFrame()
     )
+    if "label_check" in preds and (unknown := preds["label_check"].eq("unknown to the model").sum()):
+        get_run_logger().warning(
+            "%d predicted rows carry an account code the model never trained on (label_check column)", unknown
+        )
     rejects_out = path.with_name(f"{path.stem}.rejects.csv")
     escape_formulas(rejects).to_csv(rejects_out, index=False, encoding="utf-8-sig")
     return PredictSummary(
         rows_in=rows_in,
         rows_predicted=len(table),
         rows_rejected=len(rejects),
+        label_checks=preds["label_check"].value_counts().to_dict() if "label_check" in preds else {},
         output=str(path),
         rejects=str(rejects_out),
     )

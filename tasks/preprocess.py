@@ -23,6 +23,8 @@ from tasks.values import (
 
 TRACE = ["row_id", "source_file", "source_row"]
 AMOUNT_COLUMNS = ["amount", "supply_amount", "vat"]
+# 1,000조 원: no ledger line is larger (a run-together or mistyped cell is), and float64 is exact to ~9e15
+AMOUNT_LIMIT = 1e15
 
 
 def data_columns(df: pd.DataFrame) -> list[str]:
@@ -36,7 +38,7 @@ def _finish(df: pd.DataFrame, rejects: list[pd.DataFrame], schema, work_dir: str
     return StageResult(data=data, rejects=rejected, report={"rules": rule_counts(merged), **report})
 
 
-@task(**STAGE, tags=["preprocess"])
+@task(**STAGE)
 def clean_ledger(ledger: StageResult, params: CleanParams, ingest: IngestParams, work_dir: str) -> StageResult:
     """Trim and NFC-normalize text; blank rows, repeated header rows and exact duplicates go to rejects."""
     df = read_frame(ledger.data, Ledger, "standardize output")
@@ -68,7 +70,7 @@ def clean_ledger(ledger: StageResult, params: CleanParams, ingest: IngestParams,
     return _finish(df, rejects, Ledger, work_dir, "clean", duplicates=duplicates)
 
 
-@task(**STAGE, tags=["preprocess"])
+@task(**STAGE)
 def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestParams, work_dir: str) -> StageResult:
     """Drop the configured optional columns and leave out rows by account, vendor and date range."""
     df = read_frame(cleaned.data, Ledger, "clean output")
@@ -102,7 +104,7 @@ def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestPara
     return _finish(df[~taken], rejects, Ledger, work_dir, "filter")
 
 
-@task(**STAGE, tags=["preprocess"])
+@task(**STAGE)
 def normalize_values(filtered: StageResult, params: NormalizeParams, work_dir: str) -> StageResult:
     """Map category spellings to one form (conf maps), format business numbers and account codes."""
     df = read_frame(filtered.data, Ledger, "filter output")
@@ -126,6 +128,7 @@ def _failures(df: pd.DataFrame, params: ValidateParams, labels_required: bool) -
     checks = [("required_blank", c, df[c].isna()) if c in df.columns else None for c in required]
     checks = [c for c in checks if c is not None]
     checks += [("amount_unparsable", c, df[c].notna() & parsed[c].isna()) for c in parsed if c != "date"]
+    checks += [("amount_out_of_range", c, parsed[c].abs() >= AMOUNT_LIMIT) for c in parsed if c != "date"]
     checks.append(("date_unparsable", "date", df["date"].notna() & parsed["date"].isna()))
     out_of_range = (parsed["date"] < pd.Timestamp(params.date_min)) | (parsed["date"] > pd.Timestamp(params.date_max))
     checks.append(("date_out_of_range", "date", out_of_range))
@@ -139,7 +142,7 @@ def _failures(df: pd.DataFrame, params: ValidateParams, labels_required: bool) -
     return parsed, checks
 
 
-@task(**STAGE, tags=["preprocess"])
+@task(**STAGE)
 def validate_ledger(
     normalized: StageResult, params: ValidateParams, labels_required: bool, work_dir: str
 ) -> StageResult:

@@ -11,9 +11,39 @@ from pydantic import BaseModel
 from tasks.caching import STAGE
 from tasks.store import StageResult, read_frame
 
+FORMULA_START = r"^[=+\-@\t\r]"
+PLAIN_NUMBER = r"^[+-]?[\d,]*\.?\d+$"
+REJECTS_SHOWN = 5
+
 
 class RowsAccountingError(RuntimeError):
     """rows_in != rows_accepted + rows_rejected: some rows were lost, which must never happen."""
+
+
+class NoRowsAcceptedError(ValueError):
+    """Every row of the ledger was rejected: nothing to train on or classify. The rejects say why."""
+
+
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR) prefixed with a quote."""
+    out = df.copy()
+    for column in out.columns:
+        if pd.api.types.is_string_dtype(out[column]):
+            text = out[column].astype("str")
+            risky = text.str.match(FORMULA_START, na=False) & ~text.str.match(PLAIN_NUMBER, na=False)
+            out[column] = text.where(~risky, "'" + text).where(out[column].notna())
+    return out
+
+
+def _first_rejects(table: pd.DataFrame) -> str:
+    shown = table.head(REJECTS_SHOWN)
+    lines = [
+        f"line {row} of {file}: {rule} {detail}"
+        for file, row, rule, detail in zip(
+            shown["source_file"], shown["source_row"], shown["rule"], shown["detail"], strict=True
+        )
+    ]
+    return "; ".join(lines)
 
 
 class PrepareSummary(BaseModel):
@@ -30,7 +60,7 @@ class PrepareSummary(BaseModel):
     report_dir: str
 
 
-@task(**STAGE, tags=["report"])
+@task(**STAGE)
 def account_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) -> PrepareSummary:
     """Check rows_in == accepted + rejected over all stages; write the rejects table and the metadata."""
     names = list(stages)
@@ -42,7 +72,8 @@ def account_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) 
     report_dir = Path(work_dir) / "reports" / f"prepare-{final.data.fingerprint}"
     report_dir.mkdir(parents=True, exist_ok=True)
     table.to_parquet(report_dir / "rejects.parquet", index=False)
-    table.to_csv(report_dir / "rejects.csv", index=False, encoding="utf-8-sig")  # BOM: Excel opens Hangul right
+    # BOM: Excel opens Hangul right; a ledger cell like =HYPERLINK(...) must not run as a formula there
+    spreadsheet_safe(table).to_csv(report_dir / "rejects.csv", index=False, encoding="utf-8-sig")
     (report_dir / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2, default=str))
     stage_rows = [
         {
@@ -71,6 +102,11 @@ def account_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) 
     if rows_in != summary.rows_accepted + rejected:
         raise RowsAccountingError(
             f"rows_in={rows_in} != accepted {summary.rows_accepted} + rejected {rejected}; see {report_dir}"
+        )
+    if rows_in and not summary.rows_accepted:
+        raise NoRowsAcceptedError(
+            f"no row was accepted: all {rows_in} rows were rejected ({summary.rejected_by_rule}); "
+            f"{_first_rejects(table)}; all rejects: {summary.rejects_csv}"
         )
     return summary
 

@@ -83,7 +83,7 @@ def upsert_labels(codes: dict[str, str], params: LabelParams, previous: LabelMap
     return LabelMap(num_slots=num_slots, dummy_prefix=params.dummy_prefix, labels=ordered), new
 
 
-@task(**STAGE, tags=["split"])
+@task(**STAGE)
 def assign_label_slots(selected: StageResult, params: LabelParams, work_dir: str) -> LabelMapFile:
     """Give every account code a stable head slot, keeping the ids of an earlier label map."""
     df = read_frame(selected.data, what="selected features")
@@ -123,7 +123,7 @@ def assign_splits(labels: pd.Series, params: SplitParams) -> tuple[pd.Series, pd
     return kept.reindex(labels.index), split.reindex(labels.index)
 
 
-@task(**STAGE, tags=["split"])
+@task(**STAGE)
 def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitParams, work_dir: str) -> StageResult:
     """Stratified, seeded train / valid / test split (and optional sample) with rare classes kept in train."""
     df = read_frame(selected.data, what="selected features")

@@ -57,7 +57,7 @@ def serialize(df: pd.DataFrame, template: dict) -> pd.Series:
     return text.astype("str").str.slice(0, -len(sep) if sep else None)
 
 
-@task(**STAGE, tags=["text"])
+@task(**STAGE)
 def serialize_text(split: StageResult, params: TextParams, work_dir: str) -> StageResult:
     """Turn every row into one text by the template; only split, text and label are kept."""
     df = read_frame(split.data, what="split output")

@@ -1,19 +1,27 @@
 """Tokenization: the model's own tokenizer, a pad token where it has none, unpadded sequences on disk."""
 
+import contextlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from pydantic import BaseModel
+from tqdm import tqdm
 
 from schemas import SPLITS, TextFrame
 from tasks.caching import StageCache, model_fingerprint
 from tasks.params import TokenizeParams
 from tasks.split import LabelMapFile, read_label_map
 from tasks.store import StageResult, read_frame
+
+PARALLELISM = "TOKENIZERS_PARALLELISM"
 
 
 class TokenizedDataset(BaseModel):
@@ -56,56 +64,85 @@ def token_stats(lengths: np.ndarray, max_length: int) -> dict:
     }
 
 
-def build_text_dataset(texts, names: list[str]):
-    """DatasetDict of text + ClassLabel label, one Dataset per split present."""
-    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+@contextlib.contextmanager
+def tokenizer_threads(enabled: bool):
+    """Let a fast tokenizer encode each batch on every core (TOKENIZERS_PARALLELISM), restored afterwards."""
+    before = os.environ.get(PARALLELISM)
+    os.environ[PARALLELISM] = "true" if enabled else "false"
+    try:
+        yield
+    finally:
+        os.environ.pop(PARALLELISM) if before is None else os.environ.__setitem__(PARALLELISM, before)
 
-    features = Features({"text": Value("string"), "label": ClassLabel(names=names)})
-    return DatasetDict(
+
+def encode_texts(tokenizer, texts: pd.Series, max_length: int, batch_size: int, progress=None) -> pa.Table:
+    """input_ids cut to max_length and the untruncated length, straight into Arrow batch by batch.
+
+    No attention mask is stored: the collator builds it when it pads. Python lists live one batch at a time.
+    """
+    batches = []
+    for start in tqdm(
+        range(0, len(texts), batch_size), desc="tokenize", unit="batch", disable=len(texts) <= batch_size
+    ):
+        batch = texts.iloc[start : start + batch_size].tolist()
+        ids = tokenizer(batch, add_special_tokens=True, return_attention_mask=False)
+        full = pa.array(ids["input_ids"], type=pa.list_(pa.int32()))
+        cut = pc.list_slice(full, 0, max_length)
+        batches.append(pa.record_batch([cut, pc.list_value_length(full)], names=["input_ids", "length"]))
+        if progress is not None:
+            progress(min(start + batch_size, len(texts)))
+    schema = pa.schema([("input_ids", pa.list_(pa.int32())), ("length", pa.int32())])
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def build_split(frame: pd.DataFrame, tokens: pa.Table, names: list[str]):
+    """One split as a Dataset: text, ClassLabel label, input_ids, length."""
+    from datasets import ClassLabel, Dataset, DatasetInfo, Features, List, Value
+
+    features = Features(
         {
-            split: Dataset.from_pandas(
-                texts.loc[texts["split"] == split, ["text", "label"]], features=features, preserve_index=False
-            )
-            for split in SPLITS
-            if (texts["split"] == split).any()
+            "text": Value("string"),
+            "label": ClassLabel(names=names),
+            "input_ids": List(Value("int32")),
+            "length": Value("int32"),
         }
     )
-
-
-def make_encoder(tokenizer, max_length: int):
-    """A batched map function: token ids cut to max_length, the untruncated length kept for the stats."""
-
-    def encode(batch: dict) -> dict:
-        ids = tokenizer(batch["text"], add_special_tokens=True)["input_ids"]
-        return {
-            "input_ids": [x[:max_length] for x in ids],
-            "attention_mask": [[1] * min(len(x), max_length) for x in ids],
-            "length": [len(x) for x in ids],
+    table = pa.table(
+        {
+            "text": pa.array(frame["text"].to_numpy(), type=pa.string()),
+            "label": pa.array(frame["label"].to_numpy(), type=pa.int64()),
+            "input_ids": tokens["input_ids"],
+            "length": tokens["length"],
         }
+    )
+    return Dataset(table, info=DatasetInfo(features=features))
 
-    return encode
 
-
-@task(cache_policy=StageCache(model_inputs=("model_path",)), persist_result=True, tags=["tokenize"])
+@task(cache_policy=StageCache(model_inputs=("model_path",)), persist_result=True)
 def tokenize_dataset(
     texts: StageResult, labels: LabelMapFile, model_path: str, params: TokenizeParams, work_dir: str
 ) -> TokenizedDataset:
     """Tokenize every split with the model's tokenizer; save the DatasetDict, label map and tokenizer."""
+    from datasets import DatasetDict
+
     frame = read_frame(texts.data, TextFrame, "text output")
     tokenizer, pad_added = load_tokenizer(model_path)
     names = read_label_map(labels.path).id2label()
-    dataset = build_text_dataset(frame, names)
-    encode = make_encoder(tokenizer, params.max_length)
-    progress = create_progress_artifact(0.0, key="tokenize-progress", description="tokenized splits")
-    for i, split in enumerate(list(dataset)):
-        dataset[split] = dataset[split].map(
-            encode,
-            batched=True,
-            batch_size=params.batch_size,
-            num_proc=params.num_proc if len(dataset[split]) > params.batch_size else None,
-            desc=f"tokenize {split}",
-        )
-        update_progress_artifact(progress, 100.0 * (i + 1) / len(dataset))
+    progress = create_progress_artifact(0.0, key="tokenize-progress", description="texts tokenized")
+    present = [split for split in SPLITS if (frame["split"] == split).any()]
+    frame = frame[frame["split"].isin(present)]
+    total, done = len(frame), 0
+
+    def report(rows: int) -> None:
+        update_progress_artifact(progress, 100.0 * (done + rows) / max(total, 1))
+
+    dataset = DatasetDict()
+    with tokenizer_threads(params.parallel):
+        for split in present:
+            rows = frame[frame["split"] == split]
+            tokens = encode_texts(tokenizer, rows["text"], params.max_length, params.batch_size, report)
+            dataset[split] = build_split(rows, tokens, names)
+            done += len(rows)
     key = (
         f"{texts.data.fingerprint[:8]}-{labels.fingerprint[:8]}-{model_fingerprint(model_path)[:8]}-{params.max_length}"
     )
@@ -115,8 +152,9 @@ def tokenize_dataset(
     dataset.save_to_disk(str(out / "data"))
     shutil.copy(labels.path, out / "label_map.json")
     tokenizer.save_pretrained(str(out / "tokenizer"))
-    stats = {s: token_stats(np.asarray(dataset[s]["length"]), params.max_length) for s in dataset}
-    stats["all"] = token_stats(np.concatenate([np.asarray(dataset[s]["length"]) for s in dataset]), params.max_length)
+    lengths = {s: dataset[s].data.column("length").to_numpy() for s in dataset}
+    stats = {s: token_stats(lengths[s], params.max_length) for s in dataset}
+    stats["all"] = token_stats(np.concatenate(list(lengths.values())), params.max_length)
     (out / "token_stats.json").write_text(json.dumps(stats, indent=2))
     result = TokenizedDataset(
         path=str(out / "data"),
@@ -144,7 +182,7 @@ def read_tokenized_dataset(folder: str | Path) -> TokenizedDataset:
 PREPARE_PARAMS_FILE = "prepare_params.json"
 
 
-@task(tags=["tokenize"])
+@task
 def save_prepare_params(dataset: TokenizedDataset, params: BaseModel) -> str:
     """Keep the data-preparation parameters with the dataset: prediction replays the same steps."""
     path = Path(dataset.path).parent / PREPARE_PARAMS_FILE

@@ -64,7 +64,7 @@ def run_dir_for(params: TrainParams) -> tuple[str, Path]:
     return name, Path(params.work_dir).resolve() / "runs" / name
 
 
-@task(tags=["train"])
+@task
 def plan_run(params: TrainParams) -> PlannedRun:
     """Name the run, check the resume request against its folder, and write run.yaml for the program."""
     dataset = read_tokenized_dataset(params.dataset)
@@ -154,7 +154,7 @@ class ProgressFollower:
             self.bar.close()
 
 
-@task(cache_policy=StageCache(exclude=("mlflow_env",)), persist_result=True, tags=["train"])
+@task(cache_policy=StageCache(exclude=("mlflow_env",)), persist_result=True)
 def run_training(
     run: PlannedRun, launcher: str, num_gpus: int, hostfile: str | None, mlflow_env: dict[str, str]
 ) -> TrainingOutcome:

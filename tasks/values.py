@@ -1,5 +1,6 @@
 """Vectorized parsing and normalization of ledger cells (no row-wise apply: these run on every row)."""
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,12 +37,22 @@ def spelling_key(col: pd.Series) -> pd.Series:
     return _series(pc.replace_substring_regex(pc.utf8_lower(_arrow(col)), SPACES, ""), col)
 
 
+def fold_width(col: pd.Series) -> pd.Series:
+    """Full-width digits and signs ('１１，０００', '２０２４－０１－０５') as ASCII (NFKC), where needed."""
+    text = col.astype("str")
+    wide = ~text.str.isascii().fillna(True).astype("bool")
+    if not wide.any():
+        return text
+    return text.where(~wide, text[wide].str.normalize("NFKC"))
+
+
 def parse_amounts(col: pd.Series) -> pd.Series:
-    """'₩1,200', '1,200원', '(1,200)', '△1,200' -> float; anything else -> NaN."""
-    text = _series(pc.replace_substring_regex(_arrow(col), AMOUNT_NOISE, ""), col)
+    """'₩1,200', '1,200원', '(1,200)', '△1,200', '１，２００' -> float; anything else (inf too) -> NaN."""
+    text = _series(pc.replace_substring_regex(_arrow(fold_width(col)), AMOUNT_NOISE, ""), col)
     negative = text.str.match(r"^\(.*\)$", na=False) | text.str.startswith(("△", "▲"), na=False)
     text = text.str.replace(r"^[(△▲]|\)$", "", regex=True)
     values = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
+    values = values.where(np.isfinite(values))  # 'inf', '1e400': not an amount
     return values.where(~negative, -values)
 
 
@@ -52,7 +63,7 @@ def parse_dates(col: pd.Series) -> pd.Series:
     dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
     rest = dates.isna() & text.notna()
     if rest.any():
-        dates = dates.where(~rest, _parse_other_dates(text[rest]))
+        dates = dates.where(~rest, _parse_other_dates(fold_width(text[rest])))
     return dates.astype("datetime64[ns]")
 
 

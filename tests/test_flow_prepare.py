@@ -15,6 +15,7 @@ from flows.prepare import prepare_data
 from tests.conftest import HEADER, ROWS, write_csv
 
 ALL_TASKS = {
+    "check_output_folders",
     "fingerprint_input",
     "load_ledger",
     "standardize_columns",
@@ -31,6 +32,7 @@ ALL_TASKS = {
     "serialize_text",
 }
 DATASET_TASKS = {"assign_label_slots", "split_dataset", "serialize_text"}
+PREFLIGHT = {"check_output_folders"}  # never cached: a folder can become unwritable between runs
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
@@ -73,8 +75,8 @@ def test_second_run_is_all_cached(unique_ledger, work_dir):
     assert set(states) == ALL_TASKS and set(states.values()) == {"Completed"}
     # when the same input and parameters run again
     second, states = run(params)
-    # then every task is Cached and the result is the same
-    assert set(states.values()) == {"Cached"}, states
+    # then every stage is Cached (only the preflight check runs again) and the result is the same
+    assert {name for name, state in states.items() if state != "Cached"} == PREFLIGHT, states
     assert second == first
 
 
@@ -87,13 +89,14 @@ def test_parameter_change_reruns_only_from_its_stage(unique_ledger, work_dir):
     _, states = run(changed)
     # then upstream stages come from the cache and the feature stages run again
     rerun = {name for name, state in states.items() if state != "Cached"}
-    assert rerun == {"build_features", "select_features", "account_rows"} | DATASET_TASKS, states
+    assert rerun == {"build_features", "select_features", "account_rows"} | DATASET_TASKS | PREFLIGHT, states
     # and when a validation rule changes, everything from validation on runs again
     rules = base.preprocess.validate_.model_copy(update={"date_min": "2024-02-01"})
     preprocess = base.preprocess.model_copy(update={"validate_": rules})
     summary, states = run(base.model_copy(update={"preprocess": preprocess}))
     rerun = {name for name, state in states.items() if state != "Cached"}
-    assert rerun == {"validate_ledger", "build_features", "select_features", "account_rows"} | DATASET_TASKS, states
+    validated_on = {"validate_ledger", "build_features", "select_features", "account_rows"}
+    assert rerun == validated_on | DATASET_TASKS | PREFLIGHT, states
     assert summary.rejected_by_rule == {"date_out_of_range": 2}
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.predict import REQUIRED_FILES, RunFolderError, escape_formulas, load_run, top_k
+from tasks.predict import REQUIRED_FILES, RunFolderError, escape_formulas, label_check, load_run, top_k
 
 
 def test_top_k_is_sorted_sums_to_at_most_one_and_skips_unused_slots():
@@ -37,6 +37,16 @@ def test_formula_cells_are_escaped_but_numbers_are_not():
     # then formulas get a leading quote, numbers and text stay, missing stays missing
     assert out[:5] == ["'=SUM(A1:A9)", "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(1)", "'\tx"]
     assert out[5:8] == ["-1,200", "1200", "쿠팡"] and pd.isna(out[8])
+
+
+def test_label_check_tells_match_differs_unknown_and_leaves_unlabelled_rows_blank():
+    # given codes from a ledger (one never trained on, one missing) and the top predictions
+    given = pd.Series(["830", "811", "999", None], index=[10, 11, 12, 13])
+    top = pd.Series(["830", "830", "830", "811"])
+    # when checked against the model's codes
+    check = label_check(given, top, {"830", "811"})
+    # then each row says which, and a row without a code has no check
+    assert check[:3].tolist() == ["match", "differs", "unknown to the model"] and pd.isna(check[3])
 
 
 def fake_final(tmp_path: Path, num_slots: int = 5, head_labels: int = 5) -> Path:

@@ -205,8 +205,11 @@ def test_predict_new_ledger_with_unseen_vendors_and_invalid_rows(prepared, refer
     from tasks.synth import make_ledger, write_ledger
 
     # given next month's ledger without labels, with vendors never seen, dirt, and a formula in a cell
-    ledger = make_ledger(300, 30, seed=99, dirty=0.2).drop(columns=["계정코드", "계정과목"])
+    ledger = make_ledger(300, 30, seed=99, dirty=0.2)
     ledger.loc[:49, "거래처"] = [f"신규거래처{i}" for i in range(50)]
+    # and codes kept on a few rows only: one the model never trained on, the rest blank
+    ledger["계정코드"] = None
+    ledger.loc[100:104, "계정코드"] = "999"
     ledger.loc[50, "적요"] = '=HYPERLINK("http://x","click")'
     path = write_ledger(ledger, str(tmp_path / "next.csv"))
     # when predicted with the trained run
@@ -227,6 +230,10 @@ def test_predict_new_ledger_with_unseen_vendors_and_invalid_rows(prepared, refer
     codes = {s["code"] for s in json.loads((Path(reference[1].final_dir) / "label_map.json").read_text())["labels"]}
     assert set(table["pred1_code"]) <= codes
     assert table["적요"].str.startswith("'=HYPERLINK").any()
+    # and the rows whose code the model cannot know are flagged, the others have no check
+    flagged = table[table["label_check"].notna()]
+    assert set(flagged["label_check"]) == {"unknown to the model"} and set(flagged["계정코드"]) == {"999"}
+    assert summary.label_checks == {"unknown to the model": len(flagged)} and 0 < len(flagged) <= 5
 
 
 def test_pipeline_trains_and_compares_with_the_baseline(prepared, tmp_path):

@@ -1,0 +1,102 @@
+"""Faults a long run must catch in its first seconds: an unwritable output folder, an unreachable MLflow server."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from flows.params import PipelineParams, PrepareParams
+from flows.pipeline import pipeline
+from flows.predict import PredictParams, predict_ledger
+from flows.prepare import prepare_data
+from tasks.launch import free_port
+from tasks.mlflow_run import check_mlflow_store
+from tasks.preflight import OutputFolderError, writable_folder
+
+
+@pytest.fixture
+def a_file(tmp_path: Path) -> Path:
+    """A regular file: no folder can be made below it, whoever runs the test (root included)."""
+    path = tmp_path / "not-a-folder"
+    path.write_text("x")
+    return path
+
+
+def dead_server() -> str:
+    """An http URI on a loopback port nothing listens on."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+def test_missing_output_folder_is_created(tmp_path):
+    # given a nested folder that does not exist yet / when checked / then it exists and is empty
+    folder = writable_folder(tmp_path / "a" / "b", "work_dir")
+    assert folder.is_dir() and not any(folder.iterdir())
+
+
+def test_folder_below_a_file_is_an_error_naming_parameter_and_folder(a_file):
+    # given a work dir below a regular file / when checked / then the error names both and the reason
+    with pytest.raises(OutputFolderError, match=r"work_dir '.*not-a-folder/work' is not writable \(Not a directory"):
+        writable_folder(a_file / "work", "work_dir")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder_is_an_error(tmp_path):
+    # given a folder without write permission
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    # when checked / then the error names it
+    with pytest.raises(OutputFolderError, match="Permission denied"):
+        writable_folder(folder, "out")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_prepare_with_unwritable_work_dir_fails_before_reading_the_ledger(a_file, ledger_csv):
+    # given a valid ledger and a work dir that cannot be created
+    params = PrepareParams(input=str(ledger_csv), work_dir=str(a_file / "work"))
+    # when the flow runs
+    state = prepare_data(params, return_state=True)
+    # then it fails with the folder named, and no stage wrote anything
+    assert state.is_failed()
+    with pytest.raises(OutputFolderError, match="work_dir"):
+        state.result()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_predict_to_unwritable_output_fails_before_loading_the_model(a_file, ledger_csv, tmp_path):
+    # given an output file below a regular file (and a model folder that would fail later)
+    params = PredictParams(
+        model=str(tmp_path / "no-run"), input=str(ledger_csv), out=str(a_file / "pred.xlsx"), work_dir=str(tmp_path)
+    )
+    # when predicting / then the output folder is the error, not the missing model nor a late write
+    with pytest.raises(OutputFolderError, match=r"out '.*not-a-folder' is not writable"):
+        predict_ledger(params)
+
+
+def test_unreachable_mlflow_server_is_a_connection_error_naming_it(tmp_path):
+    # given a tracking URI nothing answers
+    uri = dead_server()
+    # when the store is checked / then a ConnectionError names the URI and says training did not start
+    with pytest.raises(ConnectionError, match=rf"{uri} unreachable, not starting training"):
+        check_mlflow_store.fn(uri, "account-tax", str(tmp_path))
+
+
+def test_default_store_is_a_sqlite_file_in_the_work_dir(tmp_path):
+    # given no URI / when checked / then the local sqlite store is created and reachable
+    uri = check_mlflow_store.fn(None, "account-tax", str(tmp_path))
+    assert uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}" and (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_pipeline_with_unreachable_mlflow_fails_before_any_data_work(ledger_csv, tmp_path):
+    # given a pipeline whose tracking server is down
+    work = tmp_path / "work"
+    params = PipelineParams(
+        prepare=PrepareParams(input=str(ledger_csv), work_dir=str(work), model=str(tmp_path / "model")),
+        train={"mlflow": {"tracking_uri": dead_server()}},
+    )
+    # when it runs
+    with pytest.raises(ConnectionError, match="unreachable, not starting training"):
+        pipeline(params)
+    # then no data stage ran (nothing written under the work dir's stages)
+    assert not (work / "stages").exists()
