@@ -8,16 +8,28 @@ import sys
 import time
 
 
-def task_runs(flow_run_id) -> dict[str, dict]:
-    """Task name -> seconds it ran and its final state, from the Prefect API."""
+def task_runs(flow_run_id, settle: float = 3.0, timeout: float = 60.0) -> dict[str, dict]:
+    """Task name -> seconds it ran and its final state, from the Prefect API.
+
+    The API records task runs from events, after the flow returns: wait until they stop changing.
+    """
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
+    seen, since, deadline = None, time.monotonic(), time.monotonic() + timeout
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-    return {
-        r.name.rsplit("-", 1)[0]: {"s": round(r.total_run_time.total_seconds(), 2), "state": r.state_name} for r in runs
-    }
+        while time.monotonic() < deadline:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            now = {
+                r.name.rsplit("-", 1)[0]: {"s": round(r.total_run_time.total_seconds(), 2), "state": r.state_name}
+                for r in runs
+            }
+            if now != seen:
+                seen, since = now, time.monotonic()
+            elif time.monotonic() - since >= settle and all(t["state"] in FINAL for t in now.values()):
+                break
+            time.sleep(0.5)
+    return seen
 
 
 def prepare(spec: dict) -> dict:
@@ -63,6 +75,7 @@ def floor(spec: dict) -> dict:
 
 
 KINDS = {"prepare": prepare, "floor": floor}
+FINAL = {"Completed", "Cached", "Failed", "Crashed", "Cancelled"}
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from bench.common import Table, child_env, run_child
+from bench.common import Table, child_env, prefect_server, run_child
 
 P3_TARGET, P5_TARGET = 0.9, 0.9
 PREDICT_ROWS = 5_000
@@ -128,9 +128,14 @@ KINDS = {"train_launcher": train_launcher, "train_inprocess": train_inprocess, "
 
 def bench_model(root: Path, model: str, table: Table) -> dict:
     """Prepare a 10k-row ledger, train it both ways, then predict its texts both ways."""
+    # a running server for both ways: an ephemeral one would add its background work to the launcher side only
+    with prefect_server(root / "prefect-model", root / "logs" / "prefect-model-server.log") as api:
+        return measure_model(root, model, table, child_env(root / "prefect-model", api))
+
+
+def measure_model(root: Path, model: str, table: Table, env: dict[str, str]) -> dict:
     from bench.data_flow import write_bench_ledger
 
-    env = child_env(root / "prefect-model", None)
     logs, work = root / "logs", str(root / "work-model")
     ledger = write_bench_ledger(root, 10_000)
     prepared = run_child(

@@ -75,7 +75,7 @@ def tokenizer_threads(enabled: bool):
         os.environ.pop(PARALLELISM) if before is None else os.environ.__setitem__(PARALLELISM, before)
 
 
-def encode_texts(tokenizer, texts: pd.Series, max_length: int, batch_size: int, progress=None) -> pa.Table:
+def encode_texts(tokenizer, texts: pa.ChunkedArray, max_length: int, batch_size: int, progress=None) -> pa.Table:
     """input_ids cut to max_length and the untruncated length, straight into Arrow batch by batch.
 
     No attention mask is stored: the collator builds it when it pads. Python lists live one batch at a time.
@@ -84,7 +84,7 @@ def encode_texts(tokenizer, texts: pd.Series, max_length: int, batch_size: int, 
     for start in tqdm(
         range(0, len(texts), batch_size), desc="tokenize", unit="batch", disable=len(texts) <= batch_size
     ):
-        batch = texts.iloc[start : start + batch_size].tolist()
+        batch = texts.slice(start, batch_size).to_pylist()
         ids = tokenizer(batch, add_special_tokens=True, return_attention_mask=False)
         full = pa.array(ids["input_ids"], type=pa.list_(pa.int32()))
         cut = pc.list_slice(full, 0, max_length)
@@ -95,27 +95,31 @@ def encode_texts(tokenizer, texts: pd.Series, max_length: int, batch_size: int, 
     return pa.Table.from_batches(batches, schema=schema)
 
 
-def build_split(frame: pd.DataFrame, tokens: pa.Table, names: list[str]):
-    """One split as a Dataset: text, ClassLabel label, input_ids, length."""
+def build_split(part: pa.Table, tokens: pa.Table, names: list[str], fingerprint: str):
+    """One split as a Dataset: text, ClassLabel label, input_ids, length (the text's Arrow buffers reused)."""
     from datasets import ClassLabel, Dataset, DatasetInfo, Features, List, Value
 
+    text = part["text"]
     features = Features(
         {
-            "text": Value("string"),
+            "text": Value("large_string" if pa.types.is_large_string(text.type) else "string"),
             "label": ClassLabel(names=names),
             "input_ids": List(Value("int32")),
             "length": Value("int32"),
         }
     )
-    table = pa.table(
-        {
-            "text": pa.array(frame["text"].to_numpy(), type=pa.string()),
-            "label": pa.array(frame["label"].to_numpy(), type=pa.int64()),
-            "input_ids": tokens["input_ids"],
-            "length": tokens["length"],
-        }
-    )
-    return Dataset(table, info=DatasetInfo(features=features))
+    # built on the schema datasets expects (metadata included), or Dataset() would cast, copying every column
+    columns = [text, part["label"].cast(pa.int64()), tokens["input_ids"], tokens["length"]]
+    table = pa.Table.from_arrays(columns, schema=features.arrow_schema)
+    # a given fingerprint: datasets would otherwise hash the whole in-memory table (a full copy, and slow)
+    return Dataset(table, info=DatasetInfo(features=features), fingerprint=fingerprint)
+
+
+def split_tables(frame: pd.DataFrame) -> dict[str, pa.Table]:
+    """The text frame as one Arrow table per split present."""
+    table = pa.Table.from_pandas(frame[["split", "text", "label"]], preserve_index=False)
+    parts = {split: table.filter(pc.equal(table["split"], split)) for split in SPLITS}
+    return {split: part for split, part in parts.items() if part.num_rows}
 
 
 @task(cache_policy=StageCache(model_inputs=("model_path",)), persist_result=True)
@@ -125,24 +129,22 @@ def tokenize_dataset(
     """Tokenize every split with the model's tokenizer; save the DatasetDict, label map and tokenizer."""
     from datasets import DatasetDict
 
-    frame = read_frame(texts.data, TextFrame, "text output")
+    parts = split_tables(read_frame(texts.data, TextFrame, "text output"))
     tokenizer, pad_added = load_tokenizer(model_path)
     names = read_label_map(labels.path).id2label()
     progress = create_progress_artifact(0.0, key="tokenize-progress", description="texts tokenized")
-    present = [split for split in SPLITS if (frame["split"] == split).any()]
-    frame = frame[frame["split"].isin(present)]
-    total, done = len(frame), 0
+    total, done = sum(part.num_rows for part in parts.values()), 0
 
     def report(rows: int) -> None:
         update_progress_artifact(progress, 100.0 * (done + rows) / max(total, 1))
 
     dataset = DatasetDict()
     with tokenizer_threads(params.parallel):
-        for split in present:
-            rows = frame[frame["split"] == split]
-            tokens = encode_texts(tokenizer, rows["text"], params.max_length, params.batch_size, report)
-            dataset[split] = build_split(rows, tokens, names)
-            done += len(rows)
+        for split, part in parts.items():
+            tokens = encode_texts(tokenizer, part["text"], params.max_length, params.batch_size, report)
+            dataset[split] = build_split(part, tokens, names, f"{texts.data.fingerprint[:16]}-{split}")
+            done += part.num_rows
+    del parts
     key = (
         f"{texts.data.fingerprint[:8]}-{labels.fingerprint[:8]}-{model_fingerprint(model_path)[:8]}-{params.max_length}"
     )
