@@ -184,6 +184,17 @@ def test_bad_resume_path_fails_before_launch_and_lists_checkpoints(prepared, ref
         train_model(params(prepared, run_name="reference", resume_from=bad))
 
 
+def test_unreachable_mlflow_server_fails_before_launch(prepared):
+    from tasks.launch import free_port
+
+    # given a tracking server that is down
+    p = params(prepared, run_name="dead-mlflow", mlflow={"tracking_uri": f"http://127.0.0.1:{free_port()}"})
+    # when training starts / then it fails on the store, naming it, and nothing was launched
+    with pytest.raises(ConnectionError, match="unreachable, not starting training"):
+        train_model(p)
+    assert not events(str(Path(prepared["work_dir"]) / "runs" / "dead-mlflow"))
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["cancelled", "flow-killed"])
 def test_stopping_the_flow_leaves_no_training_process(prepared, tmp_path, sig):
     # given a long training run started by a flow process
