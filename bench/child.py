@@ -34,8 +34,8 @@ def task_runs(flow_run_id, settle: float = 3.0, timeout: float = 60.0) -> dict[s
 
 def prepare(spec: dict) -> dict:
     """The data flow from ledger file to tokenized dataset, timed around the flow call."""
-    from flows.params import PrepareParams
     from flows.prepare import prepare_data
+    from params.prepare import PrepareParams
 
     params = PrepareParams(input=spec["input"], work_dir=spec["work_dir"], model=spec["model"])
     start = time.perf_counter()
@@ -58,7 +58,7 @@ def floor(spec: dict) -> dict:
     """The floor of the data flow: the same tokenizer encoding the same final texts, nothing else."""
     import pandas as pd
 
-    from tasks.params import TokenizeParams
+    from params.prepare import TokenizeParams
     from tasks.tokenize import load_tokenizer, tokenizer_threads
 
     texts = pd.read_parquet(spec["texts"], columns=["text"])["text"].tolist()

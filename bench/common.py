@@ -103,7 +103,7 @@ def child_env(prefect_home: Path, api_url: str | None) -> dict[str, str]:
 def prefect_server(home: Path, log: Path):
     """`prefect server start` on a free loopback port for the duration; yields its API URL."""
     from deployments.serve import start, wait_healthy
-    from tasks.launch import free_port, kill_group
+    from training.launcher import free_port, kill_group
 
     port = free_port()
     env = child_env(home, None)

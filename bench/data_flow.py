@@ -9,7 +9,7 @@ P1_TARGET, P2_TARGET, P4_TARGET_GB = 1.3, 0.10, 3.0
 
 def write_bench_ledger(root: Path, rows: int) -> str:
     """A synthetic dirty ledger as a CP949 CSV (what older bookkeeping software exports), made once per size."""
-    from tasks.synth import make_ledger, write_ledger
+    from synth.ledger import make_ledger, write_ledger
 
     path = root / f"ledger-{rows}.csv"
     if not path.exists():

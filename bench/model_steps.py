@@ -37,7 +37,7 @@ def steady_rate(progress: Path, started: float) -> dict:
 def train_launcher(spec: dict) -> dict:
     """The product path: train_model flow -> deepspeed launcher -> `-m training` subprocess."""
     from flows.train import train_model
-    from tasks.params import TrainParams
+    from params.train import TrainParams
 
     params = TrainParams(
         dataset=spec["dataset"],
@@ -58,8 +58,8 @@ def train_inprocess(spec: dict) -> dict:
     import yaml
     from mlflow import MlflowClient
 
-    from tasks.launch import free_port
     from training.__main__ import main
+    from training.launcher import free_port
 
     config = yaml.safe_load((Path(spec["run_dir"]) / "run.yaml").read_text())
     out = Path(spec["work_dir"]) / "inprocess"

@@ -71,12 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     table, details = Table(), {}
 
-    from training.tiny_model import make_tiny_model
+    from synth.tiny_model import make_tiny_model
 
     model = str(make_tiny_model(str(root / "tiny-model")))
     facts = {
         **machine(),
-        "model": "tiny random Qwen2-style decoder + tokenizer trained on the fly (training.tiny_model)",
+        "model": "tiny random Qwen2-style decoder + tokenizer trained on the fly (synth.tiny_model)",
     }
     if args.only in (None, "data"):
         from bench.data_flow import bench_data_flow

@@ -4,20 +4,12 @@ account-tax baseline --input ledger.csv
 """
 
 from prefect import flow
-from pydantic import BaseModel, ConfigDict
 
 from flows.naming import run_namer
-from flows.params import PrepareParams
 from flows.prepare import prepare_data
-from tasks.baseline import BaselineParams, train_baseline
-from tasks.evaluation import EvalReport, publish_eval_report
-
-
-class BaselineFlowParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    prepare: PrepareParams
-    baseline: BaselineParams = BaselineParams()
+from params.baseline import BaselineFlowParams
+from tasks.baseline import train_baseline
+from tasks.evaluate import EvalReport, publish_eval_report
 
 
 @flow(name="baseline", flow_run_name=run_namer("baseline"))

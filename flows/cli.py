@@ -76,14 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _overrides(args: argparse.Namespace, **explicit) -> dict:
-    from flows.params import deep_merge, parse_assignments
+    from params.loading import deep_merge, parse_assignments
 
     given = {k: v for k, v in explicit.items() if v is not None}
     return deep_merge(parse_assignments(args.assignments), given)
 
 
 def run_synth(args: argparse.Namespace) -> None:
-    from tasks.synth import make_ledger, write_ledger
+    from synth.ledger import make_ledger, write_ledger
 
     start = time.perf_counter()
     df = make_ledger(args.rows, args.accounts, args.seed, dirty=args.dirty)
@@ -93,7 +93,8 @@ def run_synth(args: argparse.Namespace) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> None:
-    from flows.params import PrepareParams, load_params
+    from params.loading import load_params
+    from params.prepare import PrepareParams
 
     overrides = _overrides(
         args,
@@ -109,7 +110,8 @@ def run_prepare(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from flows.params import TrainParams, load_params
+    from params.loading import load_params
+    from params.train import TrainParams
 
     overrides = _overrides(
         args,
@@ -133,7 +135,8 @@ def run_pipeline(args: argparse.Namespace) -> None:
 
         demo_main([])
         return
-    from flows.params import PipelineParams, load_params
+    from params.loading import load_params
+    from params.pipeline import PipelineParams
 
     prepare = {k: v for k, v in {"input": args.input, "model": args.model, "work_dir": args.work_dir}.items() if v}
     params = load_params(PipelineParams, args.config, _overrides(args, prepare=prepare))
@@ -147,7 +150,7 @@ def run_pipeline(args: argparse.Namespace) -> None:
 
 def print_training(outcome, work_dir: str, tracking_uri: str | None) -> None:
     """Final metrics, where the adapter is, and how to look at the run in the MLflow and Prefect UIs."""
-    from tasks.mlflow_run import tracking_uri as default_uri
+    from tasks.tracking import tracking_uri as default_uri
 
     print()
     print(
@@ -167,8 +170,9 @@ def print_training(outcome, work_dir: str, tracking_uri: str | None) -> None:
 
 
 def run_baseline(args: argparse.Namespace) -> None:
-    from flows.baseline import BaselineFlowParams, baseline
-    from flows.params import load_params
+    from flows.baseline import baseline
+    from params.baseline import BaselineFlowParams
+    from params.loading import load_params
 
     prepare = {k: v for k, v in {"input": args.input, "work_dir": args.work_dir}.items() if v}
     params = load_params(BaselineFlowParams, args.config, _overrides(args, prepare=prepare))
@@ -177,14 +181,15 @@ def run_baseline(args: argparse.Namespace) -> None:
 
 def print_side_by_side(reports) -> None:
     """Baseline and LLM metrics in columns, then where each report's files are."""
-    from tasks.evaluation import metrics_markdown
+    from tasks.evaluate import metrics_markdown
 
     print()
     print(metrics_markdown(reports))
 
 
 def run_predict(args: argparse.Namespace) -> None:
-    from flows.predict import PredictParams, predict_ledger
+    from flows.predict import predict_ledger
+    from params.predict import PredictParams
 
     params = PredictParams(
         model=args.model,
@@ -204,7 +209,7 @@ def print_prediction(summary) -> None:
 
 
 def run_make_tiny_model(args: argparse.Namespace) -> None:
-    from training.tiny_model import make_tiny_model
+    from synth.tiny_model import make_tiny_model
 
     print(f"tiny {args.arch} model and tokenizer -> {make_tiny_model(args.out, args.arch, seed=args.seed)}")
 

@@ -9,10 +9,12 @@ from pathlib import Path
 from prefect import flow, task
 from pydantic import BaseModel
 
-from flows.params import PipelineParams, PrepareParams
 from flows.pipeline import PipelineResult, pipeline
-from flows.predict import PredictParams, predict_ledger
-from tasks.params import TrainOptions
+from flows.predict import predict_ledger
+from params.pipeline import PipelineParams
+from params.predict import PredictParams
+from params.prepare import PrepareParams
+from params.train import TrainOptions
 from tasks.predict import PredictSummary
 
 # Small enough for a laptop CPU in a few minutes through the real DeepSpeed launcher.
@@ -38,7 +40,7 @@ class DemoResult(BaseModel):
 @task
 def synthesize_ledger(out: str, rows: int, accounts: int, seed: int, dirty: float, labels: bool = True) -> str:
     """Write a synthetic Korean ledger (CP949 CSV, as older bookkeeping software exports it)."""
-    from tasks.synth import make_ledger, write_ledger
+    from synth.ledger import make_ledger, write_ledger
 
     ledger = make_ledger(rows, accounts, seed, dirty=dirty)
     return write_ledger(ledger if labels else ledger.drop(columns=["계정코드", "계정과목"]), out, "csv", "cp949")
@@ -47,7 +49,7 @@ def synthesize_ledger(out: str, rows: int, accounts: int, seed: int, dirty: floa
 @task
 def build_tiny_model(out: str) -> str:
     """A tiny random decoder and a tokenizer trained on synthetic ledger text (no download)."""
-    from training.tiny_model import make_tiny_model
+    from synth.tiny_model import make_tiny_model
 
     return str(out if (Path(out) / "config.json").exists() else make_tiny_model(out))
 

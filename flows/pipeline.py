@@ -10,13 +10,13 @@ from prefect import flow
 from pydantic import BaseModel
 
 from flows.naming import run_namer
-from flows.params import PipelineParams
 from flows.prepare import PrepareResult, prepare_data
 from flows.train import train_model
+from params.pipeline import PipelineParams
 from tasks.baseline import train_baseline
-from tasks.evaluation import EvalReport, publish_eval_report
-from tasks.mlflow_run import check_mlflow_store
+from tasks.evaluate import EvalReport, publish_eval_report
 from tasks.preflight import check_output_folders
+from tasks.tracking import check_mlflow_store
 from tasks.train import TrainingOutcome
 
 

@@ -6,24 +6,13 @@ account-tax predict --model data/runs/NAME --input next_month.xlsx --out predict
 from pathlib import Path
 
 from prefect import flow, task
-from pydantic import BaseModel, ConfigDict, Field
 
 from flows.naming import run_namer
-from flows.params import PrepareParams
 from flows.prepare import prepare_data
+from params.predict import PredictParams
+from params.prepare import PrepareParams
 from tasks.predict import PredictSummary, TrainedRun, classify_ledger, load_run, write_predictions
 from tasks.preflight import check_output_folders
-
-
-class PredictParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    model: str = Field(..., description="a training run folder (runs/<name> or its final/)")
-    input: str = Field(..., description="ledger file, folder or glob to classify (labels not needed)")
-    out: str = Field(..., description="output file: .csv or .xlsx")
-    work_dir: str = "data"
-    top_k: int = Field(3, ge=1)
-    batch_size: int = Field(32, ge=1)
 
 
 @task

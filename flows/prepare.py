@@ -7,14 +7,14 @@ from prefect import flow
 from pydantic import BaseModel
 
 from flows.naming import run_namer
-from flows.params import PrepareParams
+from ledger.frames import StageResult
+from params.prepare import PrepareParams
 from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
 from tasks.preflight import check_output_folders
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
 from tasks.report import PrepareSummary, account_rows, publish_dataset_report, publish_prepare_report
 from tasks.split import LabelMapFile, assign_label_slots, split_dataset
-from tasks.store import StageResult
 from tasks.text import serialize_text
 from tasks.tokenize import TokenizedDataset, save_prepare_params, tokenize_dataset
 

@@ -7,10 +7,10 @@ from prefect import flow
 from prefect.logging import get_run_logger
 
 from flows.naming import run_namer
-from tasks.evaluation import evaluate_training, publish_eval_report
-from tasks.mlflow_run import close_mlflow_run, fail_mlflow_run, open_mlflow_run
-from tasks.params import TrainParams
+from params.train import TrainParams
+from tasks.evaluate import evaluate_training, publish_eval_report
 from tasks.preflight import check_output_folders
+from tasks.tracking import close_mlflow_run, fail_mlflow_run, open_mlflow_run
 from tasks.train import TrainingOutcome, plan_run, run_dir_for, run_training
 
 

@@ -6,24 +6,13 @@ from pathlib import Path
 
 import numpy as np
 from prefect import task
-from pydantic import BaseModel, ConfigDict, Field
 
+from ledger.caching import STAGE
+from ledger.frames import StageResult, read_frame
+from params.baseline import BaselineParams
 from schemas import TextFrame
-from tasks.caching import STAGE
-from tasks.evaluation import EvalReport, build_report
+from tasks.evaluate import EvalReport, build_report
 from tasks.split import LabelMapFile, read_label_map
-from tasks.store import StageResult, read_frame
-
-
-class BaselineParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    ngram_min: int = Field(2, ge=1)
-    ngram_max: int = Field(3, ge=1, description="character n-grams suit Korean (no word segmentation needed)")
-    max_features: int = Field(50_000, ge=1)
-    max_df: float = Field(0.9, gt=0, le=1, description="drops n-grams of the template's field names (in every row)")
-    C: float = Field(4.0, gt=0)
-    max_iter: int = Field(40, ge=1, description="lbfgs iterations: more converges further, slower")
 
 
 @task(**STAGE)

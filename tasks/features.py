@@ -9,10 +9,10 @@ import pandas as pd
 from prefect import task
 from prefect.logging import get_run_logger
 
+from ledger.caching import STAGE
+from ledger.frames import StageResult, read_frame, write_frame
+from params.prepare import FeatureParams
 from schemas import LABEL_COLUMNS, TRACE_COLUMNS, CleanLedger, FeatureFrame, selected_schema
-from tasks.caching import STAGE
-from tasks.params import FeatureParams
-from tasks.store import StageResult, read_frame, write_frame
 
 
 def holiday_names(dates: pd.Series, country: str) -> pd.Series:

@@ -11,13 +11,13 @@ from prefect import task
 from prefect.cache_policies import CachePolicy
 from pydantic import BaseModel
 
+from ledger.caching import STAGE
+from ledger.cells import parse_amounts
+from ledger.conf import load_yaml
+from ledger.frames import StageResult, file_digest, read_frame, write_frame
+from ledger.readers import FileReport, LedgerFileError, normalize_header, read_ledger_file
+from params.prepare import IngestParams
 from schemas import Ledger, RawLedger
-from tasks.caching import STAGE
-from tasks.conf import load_yaml
-from tasks.params import IngestParams
-from tasks.readers import FileReport, LedgerFileError, normalize_header, read_ledger_file
-from tasks.store import StageResult, file_digest, read_frame, write_frame
-from tasks.values import parse_amounts
 
 GLOB_CHARS = set("*?[")
 

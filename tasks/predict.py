@@ -11,9 +11,9 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from pydantic import BaseModel
 
+from ledger.conf import load_yaml
+from ledger.frames import StageResult, read_frame, write_frame
 from schemas.predict import prediction_schema
-from tasks.conf import load_yaml
-from tasks.store import StageResult, read_frame, write_frame
 from tasks.text import serialize
 
 REQUIRED_FILES = [

@@ -3,15 +3,8 @@
 import pandas as pd
 from prefect import task
 
-from schemas import CleanLedger, Ledger, labeled
-from tasks.caching import STAGE
-from tasks.conf import load_yaml
-from tasks.ingest import column_spec
-from tasks.params import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
-from tasks.readers import normalize_header
-from tasks.rejects import reject, rule_counts, write_rejects
-from tasks.store import StageResult, read_frame, write_frame
-from tasks.values import (
+from ledger.caching import STAGE
+from ledger.cells import (
     map_values,
     normalize_business_no,
     normalize_code,
@@ -20,6 +13,13 @@ from tasks.values import (
     spelling_key,
     tidy_text,
 )
+from ledger.conf import load_yaml
+from ledger.frames import StageResult, read_frame, write_frame
+from ledger.readers import normalize_header
+from ledger.rejects import reject, rule_counts, write_rejects
+from params.prepare import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
+from schemas import CleanLedger, Ledger, labeled
+from tasks.ingest import column_spec
 
 TRACE = ["row_id", "source_file", "source_row"]
 AMOUNT_COLUMNS = ["amount", "supply_amount", "vat"]

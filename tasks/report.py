@@ -8,8 +8,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
-from tasks.caching import STAGE
-from tasks.store import StageResult, read_frame
+from ledger.caching import STAGE
+from ledger.frames import StageResult, read_frame
 
 FORMULA_START = r"^[=+\-@\t\r]"
 PLAIN_NUMBER = r"^[+-]?[\d,]*\.?\d+$"

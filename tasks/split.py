@@ -7,10 +7,10 @@ import pandas as pd
 from prefect import task
 from pydantic import BaseModel
 
+from ledger.caching import STAGE
+from ledger.frames import StageResult, file_digest, read_frame, write_frame
+from params.prepare import LabelParams, SplitParams
 from schemas import SplitColumns, selected_schema
-from tasks.caching import STAGE
-from tasks.params import LabelParams, SplitParams
-from tasks.store import StageResult, file_digest, read_frame, write_frame
 
 
 class LabelSlot(BaseModel):

@@ -7,11 +7,11 @@ import numpy as np
 import pandas as pd
 from prefect import task
 
+from ledger.caching import STAGE
+from ledger.conf import load_yaml
+from ledger.frames import StageResult, read_frame, write_frame
+from params.prepare import TextParams
 from schemas import TextFrame
-from tasks.caching import STAGE
-from tasks.conf import load_yaml
-from tasks.params import TextParams
-from tasks.store import StageResult, read_frame, write_frame
 
 
 def with_thousands(values: pd.Series) -> pd.Series:

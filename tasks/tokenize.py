@@ -15,11 +15,11 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from pydantic import BaseModel
 from tqdm import tqdm
 
+from ledger.caching import StageCache, model_fingerprint
+from ledger.frames import StageResult, read_frame
+from params.prepare import TokenizeParams
 from schemas import SPLITS, TextFrame
-from tasks.caching import StageCache, model_fingerprint
-from tasks.params import TokenizeParams
 from tasks.split import LabelMapFile, read_label_map
-from tasks.store import StageResult, read_frame
 
 PARALLELISM = "TOKENIZERS_PARALLELISM"
 

@@ -14,15 +14,15 @@ from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
-from tasks.caching import StageCache
-from tasks.conf import conf_path
-from tasks.evaluation import EvalReport
-from tasks.launch import free_port, launcher_command, launcher_env, process_group
-from tasks.params import TrainParams
-from tasks.store import file_digest
+from ledger.caching import StageCache
+from ledger.conf import conf_path
+from ledger.frames import file_digest
+from params.train import TrainParams
+from tasks.evaluate import EvalReport
 from tasks.tokenize import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from training.checkpoints import list_checkpoints, resolve_resume
 from training.config import RunConfig, read_run_config, write_run_config
+from training.launcher import free_port, launcher_command, launcher_env, process_group
 
 TAIL_LINES = 30
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.readers import LedgerFileError
+from ledger.readers import LedgerFileError
 from tasks.report import NoRowsAcceptedError
 from tests.conftest import HEADER, ROWS
 

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ledger.frames import StageResult, read_frame, write_frame
+from params.prepare import IngestParams
 from schemas import CleanLedger, Ledger
 from tasks.ingest import fingerprint_input, load_ledger, standardize_columns
-from tasks.params import IngestParams
-from tasks.store import StageResult, read_frame, write_frame
 
 TRACE = ["row_id", "source_file", "source_row"]
 # A valid ledger row as text cells (canonical names); tests override single cells.

@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flows.params import PrepareParams
 from flows.prepare import prepare_data
+from params.prepare import PrepareParams
 from tests._bad_ledgers import (
     BLANK,
     COLUMNS,

@@ -6,10 +6,11 @@ import joblib
 import pandas as pd
 import pytest
 
+from ledger.frames import StageResult, write_frame
+from params.baseline import BaselineParams
 from schemas import TextFrame
-from tasks.baseline import BaselineParams, train_baseline
+from tasks.baseline import train_baseline
 from tasks.split import LabelMap, LabelMapFile, LabelSlot
-from tasks.store import StageResult, write_frame
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Three accounts in slots 0, 1, 3 of a 6-slot head; each has its own words, so the texts are separable.
@@ -88,9 +89,10 @@ def test_params_reject_unknown_keys():
 @pytest.mark.usefixtures("prefect_harness")
 def test_flow_learns_a_synthetic_ledger(tmp_path, work_dir):
     # given a labelled synthetic ledger of 4,000 rows and 30 accounts
-    from flows.baseline import BaselineFlowParams, baseline
-    from flows.params import PrepareParams
-    from tasks.synth import make_ledger, write_ledger
+    from flows.baseline import baseline
+    from params.baseline import BaselineFlowParams
+    from params.prepare import PrepareParams
+    from synth.ledger import make_ledger, write_ledger
 
     ledger = write_ledger(make_ledger(4000, 30, seed=1), str(tmp_path / "ledger.csv"))
     params = BaselineFlowParams(prepare=PrepareParams(input=ledger, work_dir=work_dir))

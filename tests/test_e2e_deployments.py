@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tasks.launch import free_port
+from training.launcher import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,8 +102,8 @@ def final_state(env: dict, run_id: str) -> str:
 
 
 def test_pipeline_deployment_runs_and_train_rerun_resumes(server, tmp_path):
-    from tasks.synth import make_ledger, write_ledger
-    from training.tiny_model import make_tiny_model
+    from synth.ledger import make_ledger, write_ledger
+    from synth.tiny_model import make_tiny_model
 
     env, started = server
     # given work pools and the deployments of prefect.yaml registered on a real server

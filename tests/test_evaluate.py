@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-import tasks.evaluation as evaluation
-from tasks.evaluation import EvalReport, build_report, metrics_markdown, per_class_table, publish_eval_report
+import tasks.evaluate as evaluation
+from tasks.evaluate import EvalReport, build_report, metrics_markdown, per_class_table, publish_eval_report
 from tasks.split import LabelMap, LabelSlot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

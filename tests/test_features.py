@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
+from params.prepare import FeatureParams
 from tasks.features import build_features, select_features
-from tasks.params import FeatureParams
 from tests._stages import clean_frame, clean_stage, frames
 
 

@@ -10,8 +10,8 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-from flows.params import PrepareParams
 from flows.prepare import prepare_data
+from params.prepare import PrepareParams
 from tests.conftest import HEADER, ROWS, write_csv
 
 ALL_TASKS = {
@@ -115,7 +115,7 @@ def test_changed_input_file_reruns_everything(unique_ledger, work_dir):
 
 def test_dirty_ledger_rows_accounting(tmp_path, work_dir):
     # given a dirty synthetic ledger (duplicates, blanks, bad amounts and dates, VAT mismatches)
-    from tasks.synth import make_ledger, write_ledger
+    from synth.ledger import make_ledger, write_ledger
 
     path = write_ledger(make_ledger(3000, 60, seed=11, dirty=0.15), str(tmp_path / "dirty.csv"), encoding="cp949")
     # when it is prepared

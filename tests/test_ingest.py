@@ -3,10 +3,10 @@
 import pandas as pd
 import pytest
 
+from ledger.frames import read_frame
+from ledger.readers import LedgerFileError
+from params.prepare import IngestParams
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, resolve_sources
-from tasks.params import IngestParams
-from tasks.readers import LedgerFileError
-from tasks.store import read_frame
 from tests._stages import ingest
 from tests.conftest import HEADER, ROWS, write_csv
 

@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 
-from flows.params import PipelineParams, PrepareParams
 from flows.pipeline import pipeline
-from flows.predict import PredictParams, predict_ledger
+from flows.predict import predict_ledger
 from flows.prepare import prepare_data
-from tasks.launch import free_port
-from tasks.mlflow_run import check_mlflow_store
+from params.pipeline import PipelineParams
+from params.predict import PredictParams
+from params.prepare import PrepareParams
 from tasks.preflight import OutputFolderError, writable_folder
+from tasks.tracking import check_mlflow_store
+from training.launcher import free_port
 
 
 @pytest.fixture

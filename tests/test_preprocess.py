@@ -5,7 +5,7 @@ import unicodedata
 import pandas as pd
 import pytest
 
-from tasks.params import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
+from params.prepare import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
 from tests._stages import assert_rows_accounted, frames, ingest, ledger_stage
 from tests.conftest import HEADER, ROWS, write_csv

@@ -7,9 +7,9 @@ import fsspec
 import pandas as pd
 import pytest
 
+from ledger.readers import LedgerFileError, read_ledger_file
+from params.prepare import IngestParams
 from tasks.ingest import column_spec, known_headers
-from tasks.params import IngestParams
-from tasks.readers import LedgerFileError, read_ledger_file
 from tests.conftest import HEADER, ROWS, write_csv
 
 HEADERS = HEADER.split(",")

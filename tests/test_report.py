@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.params import CleanParams, IngestParams
+from params.prepare import CleanParams, IngestParams
 from tasks.preprocess import clean_ledger
 from tasks.report import RowsAccountingError, account_rows, metadata_markdown
 from tests._stages import ledger_stage

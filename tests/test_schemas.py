@@ -5,10 +5,10 @@ import os
 import pandas as pd
 import pytest
 
+from ledger.frames import FrameValidationError, read_frame, validate, write_frame
+from params.prepare import FeatureParams
 from schemas import CleanLedger, FeatureFrame, Ledger, RawLedger, Rejects, labeled, selected_schema
 from tasks.features import add_features
-from tasks.params import FeatureParams
-from tasks.store import FrameValidationError, read_frame, validate, write_frame
 from tests._stages import clean_frame, text_frame
 
 
@@ -103,7 +103,7 @@ def test_selected_schema_keeps_only_the_selected_columns_strictly():
     assert "'month'" in rejected(schema, feature_frame()[columns].assign(month=[0, 1]))
 
 
-# --- tasks.store ----------------------------------------------------------------------------------
+# --- ledger.frames ----------------------------------------------------------------------------------
 
 
 def test_validation_error_names_the_stage_column_check_and_rows():

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from ledger.frames import StageResult, read_frame, write_frame
+from params.prepare import LabelParams, SplitParams
 from schemas import selected_schema
-from tasks.params import LabelParams, SplitParams
 from tasks.split import (
     LabelMap,
     LabelSlot,
@@ -20,7 +21,6 @@ from tasks.split import (
     split_dataset,
     upsert_labels,
 )
-from tasks.store import StageResult, read_frame, write_frame
 
 NAMES = {"811": "복리후생비", "814": "통신비", "830": "소모품비", "999": "신규계정"}
 

@@ -8,7 +8,7 @@ import fsspec
 import pandas as pd
 import pytest
 
-from tasks.synth import CP949_REPLACEMENTS, HEADERS, conf_dir, load_chart, make_ledger, write_ledger
+from synth.ledger import CP949_REPLACEMENTS, HEADERS, conf_dir, load_chart, make_ledger, write_ledger
 
 EXPECTED_HEADERS = [
     "일자",

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from ledger.conf import load_yaml
+from ledger.frames import StageResult, read_frame, write_frame
+from params.prepare import TextParams
 from schemas import SplitColumns, TextFrame, selected_schema
-from tasks.conf import load_yaml
-from tasks.params import TextParams
-from tasks.store import StageResult, read_frame, write_frame
 from tasks.text import serialize, serialize_text, with_thousands
 
 TEMPLATE = load_yaml("text_template.yaml")

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ledger.frames import StageResult, file_digest, write_frame
+from params.prepare import TokenizeParams
 from schemas import TextFrame
-from tasks.params import TokenizeParams
 from tasks.split import LabelMap, LabelMapFile, LabelSlot
-from tasks.store import StageResult, file_digest, write_frame
 from tasks.tokenize import load_tokenizer, token_stats, tokenize_dataset
 
 KOREAN = "급여 이체 GS25 사무용품 구입 11,000원"
@@ -33,7 +33,7 @@ def tiny_model(tmp_path_factory) -> Path:
     llama: its tokenizer loads with no pad token, so the EOS fallback of load_tokenizer is exercised (the qwen2
     one loads as Qwen2Tokenizer, which brings its own default pad token).
     """
-    from training.tiny_model import make_tiny_model
+    from synth.tiny_model import make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny"), arch="llama")
 
@@ -62,7 +62,7 @@ def test_tiny_model_round_trips_korean_and_loads_as_a_classifier(tiny_model, tmp
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from training.tiny_model import make_tiny_model
+    from synth.tiny_model import make_tiny_model
 
     # given a tiny model of each architecture, saved and loaded back through the Auto classes
     path = tiny_model if arch == "llama" else make_tiny_model(tmp_path / arch, arch=arch)

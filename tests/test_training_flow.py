@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.params import PrepareParams
 from flows.prepare import prepare_data
 from flows.train import train_model
-from tasks.params import TrainParams
+from params.prepare import PrepareParams
+from params.train import TrainParams
 from training.checkpoints import CheckpointError, checkpoint_problem
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -35,8 +35,8 @@ SETTINGS = {
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory, prefect_harness):
     """A tiny model and a tokenized dataset from a synthetic ledger (module-wide: training is the slow part)."""
-    from tasks.synth import make_ledger, write_ledger
-    from training.tiny_model import make_tiny_model
+    from synth.ledger import make_ledger, write_ledger
+    from synth.tiny_model import make_tiny_model
 
     work = tmp_path_factory.mktemp("train-work")
     model = str(make_tiny_model(work / "tiny-model"))
@@ -185,7 +185,7 @@ def test_bad_resume_path_fails_before_launch_and_lists_checkpoints(prepared, ref
 
 
 def test_unreachable_mlflow_server_fails_before_launch(prepared):
-    from tasks.launch import free_port
+    from training.launcher import free_port
 
     # given a tracking server that is down
     p = params(prepared, run_name="dead-mlflow", mlflow={"tracking_uri": f"http://127.0.0.1:{free_port()}"})
@@ -212,8 +212,9 @@ def test_stopping_the_flow_leaves_no_training_process(prepared, tmp_path, sig):
 
 
 def test_predict_new_ledger_with_unseen_vendors_and_invalid_rows(prepared, reference, tmp_path):
-    from flows.predict import PredictParams, predict_ledger
-    from tasks.synth import make_ledger, write_ledger
+    from flows.predict import predict_ledger
+    from params.predict import PredictParams
+    from synth.ledger import make_ledger, write_ledger
 
     # given next month's ledger without labels, with vendors never seen, dirt, and a formula in a cell
     ledger = make_ledger(300, 30, seed=99, dirty=0.2)
@@ -248,9 +249,9 @@ def test_predict_new_ledger_with_unseen_vendors_and_invalid_rows(prepared, refer
 
 
 def test_pipeline_trains_and_compares_with_the_baseline(prepared, tmp_path):
-    from flows.params import PipelineParams
     from flows.pipeline import pipeline
-    from tasks.synth import make_ledger, write_ledger
+    from params.pipeline import PipelineParams
+    from synth.ledger import make_ledger, write_ledger
 
     # given a labelled ledger and the tiny model
     ledger = write_ledger(make_ledger(1500, 30, seed=3), str(tmp_path / "ledger.csv"))

@@ -179,7 +179,7 @@ def tiny(tmp_path_factory):
     from datasets import Dataset
     from transformers import AutoTokenizer
 
-    from training.tiny_model import make_tiny_model
+    from synth.tiny_model import make_tiny_model
 
     path = make_tiny_model(tmp_path_factory.mktemp("tiny"), layers=2, hidden=32, vocab_size=600)
     tokenizer = AutoTokenizer.from_pretrained(path)

@@ -6,7 +6,7 @@ import unicodedata
 import pandas as pd
 import pytest
 
-from tasks.values import (
+from ledger.cells import (
     map_values,
     normalize_business_no,
     normalize_code,

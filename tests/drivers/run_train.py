@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from flows.train import train_model
-from tasks.params import TrainParams
+from params.train import TrainParams
 
 if __name__ == "__main__":
     params = TrainParams.model_validate_json(Path(sys.argv[1]).read_text())

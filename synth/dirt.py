@@ -14,7 +14,7 @@ Kinds (share of the dirty rows, by exact quota):
                          공급가액+부가세 far from 금액 (공급가액 x10), or blank 계정코드 and 계정과목
                          (an unlabelled row); the four in equal parts
 Rows of accounts with <= 3 rows are never touched (nor copied by a duplicate), so the rare tail stays exact.
-"₩" (U+20A9) is not in cp949: `tasks.synth.write_ledger(..., encoding="cp949")` writes it as "￦" (U+FFE6).
+"₩" (U+20A9) is not in cp949: `synth.ledger.write_ledger(..., encoding="cp949")` writes it as "￦" (U+FFE6).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def load_evidence_spellings(conf: Path | None = None) -> dict[str, list[str]]:
     """Canonical evidence type -> spellings, from value_maps.yaml (`evidence_type.values`)."""
     import yaml
 
-    from tasks.synth import EVIDENCE, conf_dir
+    from synth.ledger import EVIDENCE, conf_dir
 
     path = (conf or conf_dir()) / "value_maps.yaml"
     values = {}
@@ -50,7 +50,7 @@ def add_dirt(
     cols: dict, raw: dict, dirty: float, rng: np.random.Generator, spellings: dict[str, list[str]]
 ) -> dict[str, int]:
     """Dirty round(dirty * rows) rows of `cols` (header -> object array) in place; returns rows per kind."""
-    from tasks.synth import EVIDENCE, _apportion
+    from synth.ledger import EVIDENCE, _apportion
 
     n = len(raw["day"])
     ok = ~raw["protect"]

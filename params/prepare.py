@@ -1,14 +1,8 @@
-"""Parameter sections of the data stages: defaults in code, overridden by YAML, CLI or the Prefect UI form."""
+"""`prepare_data`'s parameters: the input and one section per data stage (the user's, as in the UI form)."""
 
-from typing import Literal
+from pydantic import ConfigDict, Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from training.config import LoraSettings, LossSettings, TrainerSettings
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from params.base import Section
 
 
 class IngestParams(Section):
@@ -138,31 +132,19 @@ class TokenizeParams(Section):
     batch_size: int = Field(10_000, ge=1, description="texts per tokenizer call")
 
 
-class MlflowParams(Section):
-    tracking_uri: str | None = Field(None, description="server URI or sqlite:///...; default: <work_dir>/mlflow.db")
-    experiment: str = "account-tax"
+class PrepareParams(Section):
+    """Everything `prepare_data` takes: the input ledger(s) and one section per stage."""
 
-
-class TrainOptions(Section):
-    """How to launch and what to train; the dataset and the model come from the caller."""
-
-    run_name: str | None = Field(None, description="runs/<run_name>/ holds checkpoints; default from model + data")
-    launcher: Literal["deepspeed", "torchrun", "python"] = "deepspeed"
-    num_gpus: int = Field(1, ge=1, description="processes per node (GPUs; CPU processes when there is none)")
-    hostfile: str | None = Field(None, description="DeepSpeed hostfile for a multi-node run")
-    deepspeed_config: str | None = Field("deepspeed_zero2.json", description="a file in conf/ or a path")
-    resume_from: str | None = Field(None, description="none, 'latest' or a checkpoint folder")
-    retries: int = Field(1, ge=0, description="re-launches after a failure, each resuming from the latest checkpoint")
-    max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")
-    lora: LoraSettings = LoraSettings()
-    loss: LossSettings = LossSettings()
-    trainer: TrainerSettings = TrainerSettings()
-    mlflow: MlflowParams = MlflowParams()
-
-
-class TrainParams(TrainOptions):
-    """Everything `train_model` takes: the tokenized dataset, the base model, how to launch, what to train."""
-
-    dataset: str = Field(..., description="tokenized dataset folder written by prepare_data")
-    model: str = Field(..., description="base model folder (local path or hub-cache snapshot)")
-    work_dir: str = "data"
+    input: str = Field(..., description="ledger file, folder or glob; any fsspec URL")
+    work_dir: str = Field("data", description="where stage outputs and reports are written")
+    labels_required: bool = Field(True, description="training data: a row without an account code is rejected")
+    ingest: IngestParams = IngestParams()
+    preprocess: PreprocessParams = PreprocessParams()
+    features: FeatureParams = FeatureParams()
+    model: str | None = Field(
+        None, description="model folder whose tokenizer builds the dataset; none: stop after features"
+    )
+    labels: LabelParams = LabelParams()
+    split: SplitParams = SplitParams()
+    text: TextParams = TextParams()
+    tokenize: TokenizeParams = TokenizeParams()

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from ledger.frames import Frame, write_frame
 from schemas import Ledger, Rejects
-from tasks.store import Frame, write_frame
 
 LEDGER_COLUMNS = list(Ledger.to_schema().columns)
 

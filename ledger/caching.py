@@ -11,7 +11,7 @@ from prefect.cache_policies import CachePolicy
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from tasks.conf import conf_dir
+from ledger.conf import conf_dir
 
 _ROOT = Path(__file__).resolve().parents[1]
 # Code a stage may run: Prefect's TASK_SOURCE hashes only the task's own body and misses the helpers it

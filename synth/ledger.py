@@ -1,7 +1,7 @@
 """Synthetic Korean bookkeeping ledgers (더존-style exports) for tests, demos and benchmarks.
 
 Pure functions, no Prefect, nothing runs at import. `make_ledger` draws a labelled ledger from the chart
-of accounts in conf/chart_of_accounts.csv; `tasks.synth_dirt.add_dirt` adds the dirt real exports carry.
+of accounts in conf/chart_of_accounts.csv; `synth.dirt.add_dirt` adds the dirt real exports carry.
 
 How a row is drawn (all vectorised): its account (the label) by a Zipf-like law over the chosen accounts;
 then vendor, 적요, amount, evidence type (증빙), payment, department and side from that account's profile,
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tasks.conf import conf_dir
+from ledger.conf import conf_dir
 
 HEADERS = [
     "일자",
@@ -153,7 +153,7 @@ def make_ledger(rows: int, accounts: int = 120, seed: int = 0, dirty: float = 0.
     `accounts` accounts are drawn from the chart; their frequencies follow a Zipf law (exponent 1.1) with,
     when rows >= 2000 and accounts >= 50, max(3, accounts // 25) tail accounts of 1-3 rows; every account
     appears when rows >= accounts. `dirty` (0-1) is the share of rows given one kind of export dirt
-    (see tasks.synth_dirt); the counts per kind are in `df.attrs["dirt"]`. Same arguments, same frame.
+    (see synth.dirt); the counts per kind are in `df.attrs["dirt"]`. Same arguments, same frame.
     """
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
@@ -174,7 +174,7 @@ def make_ledger(rows: int, accounts: int = 120, seed: int = 0, dirty: float = 0.
     raw["protect"] = counts[raw["label"]] <= 3  # dirt never touches the rare tail: its counts stay exact
     dirt_counts = {}
     if dirty > 0 and rows:
-        from tasks.synth_dirt import add_dirt, load_evidence_spellings
+        from synth.dirt import add_dirt, load_evidence_spellings
 
         dirt_counts = add_dirt(cols, raw, dirty, rng, load_evidence_spellings())
     df = pd.DataFrame({h: pd.array(cols[h], dtype="str") for h in HEADERS})

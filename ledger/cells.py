@@ -5,7 +5,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.readers import normalize_header
+from ledger.readers import normalize_header
 
 # pyarrow's RE2 takes \s as ASCII only: name the Unicode spaces real exports carry explicitly.
 SPACES = r"[\s\x{00a0}\x{3000}\x{2000}-\x{200b}\x{feff}]+"

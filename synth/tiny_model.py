@@ -16,8 +16,8 @@ ARCHS = ("qwen2", "llama")
 
 def corpus(rows: int = 4000, seed: int = 0) -> list[str]:
     """Ledger-like lines (Hangul, digits, the text template's field names) to train the tokenizer on."""
-    from tasks.conf import load_yaml
-    from tasks.synth import make_ledger
+    from ledger.conf import load_yaml
+    from synth.ledger import make_ledger
 
     ledger = make_ledger(rows, accounts=150, seed=seed, dirty=0.05)
     labels = [f["label"] for f in load_yaml("text_template.yaml")["fields"]]

@@ -1,0 +1,39 @@
+"""`train_model`'s parameters (the user's). The run.yaml the training program reads is derived from them
+(training.config.RunConfig), with the LoRA, loss and trainer sections passed through as they are."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from params.base import Section
+from training.config import LoraSettings, LossSettings, TrainerSettings
+
+
+class MlflowParams(Section):
+    tracking_uri: str | None = Field(None, description="server URI or sqlite:///...; default: <work_dir>/mlflow.db")
+    experiment: str = "account-tax"
+
+
+class TrainOptions(Section):
+    """How to launch and what to train; the dataset and the model come from the caller."""
+
+    run_name: str | None = Field(None, description="runs/<run_name>/ holds checkpoints; default from model + data")
+    launcher: Literal["deepspeed", "torchrun", "python"] = "deepspeed"
+    num_gpus: int = Field(1, ge=1, description="processes per node (GPUs; CPU processes when there is none)")
+    hostfile: str | None = Field(None, description="DeepSpeed hostfile for a multi-node run")
+    deepspeed_config: str | None = Field("deepspeed_zero2.json", description="a file in conf/ or a path")
+    resume_from: str | None = Field(None, description="none, 'latest' or a checkpoint folder")
+    retries: int = Field(1, ge=0, description="re-launches after a failure, each resuming from the latest checkpoint")
+    max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")
+    lora: LoraSettings = LoraSettings()
+    loss: LossSettings = LossSettings()
+    trainer: TrainerSettings = TrainerSettings()
+    mlflow: MlflowParams = MlflowParams()
+
+
+class TrainParams(TrainOptions):
+    """Everything `train_model` takes: the tokenized dataset, the base model, how to launch, what to train."""
+
+    dataset: str = Field(..., description="tokenized dataset folder written by prepare_data")
+    model: str = Field(..., description="base model folder (local path or hub-cache snapshot)")
+    work_dir: str = "data"
