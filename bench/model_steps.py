@@ -81,7 +81,6 @@ def train_inprocess(spec: dict) -> dict:
 
 def predict(spec: dict) -> dict:
     """Our classify() (tokenize, length-sorted batches, top-k, progress) vs a bare forward loop, same model."""
-    import numpy as np
     import pandas as pd
     import torch
     from prefect import flow
@@ -91,9 +90,7 @@ def predict(spec: dict) -> dict:
     run = load_run(spec["run_dir"])
     model, tokenizer = load_classifier(run)
     texts = pd.read_parquet(spec["texts"], columns=["text"])["text"].head(PREDICT_ROWS).tolist()
-    labels = json.loads((Path(run.final_dir) / "label_map.json").read_text())["labels"]
-    used = np.zeros(run.num_slots, dtype=bool)
-    used[[s["id"] for s in labels]] = True
+    used = run.label_map.used_mask()
     size, max_length = 32, 256
 
     def bare() -> None:

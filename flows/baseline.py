@@ -7,12 +7,14 @@ from prefect import flow
 
 from flows.naming import run_namer
 from flows.prepare import prepare_data
+from ledger.caching import refreshable
 from params.baseline import BaselineFlowParams
 from tasks.baseline import train_baseline
 from tasks.evaluate import EvalReport, publish_eval_report
 
 
 @flow(name="baseline", flow_run_name=run_namer("baseline"))
+@refreshable
 def baseline(params: BaselineFlowParams) -> EvalReport:
     """Labelled ledger -> the same split and texts as the LLM -> TF-IDF + logistic regression report."""
     prepared = prepare_data(params.prepare.model_copy(update={"model": None}))

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from flows.naming import run_namer
 from flows.prepare import PrepareResult, prepare_data
 from flows.train import train_model
+from ledger.caching import refreshable
 from params.pipeline import PipelineParams
 from tasks.baseline import train_baseline
 from tasks.evaluate import EvalReport, publish_eval_report
@@ -28,6 +29,7 @@ class PipelineResult(BaseModel):
 
 
 @flow(name="pipeline", flow_run_name=run_namer("pipeline"), log_prints=True)
+@refreshable
 def pipeline(params: PipelineParams) -> PipelineResult:
     """Ledger -> tokenized dataset -> LoRA adapter with metrics in MLflow."""
     check_output_folders({"work_dir": params.prepare.work_dir})

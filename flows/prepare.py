@@ -7,13 +7,14 @@ from prefect import flow
 from pydantic import BaseModel
 
 from flows.naming import run_namer
+from ledger.caching import refreshable
 from ledger.frames import StageResult
 from params.prepare import PrepareParams
 from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
 from tasks.preflight import check_output_folders
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
-from tasks.report import PrepareSummary, account_rows, publish_dataset_report, publish_prepare_report
+from tasks.report import PrepareSummary, publish_dataset_report, publish_prepare_report, reconcile_rows
 from tasks.split import LabelMapFile, assign_label_slots, split_dataset
 from tasks.text import serialize_text
 from tasks.tokenize import TokenizedDataset, save_prepare_params, tokenize_dataset
@@ -28,6 +29,7 @@ class PrepareResult(BaseModel):
 
 
 @flow(name="prepare_data", flow_run_name=run_namer("prepare"), log_prints=True)
+@refreshable
 def prepare_data(params: PrepareParams) -> PrepareResult:
     """Ledger file(s) -> validated features + rejects + rows accounting -> tokenized DatasetDict on disk."""
     p, wd = params.preprocess, params.work_dir
@@ -46,7 +48,7 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
         "load": loaded, "standardize": ledger, "clean": cleaned, "filter": filtered,
         "normalize": normalized, "validate": validated, "features": featured, "select": selected,
     }  # fmt: skip
-    summary = account_rows(stages, metadata, wd)
+    summary = reconcile_rows(stages, metadata, wd)
     publish_prepare_report(metadata, summary)
     if not params.labels_required:
         return PrepareResult(summary=summary)

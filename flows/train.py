@@ -4,9 +4,10 @@ python -m flows.train --dataset data/datasets/tokenized-... --model models/tiny 
 """
 
 from prefect import flow
-from prefect.logging import get_run_logger
+from prefect.logging.loggers import flow_run_logger
 
 from flows.naming import run_namer
+from ledger.caching import refreshable
 from params.train import TrainParams
 from tasks.evaluate import evaluate_training, publish_eval_report
 from tasks.preflight import check_output_folders
@@ -16,11 +17,13 @@ from tasks.train import TrainingOutcome, plan_run, run_dir_for, run_training
 
 def _mark_mlflow_failed(flow, flow_run, state) -> None:
     """Flow failed or was cancelled: the MLflow run it opened ends as FAILED, not left RUNNING."""
+    # not get_run_logger(): a runner calls on_cancellation hooks outside the flow's run context
+    logger = flow_run_logger(flow_run, flow)
     try:
         params = TrainParams.model_validate(flow_run.parameters["params"])
-        fail_mlflow_run(str(run_dir_for(params)[1]), params.mlflow.tracking_uri, params.work_dir)
+        fail_mlflow_run(str(run_dir_for(params)[1]), params.mlflow.tracking_uri, params.work_dir, logger)
     except Exception as err:  # a hook must not hide the flow's own error
-        get_run_logger().warning("could not mark the MLflow run failed: %s", err)
+        logger.warning("could not mark the MLflow run failed: %s", err)
 
 
 @flow(
@@ -29,6 +32,7 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
     on_failure=[_mark_mlflow_failed],
     on_cancellation=[_mark_mlflow_failed],
 )
+@refreshable
 def train_model(params: TrainParams) -> TrainingOutcome:
     """Tokenized dataset + base model -> LoRA adapter, checkpoints, metrics in MLflow."""
     check_output_folders({"work_dir": params.work_dir})
@@ -36,13 +40,9 @@ def train_model(params: TrainParams) -> TrainingOutcome:
     tracking = open_mlflow_run(
         run, params.mlflow.tracking_uri, params.mlflow.experiment, params.model_dump(mode="json")
     )
-    mlflow_env = {
-        "MLFLOW_TRACKING_URI": tracking.tracking_uri,
-        "MLFLOW_RUN_ID": tracking.run_id,
-        "MLFLOW_EXPERIMENT_NAME": tracking.experiment,
-    }
+    # the flow logs the program's step metrics from its progress file into this run (the program has no client)
     outcome = run_training.with_options(retries=params.retries)(
-        run, params.launcher, params.num_gpus, params.hostfile, mlflow_env
+        run, params.launcher, params.num_gpus, params.hostfile, tracking
     )
     report = evaluate_training(outcome.final_dir)
     close_mlflow_run(tracking, outcome.final_dir, outcome.metrics, report.report_dir)

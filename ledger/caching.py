@@ -1,8 +1,10 @@
 """Prefect cache keys built from input fingerprints, parameters and code, never from pickled frames."""
 
+import contextlib
 import functools
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,29 +13,8 @@ from prefect.cache_policies import CachePolicy
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
-from ledger.conf import conf_dir
-
-_ROOT = Path(__file__).resolve().parents[1]
-# Code a stage may run: Prefect's TASK_SOURCE hashes only the task's own body and misses the helpers it
-# calls, so a stage's key covers all of tasks/, schemas/ and conf/ (a code change re-runs every stage).
-_CODE = ["tasks", "schemas"]
-
-
-@functools.lru_cache(maxsize=64)
-def code_fingerprint(module_file: str) -> str:
-    """Hash of the task's module, tasks/, schemas/ and conf/."""
-    digest = hashlib.sha256()
-    paths = [Path(module_file)] + [_ROOT / p for p in _CODE] + [conf_dir()]
-    for path in paths:
-        files = (
-            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-            if path.is_dir()
-            else [path]
-        )
-        for file in files:
-            digest.update(str(file.name).encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()
+from ledger.code_closure import code_fingerprint
+from ledger.conf import CONF_FILE, conf_path
 
 
 def _jsonable(value: Any) -> Any:
@@ -69,26 +50,85 @@ def model_fingerprint(model_path: str) -> str:
     return digest.hexdigest()
 
 
+def conf_files(value: Any) -> dict[str, str]:
+    """sha256 of every conf file a parameter model names (fields marked ConfFile), nested sections included."""
+    found: dict[str, str] = {}
+    if isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            field = getattr(value, name)
+            if CONF_FILE in info.metadata and field:
+                path = conf_path(field)
+                found[str(field)] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+            else:
+                found.update(conf_files(field))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            found.update(conf_files(item))
+    return found
+
+
 @dataclass
 class StageCache(CachePolicy):
-    """Key = task name + code fingerprint + JSON of the (small) inputs: paths, fingerprints, parameters.
+    """Key = task name + the code it runs + JSON of the (small) inputs: paths, fingerprints, parameters.
 
+    The code is the import closure of the task's module, plus that of `programs` (modules it launches as
+    another process, e.g. the training program). Conf files named by the parameters are hashed by content.
     Inputs named in `model_inputs` are model folders: their tokenizer/config files are hashed too.
     Inputs named in `exclude` (per-run ids such as an MLflow run id) stay out of the key.
     """
 
     model_inputs: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    programs: tuple[str, ...] = ()
 
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs) -> str:
         fn = task_ctx.task.fn
+        kept = {k: v for k, v in sorted(inputs.items()) if k not in self.exclude}
         payload = {
             "task": task_ctx.task.name,
-            "code": code_fingerprint(fn.__code__.co_filename),
-            "inputs": {k: _jsonable(v) for k, v in sorted(inputs.items()) if k not in self.exclude},
+            "code": task_code(sys.modules[fn.__module__].__file__, self.programs),
+            "inputs": {k: _jsonable(v) for k, v in kept.items()},
+            "conf": conf_files(list(kept.values())),
             "models": {k: model_fingerprint(inputs[k]) for k in self.model_inputs},
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def task_code(module_file: str, programs: tuple[str, ...] = ()) -> str:
+    """Fingerprint of the code a task runs: its module's import closure and that of each launched program."""
+    from ledger.code_closure import module_path
+
+    parts = [code_fingerprint(module_file)]
+    for program in programs:
+        path = module_path(program)
+        if path is None:
+            raise ValueError(f"StageCache.programs: {program!r} is not a module of this project")
+        parts.append(code_fingerprint(str(path)))
+    return hashlib.sha256("".join(parts).encode()).hexdigest()
+
+
+def refreshable(flow_fn):
+    """Wrap a flow function whose `params` has `refresh_cache`: when set, its tasks (and subflows) ignore cached
+    results. Explicit through Prefect's settings context, never through os.environ, which Prefect reads once."""
+
+    @functools.wraps(flow_fn)
+    def run(params):
+        with refreshing(params.refresh_cache):
+            return flow_fn(params)
+
+    return run
+
+
+@contextlib.contextmanager
+def refreshing(enabled: bool):
+    """Tasks run inside ignore (and overwrite) their cache records when enabled."""
+    if not enabled:
+        yield
+        return
+    from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
+
+    with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: True}):
+        yield
 
 
 # Decorator arguments shared by every cached stage task. No task tags anywhere: the engine checks tag concurrency

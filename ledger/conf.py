@@ -3,9 +3,21 @@
 import functools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+
+
+class _ConfFileMarker:
+    """Marks a field that names a file in conf/ (or a path): its content belongs in the cache keys."""
+
+    def __repr__(self) -> str:
+        return "ConfFile"
+
+
+CONF_FILE = _ConfFileMarker()
+# A parameter naming a conf file: the stages that get it read the file, so their cache keys hash its bytes.
+ConfFile = Annotated[str, CONF_FILE]
 
 
 def conf_dir() -> Path:

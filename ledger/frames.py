@@ -32,13 +32,10 @@ class FrameValidationError(ValueError):
     """A frame broke its schema; the message names the stage, columns, checks and rows."""
 
 
-def file_digest(path: str | Path, chunk: int = 1 << 22) -> str:
-    """sha256 of a local file's bytes."""
-    digest = hashlib.sha256()
+def sha256_file(path: str | Path) -> str:
+    """sha256 of a local file's bytes, hex."""
     with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def describe_failures(err: pa.errors.SchemaErrors, what: str) -> str:
@@ -68,7 +65,7 @@ def write_frame(df: pd.DataFrame, schema, work_dir: str, stage: str, name: str =
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{name}-{uuid.uuid4().hex}.parquet"
     df.to_parquet(tmp, index=False)
-    fingerprint = file_digest(tmp)[:20]
+    fingerprint = sha256_file(tmp)[:20]
     final = folder / f"{name}-{fingerprint}.parquet"
     os.replace(tmp, final)
     return Frame(path=str(final), fingerprint=fingerprint, rows=len(df))
@@ -76,11 +73,23 @@ def write_frame(df: pd.DataFrame, schema, work_dir: str, stage: str, name: str =
 
 def read_frame(frame: Frame, schema=None, what: str = "input") -> pd.DataFrame:
     """Load a frame written by an earlier task, validating it against the consumer's schema."""
-    path = Path(frame.path)
+    return read_table(frame.path, schema, what)
+
+
+def read_table(path: str | Path, schema=None, what: str = "input") -> pd.DataFrame:
+    """A Parquet file written by an earlier task, validated against the consumer's schema."""
+    path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
             f"{what}: {path} is gone (an earlier, cached run wrote it and it was deleted since); "
-            "re-run with --refresh-cache"
+            "re-run with --refresh-cache (refresh_cache=true in the Prefect UI)"
         )
     df = pd.read_parquet(path)
     return validate(df, schema, what) if schema is not None else df
+
+
+def parquet_columns(path: str | Path) -> list[str]:
+    """Column names of a Parquet file, read from its footer (no data)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).names

@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from params.base import Section
+from params.base import FlowParams, Section
 from params.prepare import PrepareParams
 
 
@@ -17,7 +17,7 @@ class BaselineParams(Section):
     max_iter: int = Field(40, ge=1, description="lbfgs iterations: more converges further, slower")
 
 
-class BaselineFlowParams(Section):
+class BaselineFlowParams(FlowParams):
     """`baseline`: prepare_data (no model) and the baseline's own section."""
 
     prepare: PrepareParams

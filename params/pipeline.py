@@ -2,13 +2,13 @@
 
 from pydantic import model_validator
 
-from params.base import Section
+from params.base import FlowParams
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
 from params.train import TrainOptions, TrainParams
 
 
-class PipelineParams(Section):
+class PipelineParams(FlowParams):
     """`pipeline`: prepare_data then train_model; the model and work dir are shared by both."""
 
     prepare: PrepareParams

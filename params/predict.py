@@ -1,16 +1,25 @@
 """`predict_ledger`'s parameters (the user's): which run, which ledger, where the predictions go."""
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from params.base import Section
+from params.base import FlowParams
+from params.paths import latest_run, resolve_latest
 
 
-class PredictParams(Section):
+class PredictParams(FlowParams):
     """A finished training run classifies a new ledger."""
 
-    model: str = Field(..., description="a training run folder (runs/<name> or its final/)")
+    model: str = Field(
+        ..., description="training run folder (runs/<name> or its final/); 'latest': newest finished in <work_dir>/runs"
+    )
     input: str = Field(..., description="ledger file, folder or glob to classify (labels not needed)")
     out: str = Field(..., description="output file: .csv or .xlsx")
     work_dir: str = "data"
     top_k: int = Field(3, ge=1)
     batch_size: int = Field(32, ge=1)
+
+    @model_validator(mode="after")
+    def _resolve_latest_run(self):
+        # here, not in the flow: a deployment run with model 'latest' and no finished run fails before any work
+        self.model = resolve_latest(self.model, self.work_dir, latest_run)
+        return self

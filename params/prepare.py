@@ -2,13 +2,13 @@
 
 from pydantic import ConfigDict, Field, model_validator
 
-from params.base import Section
+from params.base import ConfFile, FlowParams, Section
 
 
 class IngestParams(Section):
     """How ledger files are read and their headers mapped."""
 
-    columns_conf: str = Field("columns.yaml", description="column aliases, a file in conf/ or a path")
+    columns_conf: ConfFile = Field("columns.yaml", description="column aliases, a file in conf/ or a path")
     sheet: str | int = Field(0, description="xlsx sheet name or index")
     encodings: list[str] = Field(["utf-8-sig", "cp949"], description="CSV encodings tried in order")
     header_search_rows: int = Field(20, ge=1, description="rows scanned for the header line (title rows above it)")
@@ -36,7 +36,7 @@ class FilterParams(Section):
 class NormalizeParams(Section):
     """Value spellings mapped to one form (maps in conf/)."""
 
-    value_maps: str = Field("value_maps.yaml", description="a file in conf/ or a path")
+    value_maps: ConfFile = Field("value_maps.yaml", description="a file in conf/ or a path")
 
 
 class ValidateParams(Section):
@@ -121,7 +121,7 @@ class SplitParams(Section):
 class TextParams(Section):
     """How a row becomes one text: a template in conf/."""
 
-    template: str = Field("text_template.yaml", description="a file in conf/ or a path")
+    template: ConfFile = Field("text_template.yaml", description="a file in conf/ or a path")
 
 
 class TokenizeParams(Section):
@@ -132,7 +132,7 @@ class TokenizeParams(Section):
     batch_size: int = Field(10_000, ge=1, description="texts per tokenizer call")
 
 
-class PrepareParams(Section):
+class PrepareParams(FlowParams):
     """Everything `prepare_data` takes: the input ledger(s) and one section per stage."""
 
     input: str = Field(..., description="ledger file, folder or glob; any fsspec URL")

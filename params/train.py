@@ -3,9 +3,10 @@
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from params.base import Section
+from params.base import ConfFile, FlowParams, Section
+from params.paths import latest_dataset, resolve_latest
 from training.config import LoraSettings, LossSettings, TrainerSettings
 
 
@@ -21,7 +22,7 @@ class TrainOptions(Section):
     launcher: Literal["deepspeed", "torchrun", "python"] = "deepspeed"
     num_gpus: int = Field(1, ge=1, description="processes per node (GPUs; CPU processes when there is none)")
     hostfile: str | None = Field(None, description="DeepSpeed hostfile for a multi-node run")
-    deepspeed_config: str | None = Field("deepspeed_zero2.json", description="a file in conf/ or a path")
+    deepspeed_config: ConfFile | None = Field("deepspeed_zero2.json", description="a file in conf/ or a path")
     resume_from: str | None = Field(None, description="none, 'latest' or a checkpoint folder")
     retries: int = Field(1, ge=0, description="re-launches after a failure, each resuming from the latest checkpoint")
     max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")
@@ -31,9 +32,17 @@ class TrainOptions(Section):
     mlflow: MlflowParams = MlflowParams()
 
 
-class TrainParams(TrainOptions):
+class TrainParams(TrainOptions, FlowParams):
     """Everything `train_model` takes: the tokenized dataset, the base model, how to launch, what to train."""
 
-    dataset: str = Field(..., description="tokenized dataset folder written by prepare_data")
+    dataset: str = Field(
+        ..., description="tokenized dataset folder written by prepare_data; 'latest': the newest in <work_dir>/datasets"
+    )
     model: str = Field(..., description="base model folder (local path or hub-cache snapshot)")
     work_dir: str = "data"
+
+    @model_validator(mode="after")
+    def _resolve_latest_dataset(self):
+        # here, not in the flow: a deployment run with dataset 'latest' and none built fails before any work
+        self.dataset = resolve_latest(self.dataset, self.work_dir, latest_dataset)
+        return self

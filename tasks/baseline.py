@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 from prefect import task
 
+from contracts.label_map import LabelMap
 from ledger.caching import STAGE
 from ledger.frames import StageResult, read_frame
 from params.baseline import BaselineParams
 from schemas import TextFrame
 from tasks.evaluate import EvalReport, build_report
-from tasks.split import LabelMapFile, read_label_map
+from tasks.split import LabelMapFile
 
 
 @task(**STAGE)
@@ -35,6 +36,7 @@ def train_baseline(texts: StageResult, labels: LabelMapFile, params: BaselinePar
             sublinear_tf=True,
             max_features=params.max_features,
             min_df=2 if len(train) > 1000 else 1,
+            max_df=params.max_df,
             dtype=np.float32,
         ),
         LogisticRegression(C=params.C, max_iter=params.max_iter),  # lbfgs: multinomial, fast on sparse inputs
@@ -45,7 +47,7 @@ def train_baseline(texts: StageResult, labels: LabelMapFile, params: BaselinePar
         model.fit(train["text"], train["label"])
     fit_seconds = time.perf_counter() - start
     out = Path(work_dir) / "reports" / f"baseline-{texts.data.fingerprint[:12]}"
-    report = build_report(test["label"], model.predict(test["text"]), read_label_map(labels.path), out, "baseline")
+    report = build_report(test["label"], model.predict(test["text"]), LabelMap.read(labels.path), out, "baseline")
     joblib.dump(model, out / "model.joblib")
     report.metrics["fit_seconds"] = round(fit_seconds, 2)
     return report

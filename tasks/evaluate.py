@@ -8,7 +8,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
-from tasks.split import LabelMap, read_label_map
+from contracts.label_map import LABEL_MAP_FILE, LabelMap
+from contracts.predictions import TEST_PREDICTIONS_FILE, read_test_predictions
 
 HANGUL_FONT_HINTS = ("cjk", "nanum", "noto sans kr", "undotum", "unbatang", "malgun", "applegothic", "baekmuk")
 
@@ -119,8 +120,8 @@ def build_report(y_true, y_pred, label_map: LabelMap, out_dir: str | Path, name:
 @task
 def evaluate_training(final_dir: str) -> EvalReport:
     """Per-class report and plots from the test predictions the training program saved."""
-    predictions = pd.read_parquet(Path(final_dir) / "test_predictions.parquet")
-    label_map = read_label_map(Path(final_dir) / "label_map.json")
+    predictions = read_test_predictions(Path(final_dir) / TEST_PREDICTIONS_FILE)
+    label_map = LabelMap.read(Path(final_dir) / LABEL_MAP_FILE)
     return build_report(predictions["label"], predictions["pred"], label_map, Path(final_dir).parent / "reports", "llm")
 
 

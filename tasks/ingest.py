@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from ledger.caching import STAGE
 from ledger.cells import parse_amounts
 from ledger.conf import load_yaml
-from ledger.frames import StageResult, file_digest, read_frame, write_frame
+from ledger.frames import StageResult, read_frame, sha256_file, write_frame
 from ledger.readers import FileReport, LedgerFileError, normalize_header, read_ledger_file
 from params.prepare import IngestParams
 from schemas import Ledger, RawLedger
@@ -71,7 +71,7 @@ class FileStatCache(CachePolicy):
 def _content_hash(url: str) -> InputFile:
     fs, path = fsspec.core.url_to_fs(url)
     if fs.protocol in ("file", ("file", "local")) or "file" in fs.protocol:
-        return InputFile(url=url, size=fs.size(path), sha256=file_digest(path))
+        return InputFile(url=url, size=fs.size(path), sha256=sha256_file(path))
     digest = hashlib.sha256()
     with fs.open(path, "rb") as fh:
         while block := fh.read(1 << 22):

@@ -1,8 +1,6 @@
 """Batch prediction: check a trained run folder, classify new ledger rows, write top-k account codes."""
 
 import json
-import re
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -11,21 +9,19 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from pydantic import BaseModel
 
+from contracts.dataset import PREPARE_PARAMS_FILE, read_prepare_params
+from contracts.label_map import LABEL_MAP_FILE, LabelMap
+from contracts.predictions import softmax
+from contracts.run_folder import RunFolder, head_rows
 from ledger.conf import load_yaml
-from ledger.frames import StageResult, read_frame, write_frame
+from ledger.frames import StageResult, parquet_columns, read_frame, read_table, write_frame
+from ledger.spreadsheet import escape_formulas
+from params.predict import PredictParams
+from params.prepare import PrepareParams
+from schemas import RawLedger, Rejects, selected_schema
 from schemas.predict import prediction_schema
 from tasks.text import serialize
-
-REQUIRED_FILES = [
-    "adapter_config.json",
-    "adapter_model.safetensors",
-    "label_map.json",
-    "run.yaml",
-    "tokenizer_config.json",
-    "head_config/config.json",
-]
-FORMULA_START = r"^[=+\-@\t\r]"
-PLAIN_NUMBER = r"^[+-]?[\d,]*\.?\d+$"
+from training.config import read_run_config
 
 
 class RunFolderError(ValueError):
@@ -36,62 +32,57 @@ class TrainedRun(BaseModel):
     final_dir: str
     model_path: str
     pad_added: bool
-    num_slots: int
-    prepare_params: dict
-
-
-def final_dir_of(run: str | Path) -> Path:
-    """runs/<name> or runs/<name>/final -> the final folder."""
-    run = Path(run)
-    return run / "final" if (run / "final").is_dir() else run
-
-
-def head_rows(adapter: Path) -> int | None:
-    """Output size of the classification head stored in the adapter (from the safetensors header)."""
-    with adapter.open("rb") as fh:
-        (size,) = struct.unpack("<Q", fh.read(8))
-        header = json.loads(fh.read(size))
-    shapes = [v["shape"] for k, v in header.items() if k != "__metadata__" and re.search(r"score.*weight$", k)]
-    return shapes[0][0] if shapes else None
+    label_map: LabelMap
+    prepare_params: PrepareParams
 
 
 @task
 def load_run(run: str) -> TrainedRun:
     """Check that a run folder is complete and that its label map matches its head."""
-    import yaml
-
-    final = final_dir_of(run)
-    missing = [name for name in REQUIRED_FILES if not (final / name).exists()]
-    if missing:
+    folder = RunFolder.of(run)
+    final = folder.final
+    if missing := folder.missing_final_files():
         raise RunFolderError(f"{final}: incomplete run folder, missing {missing} (did the training finish?)")
-    label_map = json.loads((final / "label_map.json").read_text(encoding="utf-8"))
+    label_map = LabelMap.read(final / LABEL_MAP_FILE)
     head = json.loads((final / "head_config" / "config.json").read_text())
     rows = head_rows(final / "adapter_model.safetensors")
-    if head.get("num_labels", len(head.get("id2label", {}))) != label_map["num_slots"] or rows not in (
+    if head.get("num_labels", len(head.get("id2label", {}))) != label_map.num_slots or rows not in (
         None,
-        label_map["num_slots"],
+        label_map.num_slots,
     ):
         raise RunFolderError(
-            f"{final}: label map has {label_map['num_slots']} slots but the head has "
+            f"{final}: label map has {label_map.num_slots} slots but the head has "
             f"{rows or len(head.get('id2label', {}))} outputs; the adapter and label_map.json do not belong together"
         )
-    config = yaml.safe_load((final / "run.yaml").read_text())
-    params_file = next(
-        (
-            p
-            for p in [final.parent / "prepare_params.json", Path(config["dataset_path"]).parent / "prepare_params.json"]
-            if p.exists()
-        ),
-        None,
-    )
+    config = read_run_config(final / "run.yaml")
+    dataset_params = Path(config.dataset_path).parent / PREPARE_PARAMS_FILE
+    params_file = next((p for p in [folder.prepare_params, dataset_params] if p.exists()), None)
     if params_file is None:
-        raise RunFolderError(f"{final}: no prepare_params.json beside the run or its dataset: cannot replay data steps")
+        raise RunFolderError(
+            f"{final}: no {PREPARE_PARAMS_FILE} beside the run or its dataset: cannot replay its data steps"
+        )
     return TrainedRun(
         final_dir=str(final),
-        model_path=config["model_path"],
-        pad_added=config.get("pad_added", False),
-        num_slots=label_map["num_slots"],
-        prepare_params=json.loads(params_file.read_text()),
+        model_path=config.model_path,
+        pad_added=config.pad_added,
+        label_map=label_map,
+        prepare_params=read_prepare_params(params_file),
+    )
+
+
+@task
+def replay_params(run: TrainedRun, params: PredictParams) -> PrepareParams:
+    """The training run's data-preparation parameters on the new ledger, labels not required."""
+    saved = run.prepare_params.model_dump(by_alias=True, exclude={"model", "labels", "split", "tokenize"})
+    return PrepareParams.model_validate(
+        {
+            **saved,
+            "input": params.input,
+            "work_dir": params.work_dir,
+            "labels_required": False,
+            "model": None,
+            "refresh_cache": params.refresh_cache,
+        }
     )
 
 
@@ -113,9 +104,7 @@ def load_classifier(run: TrainedRun):
 
 def top_k(logits: np.ndarray, used: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Slot ids and probabilities of the k best used slots; unused (dummy) slots never win."""
-    masked = np.where(used, logits, -np.inf)
-    masked = masked - masked.max(axis=1, keepdims=True)
-    probs = np.exp(masked) / np.exp(masked).sum(axis=1, keepdims=True)
+    probs = softmax(logits, allowed=used)
     k = min(k, int(used.sum()))
     ids = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return ids, np.take_along_axis(probs, ids, axis=1)
@@ -146,24 +135,19 @@ def classify(texts: list[str], model, tokenizer, used: np.ndarray, k: int, batch
 @task
 def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, work_dir: str) -> StageResult:
     """Serialize each accepted row with the run's template and classify it: top-k codes, names, probabilities."""
-    df = pd.read_parquet(selected)
+    df = read_table(selected, selected_schema(parquet_columns(selected)), "prediction features")
     params = run.prepare_params
-    template = load_yaml(params.get("text", {}).get("template", "text_template.yaml"))
-    texts = serialize(df, template).tolist()
-    label_map = json.loads((Path(run.final_dir) / "label_map.json").read_text(encoding="utf-8"))
-    used = np.zeros(run.num_slots, dtype=bool)
-    used[[s["id"] for s in label_map["labels"]]] = True
-    by_id = {s["id"]: s for s in label_map["labels"]}
+    texts = serialize(df, load_yaml(params.text.template)).tolist()
+    used, by_id = run.label_map.used_mask(), run.label_map.by_id()
     model, tokenizer = load_classifier(run)
-    max_length = params.get("tokenize", {}).get("max_length", 256)
-    ids, probs = classify(texts, model, tokenizer, used, top, batch_size, max_length)
+    ids, probs = classify(texts, model, tokenizer, used, top, batch_size, params.tokenize.max_length)
     out = pd.DataFrame({"row_id": df["row_id"].to_numpy()})
     for rank in range(ids.shape[1]):
-        out[f"pred{rank + 1}_code"] = [by_id[i]["code"] for i in ids[:, rank]]
-        out[f"pred{rank + 1}_name"] = [by_id[i]["name"] for i in ids[:, rank]]
+        out[f"pred{rank + 1}_code"] = [by_id[i].code for i in ids[:, rank]]
+        out[f"pred{rank + 1}_name"] = [by_id[i].name for i in ids[:, rank]]
         out[f"pred{rank + 1}_prob"] = probs[:, rank].round(6)
     if "account_code" in df.columns and df["account_code"].notna().any():
-        out["label_check"] = label_check(df["account_code"], out["pred1_code"], set(by_id[i]["code"] for i in by_id))
+        out["label_check"] = label_check(df["account_code"], out["pred1_code"], set(run.label_map.code_to_id()))
     return StageResult(data=write_frame(out, prediction_schema(ids.shape[1]), work_dir, "predict", "predictions"))
 
 
@@ -173,17 +157,6 @@ def label_check(given: pd.Series, top: pd.Series, known: set[str]) -> pd.Series:
     check = pd.Series(np.where(given.to_numpy() == top.to_numpy(), "match", "differs"), dtype="str")
     check = check.mask(~given.isin(known), "unknown to the model")
     return check.where(given.notna())
-
-
-def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR) with a quote."""
-    out = df.copy()
-    for column in out.columns:
-        if pd.api.types.is_string_dtype(out[column]) or out[column].dtype == object:
-            text = out[column].astype("str")
-            risky = text.str.match(FORMULA_START, na=False) & ~text.str.match(PLAIN_NUMBER, na=False)
-            out[column] = text.where(~risky, "'" + text).where(out[column].notna())
-    return out
 
 
 class PredictSummary(BaseModel):
@@ -196,12 +169,13 @@ class PredictSummary(BaseModel):
 
 
 @task
-def write_predictions(
-    source: str, predictions: StageResult, rejects_csv: str, rows_in: int, out: str
+def write_prediction_file(
+    source: str, predictions: StageResult, rejects_parquet: str, rows_in: int, out: str
 ) -> PredictSummary:
     """The input rows (their own headers) plus top-k predictions, as CSV or xlsx; rejects beside it."""
-    rows = pd.read_parquet(source)
-    preds = read_frame(predictions.data)
+    rows = read_table(source, RawLedger, "ledger as read")
+    ranks = sum(c.endswith("_code") for c in parquet_columns(predictions.data.path))
+    preds = read_frame(predictions.data, prediction_schema(ranks), "predictions")
     table = preds.merge(rows, on="row_id", how="left")
     original = [c for c in rows.columns if c not in ("row_id",)]
     table = escape_formulas(table[["row_id", *original, *[c for c in preds.columns if c != "row_id"]]])
@@ -211,11 +185,7 @@ def write_predictions(
         table.to_excel(path, index=False)
     else:
         table.to_csv(path, index=False, encoding="utf-8-sig")
-    rejects = (
-        pd.read_csv(rejects_csv, encoding="utf-8-sig", dtype=str)
-        if Path(rejects_csv).stat().st_size
-        else pd.DataFrame()
-    )
+    rejects = read_table(rejects_parquet, Rejects, "rejects")
     if "label_check" in preds and (unknown := preds["label_check"].eq("unknown to the model").sum()):
         get_run_logger().warning(
             "%d predicted rows carry an account code the model never trained on (label_check column)", unknown

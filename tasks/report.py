@@ -10,9 +10,8 @@ from pydantic import BaseModel
 
 from ledger.caching import STAGE
 from ledger.frames import StageResult, read_frame
+from ledger.spreadsheet import escape_formulas
 
-FORMULA_START = r"^[=+\-@\t\r]"
-PLAIN_NUMBER = r"^[+-]?[\d,]*\.?\d+$"
 REJECTS_SHOWN = 5
 
 
@@ -22,17 +21,6 @@ class RowsAccountingError(RuntimeError):
 
 class NoRowsAcceptedError(ValueError):
     """Every row of the ledger was rejected: nothing to train on or classify. The rejects say why."""
-
-
-def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR) prefixed with a quote."""
-    out = df.copy()
-    for column in out.columns:
-        if pd.api.types.is_string_dtype(out[column]):
-            text = out[column].astype("str")
-            risky = text.str.match(FORMULA_START, na=False) & ~text.str.match(PLAIN_NUMBER, na=False)
-            out[column] = text.where(~risky, "'" + text).where(out[column].notna())
-    return out
 
 
 def _first_rejects(table: pd.DataFrame) -> str:
@@ -61,7 +49,7 @@ class PrepareSummary(BaseModel):
 
 
 @task(**STAGE)
-def account_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) -> PrepareSummary:
+def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) -> PrepareSummary:
     """Check rows_in == accepted + rejected over all stages; write the rejects table and the metadata."""
     names = list(stages)
     rows_in, final = stages[names[0]].data.rows, stages[names[-1]]
@@ -73,7 +61,7 @@ def account_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) 
     report_dir.mkdir(parents=True, exist_ok=True)
     table.to_parquet(report_dir / "rejects.parquet", index=False)
     # BOM: Excel opens Hangul right; a ledger cell like =HYPERLINK(...) must not run as a formula there
-    spreadsheet_safe(table).to_csv(report_dir / "rejects.csv", index=False, encoding="utf-8-sig")
+    escape_formulas(table).to_csv(report_dir / "rejects.csv", index=False, encoding="utf-8-sig")
     (report_dir / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2, default=str))
     stage_rows = [
         {

@@ -7,34 +7,11 @@ import pandas as pd
 from prefect import task
 from pydantic import BaseModel
 
+from contracts.label_map import LabelMap, LabelSlot
 from ledger.caching import STAGE
-from ledger.frames import StageResult, file_digest, read_frame, write_frame
+from ledger.frames import StageResult, read_frame, sha256_file, write_frame
 from params.prepare import LabelParams, SplitParams
 from schemas import SplitColumns, selected_schema
-
-
-class LabelSlot(BaseModel):
-    id: int
-    code: str
-    name: str
-
-
-class LabelMap(BaseModel):
-    """Account code <-> head slot; written as label_map.json next to the dataset and the model."""
-
-    num_slots: int
-    dummy_prefix: str
-    labels: list[LabelSlot]
-
-    def id2label(self) -> list[str]:
-        """Slot names in id order: the code for a used slot, a dummy name for a free one."""
-        names = [f"{self.dummy_prefix}{i}" for i in range(self.num_slots)]
-        for slot in self.labels:
-            names[slot.id] = slot.code
-        return names
-
-    def code_to_id(self) -> dict[str, int]:
-        return {slot.code: slot.id for slot in self.labels}
 
 
 class LabelMapFile(BaseModel):
@@ -47,10 +24,6 @@ class LabelMapFile(BaseModel):
 
 class OutOfSlotsError(ValueError):
     """More account codes than label slots."""
-
-
-def read_label_map(path: str | Path) -> LabelMap:
-    return LabelMap.model_validate_json(Path(path).read_text(encoding="utf-8"))
 
 
 def code_names(df: pd.DataFrame) -> dict[str, str]:
@@ -87,13 +60,12 @@ def upsert_labels(codes: dict[str, str], params: LabelParams, previous: LabelMap
 def assign_label_slots(selected: StageResult, params: LabelParams, work_dir: str) -> LabelMapFile:
     """Give every account code a stable head slot, keeping the ids of an earlier label map."""
     df = read_frame(selected.data, what="selected features")
-    previous = read_label_map(params.label_map) if params.label_map else None
+    previous = LabelMap.read(params.label_map) if params.label_map else None
     label_map, new = upsert_labels(code_names(df), params, previous)
     folder = Path(work_dir) / "labels"
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / "label_map.json.tmp"
-    tmp.write_text(label_map.model_dump_json(indent=2), encoding="utf-8")
-    fingerprint = file_digest(tmp)[:20]
+    tmp = label_map.write(folder / "label_map.json.tmp")
+    fingerprint = sha256_file(tmp)[:20]
     path = folder / f"label_map-{fingerprint}.json"
     tmp.replace(path)
     return LabelMapFile(
@@ -127,7 +99,7 @@ def assign_splits(labels: pd.Series, params: SplitParams) -> tuple[pd.Series, pd
 def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitParams, work_dir: str) -> StageResult:
     """Stratified, seeded train / valid / test split (and optional sample) with rare classes kept in train."""
     df = read_frame(selected.data, what="selected features")
-    code_to_id = read_label_map(labels.path).code_to_id()
+    code_to_id = LabelMap.read(labels.path).code_to_id()
     df["label"] = df["account_code"].map(code_to_id).astype("int64")
     kept, split = assign_splits(df["label"], params)
     df["split"] = split

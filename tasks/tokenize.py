@@ -12,29 +12,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from pydantic import BaseModel
 from tqdm import tqdm
 
+from contracts.dataset import TokenizedDataset, write_prepare_params
+from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from ledger.caching import StageCache, model_fingerprint
 from ledger.frames import StageResult, read_frame
-from params.prepare import TokenizeParams
+from params.prepare import PrepareParams, TokenizeParams
 from schemas import SPLITS, TextFrame
-from tasks.split import LabelMapFile, read_label_map
+from tasks.split import LabelMapFile
 
 PARALLELISM = "TOKENIZERS_PARALLELISM"
-
-
-class TokenizedDataset(BaseModel):
-    """A tokenized DatasetDict on disk with its label map and the tokenizer it was made with."""
-
-    path: str
-    label_map: str
-    tokenizer: str
-    num_labels: int
-    rows: dict[str, int]
-    pad_token: str
-    pad_added: bool
-    stats: dict
 
 
 def load_tokenizer(model_path: str):
@@ -131,7 +119,7 @@ def tokenize_dataset(
 
     parts = split_tables(read_frame(texts.data, TextFrame, "text output"))
     tokenizer, pad_added = load_tokenizer(model_path)
-    names = read_label_map(labels.path).id2label()
+    names = LabelMap.read(labels.path).id2label()
     progress = create_progress_artifact(0.0, key="tokenize-progress", description="texts tokenized")
     total, done = sum(part.num_rows for part in parts.values()), 0
 
@@ -152,7 +140,7 @@ def tokenize_dataset(
     if out.exists():
         shutil.rmtree(out)
     dataset.save_to_disk(str(out / "data"))
-    shutil.copy(labels.path, out / "label_map.json")
+    shutil.copy(labels.path, out / LABEL_MAP_FILE)
     tokenizer.save_pretrained(str(out / "tokenizer"))
     lengths = {s: dataset[s].data.column("length").to_numpy() for s in dataset}
     stats = {s: token_stats(lengths[s], params.max_length) for s in dataset}
@@ -160,7 +148,7 @@ def tokenize_dataset(
     (out / "token_stats.json").write_text(json.dumps(stats, indent=2))
     result = TokenizedDataset(
         path=str(out / "data"),
-        label_map=str(out / "label_map.json"),
+        label_map=str(out / LABEL_MAP_FILE),
         tokenizer=str(out / "tokenizer"),
         num_labels=len(names),
         rows={s: len(dataset[s]) for s in dataset},
@@ -168,25 +156,11 @@ def tokenize_dataset(
         pad_added=pad_added,
         stats=stats,
     )
-    (out / "dataset.json").write_text(result.model_dump_json(indent=2))  # what train_model reads
+    result.write_manifest()  # what train_model reads
     return result
 
 
-def read_tokenized_dataset(folder: str | Path) -> TokenizedDataset:
-    """The dataset.json prepare_data wrote in a tokenized dataset folder (or its data/ subfolder)."""
-    folder = Path(folder)
-    manifest = folder / "dataset.json" if (folder / "dataset.json").exists() else folder.parent / "dataset.json"
-    if not manifest.exists():
-        raise FileNotFoundError(f"{folder}: not a tokenized dataset folder (no dataset.json); run prepare_data first")
-    return TokenizedDataset.model_validate_json(manifest.read_text(encoding="utf-8"))
-
-
-PREPARE_PARAMS_FILE = "prepare_params.json"
-
-
 @task
-def save_prepare_params(dataset: TokenizedDataset, params: BaseModel) -> str:
+def save_prepare_params(dataset: TokenizedDataset, params: PrepareParams) -> str:
     """Keep the data-preparation parameters with the dataset: prediction replays the same steps."""
-    path = Path(dataset.path).parent / PREPARE_PARAMS_FILE
-    path.write_text(params.model_dump_json(indent=2, by_alias=True), encoding="utf-8")
-    return str(path)
+    return str(write_prepare_params(params, dataset.folder))

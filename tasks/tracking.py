@@ -1,20 +1,25 @@
-"""The flow's MLflow run: opened before training (store checked first), ended exactly once after it."""
+"""The flow's MLflow run: opened before training (store checked first), ended exactly once after it.
 
-import os
+No MLflow setting goes through os.environ (the training program would inherit it): each call carries its
+own timeout and retries (tasks.mlflow_store), and the training program never talks to MLflow at all; its
+step metrics are logged by the flow from progress.jsonl (tasks.metrics_sink).
+"""
+
+import logging
 from pathlib import Path
 
 from prefect import task
-from pydantic import BaseModel
+from prefect.logging import get_run_logger
 
+from contracts.run_folder import RunFolder
+from tasks.metrics_sink import CLOSE_DELAYS, MetricsSink
+from tasks.mlflow_store import QUICK, STEADY, MlflowRun, TrackingUnavailable, retrying, store_for
 from tasks.train import PlannedRun
 
-RUN_ID_FILE = "mlflow_run_id"
+__all__ = ["MlflowRun", "check_mlflow_store", "close_mlflow_run", "fail_mlflow_run", "open_mlflow_run"]
 
-
-class MlflowRun(BaseModel):
-    tracking_uri: str
-    experiment: str
-    run_id: str
+SETUP_DELAYS = (2.0, 5.0)  # a blip while opening the run; a dead server already failed the reachability check
+FAIL_DELAYS = (2.0,)  # the flow is failing already: a short try, then a warning
 
 
 def tracking_uri(uri: str | None, work_dir: str) -> str:
@@ -22,21 +27,11 @@ def tracking_uri(uri: str | None, work_dir: str) -> str:
     return uri or f"sqlite:///{Path(work_dir).resolve() / 'mlflow.db'}"
 
 
-def client_for(uri: str):
-    """A client that fails fast on an unreachable server instead of retrying for minutes."""
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=uri)
-
-
 def reach_store(uri: str, experiment: str):
-    """A client for the store and the experiment (or None when new); a dead store is a ConnectionError."""
-    client = client_for(uri)
+    """The experiment's id (None when new), asked with short timeouts: a dead store is one ConnectionError."""
     try:
-        return client, client.get_experiment_by_name(experiment)
-    except Exception as err:  # the client raises several types for a dead server
+        return store_for(uri, QUICK).experiment_id(experiment)
+    except Exception as err:  # refused, timed out, or an answer that is not MLflow's
         raise ConnectionError(f"MLflow tracking store {uri} unreachable, not starting training: {err}") from err
 
 
@@ -51,56 +46,87 @@ def check_mlflow_store(uri: str | None, experiment: str, work_dir: str) -> str:
 @task(retries=2, retry_delay_seconds=5)
 def open_mlflow_run(run: PlannedRun, uri: str | None, experiment: str, params: dict) -> MlflowRun:
     """Check the store, then start (or, when resuming, reopen) the run and log the parameters."""
+    logger = get_run_logger()
     uri = tracking_uri(uri, run.work_dir)
-    client, found = reach_store(uri, experiment)
-    experiment_id = (
-        found.experiment_id
-        if found
-        else client.create_experiment(
+    found = reach_store(uri, experiment)
+    store = store_for(uri, STEADY)
+
+    def again(what, call):
+        return retrying(what, call, SETUP_DELAYS, logger)
+
+    experiment_id = found or again(
+        "creating the MLflow experiment",
+        lambda: store.create_experiment(
             experiment,
-            artifact_location=(Path(run.work_dir).resolve() / "mlartifacts").as_uri()
-            if uri.startswith("sqlite")
-            else None,
-        )
+            (Path(run.work_dir).resolve() / "mlartifacts").as_uri() if uri.startswith("sqlite") else None,
+        ),
     )
-    id_file = Path(run.run_dir) / RUN_ID_FILE
+    id_file = RunFolder(root=run.run_dir).mlflow_run_id
     if run.resuming and id_file.exists():
         run_id = id_file.read_text().strip()
-        client.update_run(run_id, status="RUNNING")
+        again("reopening the MLflow run", lambda: store.set_status(run_id, "RUNNING"))
     else:
-        run_id = client.create_run(
-            experiment_id, run_name=run.run_name, tags={"account_tax.run_dir": run.run_dir}
-        ).info.run_id
+        tags = {"account_tax.run_dir": run.run_dir}
+        run_id = again("creating the MLflow run", lambda: store.create_run(experiment_id, run.run_name, tags))
         id_file.write_text(run_id)
         flat = {k: str(v)[:500] for k, v in _flatten(params).items()}
-        for start in range(0, len(flat), 100):
-            from mlflow.entities import Param
-
-            client.log_batch(run_id, params=[Param(k, v) for k, v in list(flat.items())[start : start + 100]])
-    return MlflowRun(tracking_uri=uri, experiment=experiment, run_id=run_id)
+        keys = list(flat)
+        for start in range(0, len(keys), 100):  # MLflow takes at most 100 params per batch
+            chunk = {k: flat[k] for k in keys[start : start + 100]}
+            again("logging the parameters", lambda chunk=chunk: store.log_batch(run_id, params=chunk))
+    return MlflowRun(tracking_uri=uri, experiment=experiment, run_id=run_id, run_dir=run.run_dir)
 
 
 @task
 def close_mlflow_run(
     mlflow_run: MlflowRun, final_dir: str, metrics: dict[str, float], reports_dir: str | None = None
 ) -> None:
-    """Log the final metrics, the adapter folder and the reports, then end the run (the only place that ends it)."""
-    from mlflow.entities import Metric
+    """Log what is left of the step metrics, the final metrics, the adapter folder and the reports, then end the
+    run (the only place that ends it). Retries for about a minute, then fails with a clear error."""
+    logger = get_run_logger()
+    run_id, store = mlflow_run.run_id, store_for(mlflow_run.tracking_uri, STEADY)
+    progress = RunFolder(root=mlflow_run.run_dir).progress
+    sink = MetricsSink(store, run_id, mlflow_run.run_dir, progress, logger)
+    # the sink already waited about a minute when it fails: the rest gets one try each, not another minute
+    delays = CLOSE_DELAYS if sink.finish(CLOSE_DELAYS) else ()
 
-    client = client_for(mlflow_run.tracking_uri)
-    if metrics:
-        client.log_batch(mlflow_run.run_id, metrics=[Metric(f"final_{k}", float(v), 0, 0) for k, v in metrics.items()])
-    client.log_artifacts(mlflow_run.run_id, final_dir, artifact_path="adapter")
-    if reports_dir:
-        client.log_artifacts(mlflow_run.run_id, reports_dir, artifact_path="reports")
-    client.set_terminated(mlflow_run.run_id, status="FINISHED")
+    def again(what, call):
+        return retrying(what, call, delays, logger)
+
+    try:
+        if metrics:
+            rows = [{"key": f"final_{k}", "value": float(v), "timestamp": 0, "step": 0} for k, v in metrics.items()]
+            again("logging the final metrics", lambda: store.log_batch(run_id, metrics=rows))
+        again("uploading the adapter", lambda: store.log_artifacts(run_id, final_dir, "adapter"))
+        if reports_dir:
+            again("uploading the reports", lambda: store.log_artifacts(run_id, reports_dir, "reports"))
+        again("ending the MLflow run", lambda: store.set_status(run_id, "FINISHED"))
+    except TrackingUnavailable as err:
+        raise TrackingUnavailable(
+            f"could not close MLflow run {run_id} at {mlflow_run.tracking_uri}: {err}. Training is done and safe: "
+            f"adapter in {final_dir}, step metrics in {progress}"
+        ) from err
 
 
-def fail_mlflow_run(run_dir: str, uri: str | None, work_dir: str) -> None:
-    """Mark the run FAILED when the flow fails or is cancelled (called from the flow's state hooks)."""
-    id_file = Path(run_dir) / RUN_ID_FILE
-    if id_file.exists():
-        client_for(tracking_uri(uri, work_dir)).set_terminated(id_file.read_text().strip(), status="FAILED")
+def fail_mlflow_run(run_dir: str, uri: str | None, work_dir: str, logger=None) -> bool:
+    """Mark the run FAILED when the flow fails or is cancelled (called from the flow's state hooks).
+
+    Logs the step metrics still pending first (the steps before a crash are the interesting ones). Never
+    raises for an unreachable store: it warns and returns False (the flow's own error is what matters).
+    """
+    logger = logger or logging.getLogger(__name__)
+    folder = RunFolder(root=run_dir)
+    if not folder.mlflow_run_id.exists():
+        return True
+    uri, run_id = tracking_uri(uri, work_dir), folder.mlflow_run_id.read_text().strip()
+    store = store_for(uri, QUICK)
+    MetricsSink(store, run_id, run_dir, folder.progress, logger).finish(FAIL_DELAYS)
+    try:
+        retrying("marking the MLflow run failed", lambda: store.set_status(run_id, "FAILED"), FAIL_DELAYS)
+        return True
+    except TrackingUnavailable as err:
+        logger.warning("could not mark MLflow run %s FAILED (it stays RUNNING): %s", run_id, err)
+        return False
 
 
 def _flatten(values: dict, prefix: str = "") -> dict:

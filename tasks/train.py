@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 from prefect import task
@@ -14,12 +15,14 @@ from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
+from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
+from contracts.run_folder import RunFolder
 from ledger.caching import StageCache
 from ledger.conf import conf_path
-from ledger.frames import file_digest
 from params.train import TrainParams
 from tasks.evaluate import EvalReport
-from tasks.tokenize import PREPARE_PARAMS_FILE, read_tokenized_dataset
+from tasks.metrics_sink import MetricsSink, read_events
+from tasks.mlflow_store import METRICS, MlflowRun, store_for
 from training.checkpoints import list_checkpoints, resolve_resume
 from training.config import RunConfig, read_run_config, write_run_config
 from training.launcher import free_port, launcher_command, launcher_env, process_group
@@ -31,7 +34,7 @@ class PlannedRun(BaseModel):
     run_name: str
     run_dir: str
     config_path: str
-    config_sha: str  # run.yaml's content: what the training cache key stands on
+    config_sha: str  # run.yaml (with the run folder's uid) and the DeepSpeed config: what the cache key stands on
     work_dir: str
     resuming: bool
 
@@ -60,8 +63,29 @@ def default_run_name(params: TrainParams, dataset_fingerprint: str) -> str:
 def run_dir_for(params: TrainParams) -> tuple[str, Path]:
     """The run's name and folder: runs/<run_name>, by default named from model, data and settings."""
     dataset = read_tokenized_dataset(params.dataset)
-    name = params.run_name or default_run_name(params, Path(dataset.path).parent.name)
+    name = params.run_name or default_run_name(params, dataset.folder.name)
     return name, Path(params.work_dir).resolve() / "runs" / name
+
+
+def run_uid(folder: RunFolder) -> str:
+    """The run folder's identity: kept while its run.yaml exists, new once the folder is deleted.
+
+    It is part of run.yaml and so of the training cache key: a deleted run folder trains again instead of
+    coming back as Cached with paths to files that are gone.
+    """
+    if folder.run_yaml.exists():
+        with contextlib.suppress(Exception):  # an unreadable run.yaml starts a new identity
+            if uid := read_run_config(folder.run_yaml).run_uid:
+                return uid
+    return uuid.uuid4().hex[:12]
+
+
+def config_digest(run_yaml: Path, deepspeed_config: str | None) -> str:
+    """sha256 of run.yaml and of the DeepSpeed JSON it names (its content, not only its path)."""
+    digest = hashlib.sha256(run_yaml.read_bytes())
+    if deepspeed_config:
+        digest.update(Path(deepspeed_config).read_bytes())
+    return digest.hexdigest()
 
 
 @task
@@ -69,9 +93,10 @@ def plan_run(params: TrainParams) -> PlannedRun:
     """Name the run, check the resume request against its folder, and write run.yaml for the program."""
     dataset = read_tokenized_dataset(params.dataset)
     name, run_dir = run_dir_for(params)
-    existing = list_checkpoints(run_dir / "checkpoints")
+    folder = RunFolder(root=str(run_dir))
+    existing = list_checkpoints(folder.checkpoints)
     if params.resume_from not in (None, "none", "latest"):
-        resolve_resume(params.resume_from, run_dir / "checkpoints")  # a bad path fails here, before any launch
+        resolve_resume(params.resume_from, folder.checkpoints)  # a bad path fails here, before any launch
     if existing and not params.resume_from:
         raise FileExistsError(
             f"{run_dir} already has checkpoints ({', '.join(p.name for p in existing[:5])}); pass resume_from='latest' "
@@ -83,8 +108,9 @@ def plan_run(params: TrainParams) -> PlannedRun:
         label_map=dataset.label_map,
         tokenizer_path=dataset.tokenizer,
         pad_added=dataset.pad_added,
+        run_uid=run_uid(folder),
         output_dir=str(run_dir),
-        progress_file=str(run_dir / "progress.jsonl"),
+        progress_file=str(folder.progress),
         deepspeed_config=str(conf_path(params.deepspeed_config))
         if params.deepspeed_config and params.launcher != "python"
         else None,
@@ -94,38 +120,37 @@ def plan_run(params: TrainParams) -> PlannedRun:
         loss=params.loss,
         trainer=params.trainer,
     )
-    path = write_run_config(config, run_dir / "run.yaml")
-    saved = Path(params.dataset) / PREPARE_PARAMS_FILE
+    path = write_run_config(config, folder.run_yaml)
+    saved = dataset.folder / PREPARE_PARAMS_FILE
     if saved.exists():  # prediction replays these data steps on new ledgers
-        shutil.copy(saved, run_dir / PREPARE_PARAMS_FILE)
+        shutil.copy(saved, folder.prepare_params)
     return PlannedRun(
         run_name=name,
         run_dir=str(run_dir),
         config_path=str(path),
-        config_sha=file_digest(path),
+        config_sha=config_digest(path, config.deepspeed_config),
         work_dir=params.work_dir,
         resuming=bool(params.resume_from),
     )
 
 
 class ProgressFollower:
-    """Reads the program's JSON lines as they come: progress artifact, terminal bar, metric log lines."""
+    """Reads the program's JSON lines as they come: progress artifact, terminal bar, metric log lines, and
+    the metrics for MLflow (handed to the sink, which logs them for the flow's run: the program does not)."""
 
-    def __init__(self, path: str, logger):
-        self.path, self.logger, self.offset = Path(path), logger, 0
+    def __init__(self, path: str, logger, sink: MetricsSink | None = None):
+        self.path, self.logger, self.offset, self.sink = Path(path), logger, 0, sink
         self.artifact = create_progress_artifact(0.0, key="training-progress", description="training steps")
         self.bar, self.last, self.step = None, {}, 0
 
     def poll(self) -> None:
-        if not self.path.exists():
-            return
-        with self.path.open(encoding="utf-8") as fh:
-            fh.seek(self.offset)
-            lines = fh.readlines()
-            self.offset = fh.tell() if lines and lines[-1].endswith("\n") else self.offset
-        for line in lines:
-            if line.endswith("\n"):
-                self._handle(json.loads(line))
+        events, self.offset = read_events(self.path, self.offset)
+        for event, end in events:
+            self._handle(event)
+            if self.sink is not None:  # every event: the sink skips what an earlier attempt already logged
+                self.sink.add(event, end)
+        if self.sink is not None:
+            self.sink.flush()  # never raises; while MLflow is away it keeps the metrics and backs off
 
     def _handle(self, event: dict) -> None:
         step, total = event.get("step"), event.get("max_steps")
@@ -152,11 +177,16 @@ class ProgressFollower:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        if self.sink is not None and not self.sink.flush(force=True):
+            self.logger.warning(
+                "%d step-metric events are not in MLflow yet: the flow logs them when it closes the run",
+                len(self.sink.pending),
+            )
 
 
-@task(cache_policy=StageCache(exclude=("mlflow_env",)), persist_result=True)
+@task(cache_policy=StageCache(programs=("training.__main__",), exclude=("mlflow_run",)), persist_result=True)
 def run_training(
-    run: PlannedRun, launcher: str, num_gpus: int, hostfile: str | None, mlflow_env: dict[str, str]
+    run: PlannedRun, launcher: str, num_gpus: int, hostfile: str | None, mlflow_run: MlflowRun | None = None
 ) -> TrainingOutcome:
     """Launch the training program in its own process group and follow it until it exits."""
     logger = get_run_logger()
@@ -169,10 +199,16 @@ def run_training(
         return done
     port = free_port()
     cmd = launcher_command(launcher, num_gpus, hostfile, run.config_path, port)
-    env = launcher_env(launcher, port, {**mlflow_env, "ACCOUNT_TAX_QUIET_PROGRESS": "1"})
+    env = launcher_env(launcher, port, {"ACCOUNT_TAX_QUIET_PROGRESS": "1"})
+    # the program never talks to MLflow (a dead server must not kill a rank): none of our MLflow settings reach it
+    env = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
     logger.info("launching: %s", " ".join(cmd))
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
-    follower = ProgressFollower(config.progress_file, logger)
+    sink = None
+    if mlflow_run is not None:
+        store = store_for(mlflow_run.tracking_uri, METRICS)
+        sink = MetricsSink(store, mlflow_run.run_id, mlflow_run.run_dir, config.progress_file, logger)
+    follower = ProgressFollower(config.progress_file, logger, sink)
 
     def on_line(line: str) -> None:
         tail.append(line)

@@ -6,11 +6,12 @@ import joblib
 import pandas as pd
 import pytest
 
+from contracts.label_map import LabelMap, LabelSlot
 from ledger.frames import StageResult, write_frame
 from params.baseline import BaselineParams
 from schemas import TextFrame
 from tasks.baseline import train_baseline
-from tasks.split import LabelMap, LabelMapFile, LabelSlot
+from tasks.split import LabelMapFile
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Three accounts in slots 0, 1, 3 of a 6-slot head; each has its own words, so the texts are separable.
@@ -55,7 +56,7 @@ def assert_report_files(report) -> None:
 def test_task_on_a_tiny_frame(work_dir):
     # given 30 labelled texts (24 train, 6 test) of three easily told apart accounts
     texts, labels = tiny_inputs(work_dir)
-    # when the baseline is trained (a tiny train split keeps every n-gram)
+    # when the baseline is trained (min_df 1 on a tiny train split; max_df drops the field names)
     report = train_baseline.fn(texts, labels, BaselineParams(), work_dir)
     # then it separates them and reports on the 6 test rows, in a folder named after the texts' fingerprint
     assert report.name == "baseline"
@@ -68,6 +69,25 @@ def test_task_on_a_tiny_frame(work_dir):
     # and the saved pipeline predicts label slots from raw text
     model = joblib.load(Path(report.report_dir) / "model.joblib")
     assert model.predict(["적요: 인터넷 요금 KT 9"]).tolist() == [1]
+
+
+def saved_vocabulary(report) -> set[str]:
+    """The n-grams the fitted TF-IDF step of the saved pipeline kept."""
+    model = joblib.load(Path(report.report_dir) / "model.joblib")
+    return set(model.steps[0][1].vocabulary_)
+
+
+@pytest.mark.parametrize(("max_df", "kept"), [(0.9, False), (1.0, True)])
+def test_max_df_drops_ngrams_present_in_every_training_text(tmp_path, max_df, kept):
+    # given texts whose field name "적요" is in every training row (the template's labels, no signal)
+    work = str(tmp_path / f"work-{max_df}")
+    texts, labels = tiny_inputs(work)
+    # when the baseline is trained with that max_df
+    report = train_baseline.fn(texts, labels, BaselineParams(max_df=max_df), work)
+    # then the n-gram is left out of the vocabulary below 1.0 and kept at 1.0, while the account words stay
+    vocabulary = saved_vocabulary(report)
+    assert ("적요" in vocabulary) is kept
+    assert {"요금", "토너"} <= vocabulary
 
 
 def test_task_needs_test_rows(work_dir):

@@ -1,5 +1,6 @@
 """End to end with real parts: `prefect server start`, process work pools, `prefect deploy` from prefect.yaml,
-a process worker, the pipeline deployment on the tiny model, then a train_model rerun that resumes."""
+a process worker, the pipeline deployment on the tiny model, then a train_model rerun that resumes and a prediction,
+both naming their dataset and run as 'latest'."""
 
 import contextlib
 import json
@@ -135,10 +136,10 @@ def test_pipeline_deployment_runs_and_train_rerun_resumes(server, tmp_path):
     } <= keys
     progress = [a for a in artifacts if a["key"] == "training-progress"]
     assert max(float(a["data"]) for a in progress) == 100.0
-    # when train_model is re-run from its deployment with resume_from=latest and more steps
-    dataset = str(next((work / "datasets").glob("tokenized-*")))
+    # when train_model is re-run from its deployment with resume_from=latest and more steps, on the 'latest'
+    # dataset (resolved by the worker to the one the pipeline built)
     rerun = {
-        "dataset": dataset,
+        "dataset": "latest",
         "model": model,
         "work_dir": str(work),
         **train,
@@ -152,3 +153,10 @@ def test_pipeline_deployment_runs_and_train_rerun_resumes(server, tmp_path):
     resumed = [e["checkpoint"] for e in events if e["event"] == "resume" and e["checkpoint"]]
     assert resumed and resumed[-1].endswith("checkpoint-4")
     assert [e["step"] for e in events if e["event"] == "done"][-1] == 6
+    # when predict-ledger runs on the cpu pool with model 'latest' (the run just finished)
+    out = tmp_path / "predictions.csv"
+    predict = {"model": "latest", "input": ledger, "out": str(out), "work_dir": str(work)}
+    run_id = run_deployment(env, started, "predict_ledger/predict-ledger", "cpu", predict, tmp_path)
+    # then it classified the ledger with that run
+    assert final_state(env, run_id) == "COMPLETED", (tmp_path / "worker-cpu.log").read_text()[-3000:]
+    assert out.stat().st_size > 0

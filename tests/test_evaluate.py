@@ -8,8 +8,8 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 import tasks.evaluate as evaluation
+from contracts.label_map import LabelMap, LabelSlot
 from tasks.evaluate import EvalReport, build_report, metrics_markdown, per_class_table, publish_eval_report
-from tasks.split import LabelMap, LabelSlot
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Three real accounts in slots 0, 2, 5 of an 8-slot head; slots 1, 3, 4, 6, 7 are unused (dummy) slots.

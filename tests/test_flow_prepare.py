@@ -26,7 +26,7 @@ ALL_TASKS = {
     "validate_ledger",
     "build_features",
     "select_features",
-    "account_rows",
+    "reconcile_rows",
     "assign_label_slots",
     "split_dataset",
     "serialize_text",
@@ -89,13 +89,13 @@ def test_parameter_change_reruns_only_from_its_stage(unique_ledger, work_dir):
     _, states = run(changed)
     # then upstream stages come from the cache and the feature stages run again
     rerun = {name for name, state in states.items() if state != "Cached"}
-    assert rerun == {"build_features", "select_features", "account_rows"} | DATASET_TASKS | PREFLIGHT, states
+    assert rerun == {"build_features", "select_features", "reconcile_rows"} | DATASET_TASKS | PREFLIGHT, states
     # and when a validation rule changes, everything from validation on runs again
     rules = base.preprocess.validate_.model_copy(update={"date_min": "2024-02-01"})
     preprocess = base.preprocess.model_copy(update={"validate_": rules})
     summary, states = run(base.model_copy(update={"preprocess": preprocess}))
     rerun = {name for name, state in states.items() if state != "Cached"}
-    validated_on = {"validate_ledger", "build_features", "select_features", "account_rows"}
+    validated_on = {"validate_ledger", "build_features", "select_features", "reconcile_rows"}
     assert rerun == validated_on | DATASET_TASKS | PREFLIGHT, states
     assert summary.rejected_by_rule == {"date_out_of_range": 2}
 

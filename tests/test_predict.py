@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.predict import REQUIRED_FILES, RunFolderError, escape_formulas, label_check, load_run, top_k
+from contracts.run_folder import FINAL_FILES
+from ledger.spreadsheet import escape_formulas
+from tasks.predict import RunFolderError, label_check, load_run, top_k
+from training.config import RunConfig, write_run_config
 
 
 def test_top_k_is_sorted_sums_to_at_most_one_and_skips_unused_slots():
@@ -65,17 +68,26 @@ def fake_final(tmp_path: Path, num_slots: int = 5, head_labels: int = 5) -> Path
     (final / "label_map.json").write_text(
         json.dumps({"num_slots": num_slots, "dummy_prefix": "__unused_", "labels": []})
     )
-    (final / "run.yaml").write_text(f"model_path: m\ndataset_path: {tmp_path}/ds/data\n")
+    run = tmp_path / "run"
+    config = RunConfig(
+        model_path="m",
+        dataset_path=f"{tmp_path}/ds/data",
+        label_map=str(final / "label_map.json"),
+        tokenizer_path=str(final),
+        output_dir=str(run),
+        progress_file=str(run / "progress.jsonl"),
+    )
+    write_run_config(config, final / "run.yaml")
     (tmp_path / "run" / "prepare_params.json").write_text(json.dumps({"input": "x"}))
     return final
 
 
 def test_complete_run_folder_loads(tmp_path):
     run = load_run.fn(str(fake_final(tmp_path).parent))
-    assert run.num_slots == 5 and run.prepare_params == {"input": "x"}
+    assert run.label_map.num_slots == 5 and run.prepare_params.input == "x"
 
 
-@pytest.mark.parametrize("missing", REQUIRED_FILES)
+@pytest.mark.parametrize("missing", FINAL_FILES)
 def test_incomplete_run_folder_names_what_is_missing(tmp_path, missing):
     # given a run folder without one of its files
     final = fake_final(tmp_path)

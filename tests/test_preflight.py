@@ -1,6 +1,8 @@
 """Faults a long run must catch in its first seconds: an unwritable output folder, an unreachable MLflow server."""
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,30 @@ def a_file(tmp_path: Path) -> Path:
     return path
 
 
+# The reason writable_folder reports for read_only_folder: a read-only mount as root, permissions otherwise.
+READ_ONLY_REASON = r"\((Read-only file system|Permission denied)"
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path):
+    """A folder nobody can write: a read-only tmpfs as root (root ignores permission bits), mode 0o555 otherwise."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)  # so pytest can remove tmp_path
+        return
+    mount = [shutil.which("mount") or "mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)]
+    done = subprocess.run(mount, capture_output=True, text=True)
+    if done.returncode != 0:  # root without CAP_SYS_ADMIN (some containers): nothing is read-only to it
+        pytest.skip(f"root cannot mount a read-only tmpfs here: {done.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
 def dead_server() -> str:
     """An http URI on a loopback port nothing listens on."""
     return f"http://127.0.0.1:{free_port()}"
@@ -41,15 +67,25 @@ def test_folder_below_a_file_is_an_error_naming_parameter_and_folder(a_file):
         writable_folder(a_file / "work", "work_dir")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_folder_is_an_error(tmp_path):
-    # given a folder without write permission
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    # when checked / then the error names it
-    with pytest.raises(OutputFolderError, match="Permission denied"):
-        writable_folder(folder, "out")
+def test_read_only_folder_is_an_error(read_only_folder):
+    # given a folder nobody may write (root included) / when checked
+    with pytest.raises(OutputFolderError, match=rf"out '.*ro' is not writable {READ_ONLY_REASON}"):
+        writable_folder(read_only_folder, "out")
+    # then nothing was left in it
+    assert not any(read_only_folder.iterdir())
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_prepare_with_work_dir_in_a_read_only_folder_fails_before_reading_the_ledger(read_only_folder, tmp_path):
+    # given a work dir to be created inside a read-only folder, and a ledger path that reading would fail on
+    missing_ledger = tmp_path / "no-such-ledger.csv"
+    params = PrepareParams(input=str(missing_ledger), work_dir=str(read_only_folder / "work"))
+    # when the flow runs
+    state = prepare_data(params, return_state=True)
+    # then it fails on the work_dir parameter with the read-only reason, not on the ledger it never opened
+    assert state.is_failed()
+    with pytest.raises(OutputFolderError, match=rf"work_dir '.*ro/work' is not writable {READ_ONLY_REASON}"):
+        state.result()
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -7,17 +7,15 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from contracts.label_map import LabelMap, LabelSlot
 from ledger.frames import StageResult, read_frame, write_frame
 from params.prepare import LabelParams, SplitParams
 from schemas import selected_schema
 from tasks.split import (
-    LabelMap,
-    LabelSlot,
     OutOfSlotsError,
     assign_label_slots,
     assign_splits,
     code_names,
-    read_label_map,
     split_dataset,
     upsert_labels,
 )
@@ -60,7 +58,7 @@ def zipf_labels(rows: int, classes: int, seed: int = 0) -> pd.Series:
 
 def test_first_run_gives_codes_slots_in_code_order(work_dir):
     result = assign_label_slots.fn(selected_stage(work_dir, ["830", "811", "830", "814"]), LabelParams(), work_dir)
-    saved = read_label_map(result.path)
+    saved = LabelMap.read(result.path)
     assert saved.code_to_id() == {"811": 0, "814": 1, "830": 2}
     assert (result.num_slots, result.used, result.new_codes) == (300, 3, ["811", "814", "830"])
     assert Path(result.path).name == f"label_map-{result.fingerprint}.json"
@@ -74,7 +72,7 @@ def test_retrain_keeps_old_ids_and_gives_new_codes_the_lowest_free_slots(tmp_pat
     stage = selected_stage(work_dir, ["830", "811", "999", "777", "830"])
     result = assign_label_slots.fn(stage, LabelParams(num_slots=5, label_map=str(previous)), work_dir)
     # then old codes keep their ids, 814 keeps its slot, and the new codes fill slots 1 and 3 in code order
-    assert read_label_map(result.path).code_to_id() == {"811": 0, "777": 1, "814": 2, "999": 3, "830": 5}
+    assert LabelMap.read(result.path).code_to_id() == {"811": 0, "777": 1, "814": 2, "999": 3, "830": 5}
     assert (result.num_slots, result.used, result.new_codes) == (10, 5, ["777", "999"])
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ledger.frames import StageResult, file_digest, write_frame
+from contracts.label_map import LabelMap, LabelSlot
+from ledger.frames import StageResult, sha256_file, write_frame
 from params.prepare import TokenizeParams
 from schemas import TextFrame
-from tasks.split import LabelMap, LabelMapFile, LabelSlot
+from tasks.split import LabelMapFile
 from tasks.tokenize import load_tokenizer, token_stats, tokenize_dataset
 
 KOREAN = "급여 이체 GS25 사무용품 구입 11,000원"
@@ -49,7 +50,7 @@ def label_file(work_dir: str) -> LabelMapFile:
     path = Path(work_dir) / "labels" / "label_map.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(LabelMap(num_slots=NUM_SLOTS, dummy_prefix="__unused_", labels=labels).model_dump_json())
-    fingerprint = file_digest(path)[:20]
+    fingerprint = sha256_file(path)[:20]
     return LabelMapFile(path=str(path), fingerprint=fingerprint, num_slots=NUM_SLOTS, used=3, new_codes=[])
 
 

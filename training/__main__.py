@@ -4,8 +4,9 @@
     torchrun --nproc_per_node 2 -m training --config runs/NAME/run.yaml
     python -m training --config runs/NAME/run.yaml          (one process, no DeepSpeed: debugging)
 
-MLflow: metrics go to the run named by MLFLOW_RUN_ID at MLFLOW_TRACKING_URI (rank 0 only); this program
-never starts or ends a run. Progress: JSON lines in `progress_file`.
+Progress and metrics: JSON lines in `progress_file` (rank 0), nothing else. This program has no MLflow
+client: the flow logs the metrics from that file into its run, so a tracking server that goes away cannot
+kill a rank.
 """
 
 import argparse
@@ -56,19 +57,6 @@ def start_watchdog(interval: float = 2.0) -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def write_predictions(output, path) -> None:
-    """label, predicted slot and its probability per test row (what the flow's evaluation reads)."""
-    import numpy as np
-    import pandas as pd
-
-    logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-    logits = logits - logits.max(axis=-1, keepdims=True)
-    probs = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
-    pred = probs.argmax(axis=-1)
-    frame = pd.DataFrame({"label": output.label_ids, "pred": pred, "prob": probs[np.arange(len(pred)), pred]})
-    frame.to_parquet(path, index=False)
-
-
 def barrier() -> None:
     import torch.distributed as dist
 
@@ -85,17 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     from datasets import load_from_disk
     from transformers import AutoTokenizer, DataCollatorWithPadding
 
-    from training.arguments import mlflow_client, training_arguments
-    from training.callbacks import (
-        GpuMemoryCallback,
-        MlflowMetricsCallback,
-        ProgressCallback,
-        ProgressFile,
-        is_rank_zero,
-    )
+    from contracts.label_map import LabelMap
+    from contracts.predictions import TEST_PREDICTIONS_FILE, save_test_predictions
+    from training.arguments import training_arguments
+    from training.callbacks import GpuMemoryCallback, ProgressCallback, ProgressFile, is_rank_zero
     from training.checkpoints import resolve_resume
     from training.config import read_run_config
-    from training.model import build_model, slot_names
+    from training.model import build_model
     from training.trainer import WeightedTrainer, compute_metrics
     from training.weights import compute_class_weights
 
@@ -115,18 +99,15 @@ def main(argv: list[str] | None = None) -> int:
     model = build_model(config, tokenizer)
 
     # class weights from the train split; dummy slots get a fixed weight
-    names, real_ids = slot_names(config.label_map)
+    label_map = LabelMap.read(config.label_map)
     weights, report = None, {}
     if config.loss.class_weights:
         labels = np.asarray(dataset["train"]["label"], dtype="int64")
-        weights, report = compute_class_weights(labels, real_ids, len(names), config.loss)
+        weights, report = compute_class_weights(labels, label_map.used_ids(), label_map.num_slots, config.loss)
 
     # trainer
     resume = resolve_resume(config.resume_from, config.checkpoint_dir)
     callbacks = [ProgressCallback(progress)]
-    run_id = os.environ.get("MLFLOW_RUN_ID")
-    if run_id and is_rank_zero():
-        callbacks.append(MlflowMetricsCallback(mlflow_client(), run_id))
     if torch.cuda.is_available():
         callbacks.append(GpuMemoryCallback())
     trainer = WeightedTrainer(
@@ -165,10 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     # evaluate on the test split; rank 0 keeps the predictions for the per-class report
     if "test" in dataset:
         output = trainer.predict(dataset["test"], metric_key_prefix="test")
-        trainer.log(output.metrics)  # through the callbacks: progress file and MLflow
+        trainer.log(output.metrics)  # through the callbacks: a `log` event the flow logs to MLflow
         progress.write("test", step=trainer.state.global_step, metrics=output.metrics)
         if is_rank_zero():
-            write_predictions(output, config.final_dir / "test_predictions.parquet")
+            logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+            save_test_predictions(logits, output.label_ids, config.final_dir / TEST_PREDICTIONS_FILE)
             (config.final_dir / "test_metrics.json").write_text(json.dumps(output.metrics, indent=2))
     barrier()
     progress.write("done", step=trainer.state.global_step)

@@ -1,4 +1,4 @@
-"""TrainingArguments derived from the run config and the device; the MLflow client of the child."""
+"""TrainingArguments derived from the run config and the device."""
 
 import os
 
@@ -22,16 +22,9 @@ def training_arguments(config: RunConfig, has_eval: bool):
         bf16=cuda and training_dtype() == torch.bfloat16,
         use_cpu=not cuda,
         deepspeed=config.deepspeed_config,
-        report_to="none",  # MLflow is logged by our callback into the flow's run; HF's callback would end it
+        report_to="none",  # the flow logs our progress-file metrics to its MLflow run; HF's callback would end it
         label_names=["labels"],
         # under the flow, progress comes from the JSON lines (a tqdm bar there): no bar in the piped output
         disable_tqdm=os.environ.get("RANK", "0") != "0" or os.environ.get("ACCOUNT_TAX_QUIET_PROGRESS") == "1",
         **settings,
     )
-
-
-def mlflow_client():
-    """A client for the flow's tracking store (MLFLOW_TRACKING_URI); no active-run state in this process."""
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"))

@@ -1,4 +1,8 @@
-"""Callbacks of the training program: JSON-lines progress for the flow, MLflow metrics, GPU memory."""
+"""Callbacks of the training program: JSON-lines progress for the flow, GPU memory.
+
+No MLflow here on purpose: the flow logs the metrics of the progress file into its run, so an unreachable
+tracking server can never raise inside a training rank.
+"""
 
 import json
 import os
@@ -31,7 +35,7 @@ class ProgressFile:
 
 
 class ProgressCallback(TrainerCallback):
-    """Training progress and metrics as JSON lines."""
+    """Training progress and metrics as JSON lines (the flow's only source of step metrics for MLflow)."""
 
     def __init__(self, progress: ProgressFile):
         self.progress = progress
@@ -54,23 +58,6 @@ class ProgressCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self.progress.write("train_end", step=state.global_step, max_steps=state.max_steps)
-
-
-class MlflowMetricsCallback(TrainerCallback):
-    """Log metrics into the flow's MLflow run by id; never starts or ends a run (the flow owns it)."""
-
-    def __init__(self, client, run_id: str):
-        self.client, self.run_id = client, run_id
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if not is_rank_zero():
-            return
-        from mlflow.entities import Metric
-
-        stamp = int(time.time() * 1000)
-        metrics = [Metric(k, v, stamp, state.global_step) for k, v in numeric(logs or {}).items()]
-        if metrics:
-            self.client.log_batch(self.run_id, metrics=metrics)
 
 
 class GpuMemoryCallback(TrainerCallback):

@@ -3,8 +3,9 @@
 import json
 import logging
 import re
-import struct
 from pathlib import Path
+
+from contracts.run_folder import safetensors_intact
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -13,18 +14,6 @@ WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors", "adapter_model
 
 class CheckpointError(ValueError):
     """A resume request that cannot be honoured; the message lists the available checkpoints."""
-
-
-def safetensors_intact(path: Path) -> bool:
-    """The header is readable and the file is as long as the header says (a cut-off write fails this)."""
-    try:
-        with path.open("rb") as fh:
-            (header_len,) = struct.unpack("<Q", fh.read(8))
-            header = json.loads(fh.read(header_len))
-        end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
-        return path.stat().st_size >= 8 + header_len + end
-    except (OSError, ValueError, struct.error, KeyError, TypeError):
-        return False
 
 
 def checkpoint_problem(folder: Path) -> str | None:

@@ -5,6 +5,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.run_folder import RunFolder
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -61,6 +63,7 @@ class TrainerSettings(Strict):
 class RunConfig(Strict):
     """Everything one training run needs, written by the flow as run.yaml."""
 
+    run_uid: str = Field("", description="the run folder's identity (new when the folder is recreated)")
     model_path: str
     dataset_path: str
     label_map: str
@@ -76,12 +79,16 @@ class RunConfig(Strict):
     trainer: TrainerSettings = TrainerSettings()
 
     @property
+    def folder(self) -> RunFolder:
+        return RunFolder(root=self.output_dir)
+
+    @property
     def checkpoint_dir(self) -> Path:
-        return Path(self.output_dir) / "checkpoints"
+        return self.folder.checkpoints
 
     @property
     def final_dir(self) -> Path:
-        return Path(self.output_dir) / "final"
+        return self.folder.final
 
 
 def read_run_config(path: str | Path) -> RunConfig:

@@ -1,23 +1,13 @@
 """The model: a decoder with a sequence-classification head over the label slots, LoRA on its last layers."""
 
-import json
 import logging
-from pathlib import Path
 
 import torch
 
+from contracts.label_map import LabelMap
 from training.config import LoraSettings, RunConfig
 
 LOGGER = logging.getLogger(__name__)
-
-
-def slot_names(label_map_path: str) -> tuple[list[str], list[int]]:
-    """id -> name for every slot (dummy names for free ones) and the ids of the used slots."""
-    data = json.loads(Path(label_map_path).read_text(encoding="utf-8"))
-    names = [f"{data['dummy_prefix']}{i}" for i in range(data["num_slots"])]
-    for slot in data["labels"]:
-        names[slot["id"]] = slot["code"]
-    return names, [slot["id"] for slot in data["labels"]]
 
 
 def resolve_layers(indices: list[int] | None, num_layers: int) -> list[int] | None:
@@ -60,7 +50,7 @@ def build_model(config: RunConfig, tokenizer):
     """Base model from a local path, head over all slots, pad id matched to the tokenizer, LoRA applied."""
     from transformers import AutoModelForSequenceClassification
 
-    names, _ = slot_names(config.label_map)
+    names = LabelMap.read(config.label_map).id2label()
     model = AutoModelForSequenceClassification.from_pretrained(
         config.model_path,
         num_labels=len(names),

@@ -1,0 +1,54 @@
+"""A tokenized dataset folder (datasets/tokenized-<key>/): its manifest, written by prepare_data, read by
+train_model and by the prediction flow (which replays the same data steps with the saved parameters)."""
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from params.prepare import PrepareParams
+
+MANIFEST_FILE = "dataset.json"
+PREPARE_PARAMS_FILE = "prepare_params.json"
+
+
+class TokenizedDataset(BaseModel):
+    """A tokenized DatasetDict on disk with its label map and the tokenizer it was made with."""
+
+    path: str
+    label_map: str
+    tokenizer: str
+    num_labels: int
+    rows: dict[str, int]
+    pad_token: str
+    pad_added: bool
+    stats: dict
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.path).parent
+
+    def write_manifest(self) -> Path:
+        path = self.folder / MANIFEST_FILE
+        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        return path
+
+
+def read_tokenized_dataset(folder: str | Path) -> TokenizedDataset:
+    """The manifest of a tokenized dataset folder (or of its data/ subfolder)."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST_FILE if (folder / MANIFEST_FILE).exists() else folder.parent / MANIFEST_FILE
+    if not manifest.exists():
+        raise FileNotFoundError(
+            f"{folder}: not a tokenized dataset folder (no {MANIFEST_FILE}); run prepare_data with a model first"
+        )
+    return TokenizedDataset.model_validate_json(manifest.read_text(encoding="utf-8"))
+
+
+def write_prepare_params(params: PrepareParams, folder: str | Path) -> Path:
+    path = Path(folder) / PREPARE_PARAMS_FILE
+    path.write_text(params.model_dump_json(indent=2, by_alias=True), encoding="utf-8")
+    return path
+
+
+def read_prepare_params(path: str | Path) -> PrepareParams:
+    return PrepareParams.model_validate_json(Path(path).read_text(encoding="utf-8"))

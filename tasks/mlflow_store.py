@@ -1,0 +1,226 @@
+"""MLflow tracking calls with explicit timeouts and retries, and no process-wide state (prefect-free).
+
+MLflow's own REST client takes its retry policy from MLFLOW_HTTP_REQUEST_* environment variables only (7
+retries with exponential back-off and a 120 s timeout by default: minutes per call on a dead server).
+Setting those variables would leak into every child process, so http(s) stores are spoken to here through
+`http_request` with the settings passed per call; sqlite and file stores use the plain MlflowClient.
+
+Every network-level failure (refused, timeout, 5xx, 429, a locked database) is raised as TrackingUnavailable
+(a ConnectionError), so callers can tell "try again later" from a request the store rejects for good.
+"""
+
+import json
+import logging
+import math
+import os
+import posixpath
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NoReturn, TypeVar
+
+from pydantic import BaseModel
+
+T = TypeVar("T")
+API = "/api/2.0/mlflow"
+
+
+class MlflowRun(BaseModel):
+    tracking_uri: str
+    experiment: str
+    run_id: str
+    run_dir: str  # holds the run id, progress.jsonl (the step metrics) and the logged-offset record
+
+
+class TrackingUnavailable(ConnectionError):
+    """The store did not answer (or answered with a transient error): worth trying again later."""
+
+
+@dataclass(frozen=True)
+class Patience:
+    """How long one call may take: socket timeout, HTTP-level retries and their back-off factor."""
+
+    timeout: float = 10.0
+    retries: int = 1
+    backoff: float = 0.5
+
+
+QUICK = Patience(timeout=5.0, retries=1, backoff=0.5)  # reachability checks, marking a failed run
+# step metrics while training: one try per poll (the sink retries on later polls, and urllib3 logs a warning
+# for every HTTP-level retry, which during an outage would be one warning per poll)
+METRICS = Patience(timeout=5.0, retries=0, backoff=0.0)
+STEADY = Patience(timeout=30.0, retries=2, backoff=1.0)  # run set-up and close, artifacts
+
+
+def _transient(err: Exception) -> bool:
+    """A 4xx answer (other than 429) is a rejection that no retry fixes; anything else may pass later."""
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(err, MlflowException):
+        status = err.get_http_status_code()
+        return not (400 <= status < 500 and status != 429)
+    return True
+
+
+def _raise(uri: str, err: Exception) -> NoReturn:
+    if _transient(err):
+        raise TrackingUnavailable(f"MLflow tracking store {uri} unavailable: {err}") from err
+    raise err
+
+
+class RestStore:
+    """The few tracking calls the flow makes, over the REST API of an `mlflow server`."""
+
+    def __init__(self, uri: str, patience: Patience = QUICK):
+        from mlflow.utils.credentials import get_default_host_creds
+
+        self.uri, self.patience = uri.rstrip("/"), patience
+        self.creds = get_default_host_creds(self.uri)
+
+    def _call(self, method: str, endpoint: str, creds=None, **kwargs) -> dict:
+        from mlflow.utils.rest_utils import http_request, verify_rest_response
+
+        p = self.patience
+        try:
+            response = http_request(
+                creds or self.creds,
+                endpoint,
+                method,
+                max_retries=kwargs.pop("max_retries", p.retries),
+                backoff_factor=p.backoff,
+                backoff_jitter=0.0,
+                timeout=p.timeout,
+                **kwargs,
+            )
+            text = verify_rest_response(response, endpoint).text
+        except Exception as err:  # http_request wraps refusals and timeouts in MlflowException
+            _raise(self.uri, err)
+        return json.loads(text) if text.strip() else {}  # an artifact upload answers with an empty body
+
+    def experiment_id(self, name: str) -> str | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self._call("GET", f"{API}/experiments/get-by-name", params={"experiment_name": name})
+        except MlflowException as err:
+            if err.get_http_status_code() == 404:  # RESOURCE_DOES_NOT_EXIST: a new experiment
+                return None
+            raise
+        return found["experiment"]["experiment_id"]
+
+    def create_experiment(self, name: str, artifact_location: str | None = None) -> str:
+        body = {"name": name, **({"artifact_location": artifact_location} if artifact_location else {})}
+        return self._call("POST", f"{API}/experiments/create", json=body)["experiment_id"]
+
+    def create_run(self, experiment_id: str, run_name: str, tags: dict[str, str]) -> str:
+        body = {
+            "experiment_id": experiment_id,
+            "run_name": run_name,
+            "start_time": int(time.time() * 1000),
+            "tags": [{"key": k, "value": v} for k, v in tags.items()],
+        }
+        return self._call("POST", f"{API}/runs/create", json=body)["run"]["info"]["run_id"]
+
+    def set_status(self, run_id: str, status: str) -> None:
+        body = {"run_id": run_id, "status": status}
+        if status != "RUNNING":
+            body["end_time"] = int(time.time() * 1000)
+        self._call("POST", f"{API}/runs/update", json=body)
+
+    def log_batch(self, run_id: str, metrics: list[dict] = (), params: dict[str, str] | None = None) -> None:
+        """metrics: dicts with key, value, timestamp (ms) and step, as the REST API takes them."""
+        body = {"run_id": run_id, "metrics": [{**m, "value": _json_float(m["value"])} for m in metrics]}
+        body["params"] = [{"key": k, "value": v} for k, v in (params or {}).items()]
+        self._call("POST", f"{API}/runs/log-batch", json=body)
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> None:
+        """Upload a folder; through the server's artifact proxy when it has one (mlflow-artifacts:)."""
+        artifact_uri = self._call("GET", f"{API}/runs/get", params={"run_id": run_id})["run"]["info"]["artifact_uri"]
+        if not artifact_uri.startswith("mlflow-artifacts:"):  # s3://, a shared path...: MLflow's own repository
+            _log_with_repository(self.uri, artifact_uri, local_dir, artifact_path)
+            return
+        from mlflow.store.artifact.mlflow_artifacts_repo import MlflowArtifactsRepository
+        from mlflow.utils.credentials import get_default_host_creds
+
+        creds = get_default_host_creds(MlflowArtifactsRepository.resolve_uri(artifact_uri, self.uri))
+        for root, _, files in os.walk(local_dir):
+            rel = os.path.relpath(root, local_dir)
+            folder = artifact_path if rel == "." else posixpath.join(artifact_path, *rel.split(os.sep))
+            for name in files:
+                with open(os.path.join(root, name), "rb") as fh:
+                    # no HTTP-level retry: a half-sent file body cannot be replayed; callers retry the folder
+                    self._call("PUT", "/" + posixpath.join(folder, name), creds=creds, data=fh, max_retries=0)
+
+
+class LocalStore:
+    """The same calls on a sqlite or file store, through the plain MlflowClient (no network involved)."""
+
+    def __init__(self, uri: str):
+        from mlflow import MlflowClient
+
+        self.uri, self.client = uri, MlflowClient(tracking_uri=uri)
+
+    def _do(self, call: Callable[[], T]) -> T:
+        try:
+            return call()
+        except Exception as err:  # a locked sqlite database is an OperationalError wrapped in MlflowException
+            _raise(self.uri, err)
+
+    def experiment_id(self, name: str) -> str | None:
+        found = self._do(lambda: self.client.get_experiment_by_name(name))
+        return found.experiment_id if found else None
+
+    def create_experiment(self, name: str, artifact_location: str | None = None) -> str:
+        return self._do(lambda: self.client.create_experiment(name, artifact_location=artifact_location))
+
+    def create_run(self, experiment_id: str, run_name: str, tags: dict[str, str]) -> str:
+        return self._do(lambda: self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id)
+
+    def set_status(self, run_id: str, status: str) -> None:
+        if status == "RUNNING":
+            self._do(lambda: self.client.update_run(run_id, status=status))
+        else:
+            self._do(lambda: self.client.set_terminated(run_id, status=status))
+
+    def log_batch(self, run_id: str, metrics: list[dict] = (), params: dict[str, str] | None = None) -> None:
+        from mlflow.entities import Metric, Param
+
+        entities = [Metric(m["key"], m["value"], m["timestamp"], m["step"]) for m in metrics]
+        params_ = [Param(k, v) for k, v in (params or {}).items()]
+        self._do(lambda: self.client.log_batch(run_id, metrics=entities, params=params_))
+
+    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> None:
+        self._do(lambda: self.client.log_artifacts(run_id, local_dir, artifact_path=artifact_path))
+
+
+def _log_with_repository(uri: str, artifact_uri: str, local_dir: str, artifact_path: str) -> None:
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    try:
+        get_artifact_repository(artifact_uri).log_artifacts(local_dir, artifact_path)
+    except Exception as err:
+        _raise(uri, err)
+
+
+def _json_float(value: float) -> float | str:
+    """NaN and infinities as the strings of protobuf's JSON mapping (a bare NaN is not JSON)."""
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def store_for(uri: str, patience: Patience = QUICK) -> RestStore | LocalStore:
+    """A store with explicit patience for http(s) servers; the local client for sqlite and file stores."""
+    return RestStore(uri, patience) if uri.startswith(("http://", "https://")) else LocalStore(uri)
+
+
+def retrying(what: str, call: Callable[[], T], delays: tuple[float, ...], logger: logging.Logger | None = None) -> T:
+    """call(), again after each delay while the store is unavailable; then the last TrackingUnavailable."""
+    for delay in delays:
+        try:
+            return call()
+        except TrackingUnavailable as err:
+            if logger is not None:
+                logger.warning("%s failed (%s); trying again in %.0f s", what, err, delay)
+            time.sleep(delay)
+    return call()

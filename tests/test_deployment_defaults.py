@@ -1,0 +1,180 @@
+"""prefect.yaml's default parameters run from the UI as they are: each validates against its flow's parameter model,
+names files that exist in the demo's outputs, and 'latest' resolves there, or refuses at once naming the parameter."""
+
+import argparse
+import importlib
+import os
+import re
+import typing
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from params.paths import latest_dataset, latest_run, resolve_latest
+from params.predict import PredictParams
+from params.train import TrainParams
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+PATH_KEYS = {"input", "model", "dataset"}  # parameters naming something that must exist before the flow runs
+# What a deployment whose defaults say 'latest' answers when the demo has not been run (nothing to resolve).
+REFUSALS = {
+    "train-model": r"no tokenized dataset under data/demo/datasets: run prepare-data .* set params\.dataset",
+    "predict-ledger": r"no finished run under data/demo/runs: run the pipeline first or set params\.model",
+}
+
+
+def params_model(entrypoint: str) -> type[BaseModel]:
+    """The annotated parameter model of the flow an entrypoint names, e.g. 'flows/train.py:train_model'."""
+    path, name = entrypoint.split(":")
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    return typing.get_type_hints(getattr(module, name).fn)["params"]
+
+
+def touch(path: Path, mtime_ns: int | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    if mtime_ns is not None:  # explicit stamps: "newest" must not hang on the file system's clock resolution
+        os.utime(path, ns=(mtime_ns, mtime_ns))
+    return path
+
+
+def demo_outputs(root: Path) -> Path:
+    """A folder laid out like `make run`'s data/demo (empty files: only their existence is checked)."""
+    demo = root / "data" / "demo"
+    for name in ("ledger.csv", "next_month.csv", "tiny-model/config.json"):
+        touch(demo / name)
+    touch(demo / "datasets" / "tokenized-demo" / "dataset.json")
+    touch(demo / "runs" / "tiny-model-demo" / "final" / "run.yaml")
+    return demo
+
+
+def path_values(values: dict, prefix: str = "params") -> dict[str, str]:
+    """'params.prepare.input' -> value, for every parameter naming an input file or folder."""
+    found = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            found.update(path_values(value, f"{prefix}.{key}"))
+        elif key in PATH_KEYS and isinstance(value, str):
+            found[f"{prefix}.{key}"] = value
+    return found
+
+
+def work_dirs(values: dict) -> list[str]:
+    return [v for k, v in values.items() if k == "work_dir"] + [
+        w for v in values.values() if isinstance(v, dict) for w in work_dirs(v)
+    ]
+
+
+@pytest.fixture(params=DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
+def deployment(request) -> dict:
+    return request.param
+
+
+def test_prefect_yaml_has_the_four_deployments():
+    assert [d["name"] for d in DEPLOYMENTS] == ["prepare-data", "train-model", "pipeline", "predict-ledger"]
+
+
+def test_defaults_run_on_the_demo_outputs(deployment, tmp_path, monkeypatch):
+    # given the demo's outputs under the folder the worker runs in (the checkout, ACCOUNT_TAX_HOME)
+    demo = demo_outputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    defaults = deployment["parameters"]["params"]
+    # when the flow's parameter model validates the defaults, as the worker does before the flow starts
+    params = params_model(deployment["entrypoint"]).model_validate(defaults)
+    # then every file or folder they name exists, 'latest' included, and all share the demo's work dir
+    resolved = path_values(params.model_dump())
+    assert resolved and {name: Path(p).exists() for name, p in resolved.items()} == dict.fromkeys(resolved, True)
+    assert set(work_dirs(defaults)) == {"data/demo"}
+    assert all(Path(p).resolve().is_relative_to(demo.resolve()) for p in resolved.values()), resolved
+
+
+def test_defaults_without_the_demo_outputs_refuse_naming_the_parameter(deployment, tmp_path, monkeypatch):
+    # given a checkout where `make run` never ran (no data/ at all)
+    monkeypatch.chdir(tmp_path)
+    model = params_model(deployment["entrypoint"])
+    defaults = deployment["parameters"]["params"]
+    # when the defaults are validated / then a 'latest' with nothing to resolve is refused with what to set
+    if deployment["name"] in REFUSALS:
+        with pytest.raises(ValidationError, match=REFUSALS[deployment["name"]]):
+            model.model_validate(defaults)
+    else:  # no 'latest' here: they validate, and the flow's first step reports the missing demo ledger
+        assert "latest" not in path_values(model.model_validate(defaults).model_dump()).values()
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_flow_with_nothing_latest_fails_before_any_work(tmp_path):
+    # given train_model parameters as the UI sends them, 'latest' in a work dir where prepare_data never ran
+    from flows.train import train_model
+
+    work = tmp_path / "work"
+    # when the flow runs
+    state = train_model(params={"dataset": "latest", "model": "m", "work_dir": str(work)}, return_state=True)
+    # then its parameters are refused with what to set, before the preflight would even create the work dir
+    assert state.is_failed() and "set params.dataset" in state.message
+    assert not work.exists()
+
+
+def test_latest_dataset_is_the_newest_complete_one(tmp_path):
+    # given two complete tokenized datasets and a newer one still being written (no dataset.json yet)
+    touch(tmp_path / "datasets" / "tokenized-old" / "dataset.json", mtime_ns=1_000_000_000)
+    touch(tmp_path / "datasets" / "tokenized-new" / "dataset.json", mtime_ns=2_000_000_000)
+    touch(tmp_path / "datasets" / "tokenized-partial" / "data" / "x.arrow", mtime_ns=3_000_000_000)
+    # when the latest is asked for / then it is the newest complete one
+    assert latest_dataset(tmp_path) == tmp_path / "datasets" / "tokenized-new"
+
+
+def test_latest_run_is_the_newest_finished_one(tmp_path):
+    # given a finished run and a newer one that crashed before its final folder
+    touch(tmp_path / "runs" / "done" / "final" / "run.yaml", mtime_ns=1_000_000_000)
+    touch(tmp_path / "runs" / "crashed" / "checkpoints" / "checkpoint-2" / "trainer_state.json", mtime_ns=2_000_000_000)
+    # when the latest is asked for / then it is the finished run's folder (prediction takes runs/<name>)
+    assert latest_run(tmp_path) == tmp_path / "runs" / "done"
+
+
+@pytest.mark.parametrize(
+    ("find", "message"),
+    [
+        (latest_dataset, r"no tokenized dataset under .*/work/datasets: .* set params\.dataset"),
+        (latest_run, r"no finished run under .*/work/runs: .* set params\.model"),
+    ],
+)
+def test_nothing_to_resolve_says_which_parameter_to_set(tmp_path, find, message):
+    # given a work dir with no dataset and no run / when the latest is asked for / then the error says what to do
+    with pytest.raises(ValueError, match=message):
+        find(tmp_path / "work")
+
+
+def test_a_folder_other_than_latest_is_kept_as_given(tmp_path):
+    # given an explicit folder in a work dir that does not exist / when resolved / then it is untouched
+    assert resolve_latest("data/runs/mine", tmp_path / "missing", latest_run) == "data/runs/mine"
+
+
+def test_parameter_models_resolve_latest_in_their_work_dir(tmp_path):
+    # given one dataset and one finished run in a work dir
+    touch(tmp_path / "datasets" / "tokenized-1" / "dataset.json")
+    touch(tmp_path / "runs" / "r1" / "final" / "run.yaml")
+    # when train and predict parameters say 'latest' / then both name those folders
+    train = TrainParams(dataset="latest", model="m", work_dir=str(tmp_path))
+    predict = PredictParams(model="latest", input="x.csv", out="y.xlsx", work_dir=str(tmp_path))
+    assert (train.dataset, predict.model) == (str(tmp_path / "datasets" / "tokenized-1"), str(tmp_path / "runs" / "r1"))
+
+
+def documented_commands(text: str, tool: str) -> set[str]:
+    """Subcommands of `tool` written as commands: in backticks or at the start of a (comment) line, not in prose."""
+    return set(re.findall(rf"(?:^[#\s]*|`){tool} ([a-z][a-z-]*)", text, flags=re.M))
+
+
+def test_documented_commands_exist():
+    # given the deployment docs (prefect.yaml's header and deployments/README.md)
+    docs = (ROOT / "prefect.yaml").read_text(encoding="utf-8") + (ROOT / "deployments" / "README.md").read_text()
+    from flows.cli import build_parser
+
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    targets = set(re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), flags=re.M))
+    # then every `make X` is a Makefile target and every `account-tax X` a CLI subcommand (no `account-tax deploy`)
+    assert "deploy" in documented_commands(docs, "make")
+    assert documented_commands(docs, "make") <= targets
+    assert documented_commands(docs, "account-tax") <= set(subparsers.choices)
