@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/python -m flows.demo
+	$(BIN)/account-tax demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

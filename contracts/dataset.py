@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ledger.frames import OutputPath
 from params.prepare import PrepareParams
 
 MANIFEST_FILE = "dataset.json"
@@ -14,9 +15,9 @@ PREPARE_PARAMS_FILE = "prepare_params.json"
 class TokenizedDataset(BaseModel):
     """A tokenized DatasetDict on disk with its label map and the tokenizer it was made with."""
 
-    path: str
-    label_map: str
-    tokenizer: str
+    path: OutputPath
+    label_map: OutputPath
+    tokenizer: OutputPath
     num_labels: int
     rows: dict[str, int]
     pad_token: str

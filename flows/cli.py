@@ -1,9 +1,17 @@
-"""`account-tax` command line: synth, prepare (more subcommands arrive with later stages)."""
+"""`account-tax`: the project's command line (synth, prepare, train, pipeline, baseline, predict, demo).
+
+An error the user can fix (a missing file, an unwritable folder, an unreachable MLflow server, a failed training,
+bad parameters...) prints one paragraph saying what to do and exits 2; its traceback is in the log file it names.
+"""
 
 import argparse
-import os
+import functools
 import sys
 import time
+from pathlib import Path
+
+FLOW_COMMANDS = ("prepare", "train", "pipeline", "baseline", "predict", "demo")
+DEMO_WORK_DIR = "data/demo"
 
 
 def _add_param_options(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +24,10 @@ def _add_param_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override one parameter, e.g. --set preprocess.validate.date_min=2020-01-01 (repeatable)",
     )
+    _add_refresh(parser)
+
+
+def _add_refresh(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refresh-cache", action="store_true", help="ignore cached task results and re-run")
 
 
@@ -49,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--num-gpus", type=int)
     _add_param_options(train)
 
-    pipe = sub.add_parser("pipeline", help="prepare + train; with no --input: the demo on a synthetic ledger")
-    pipe.add_argument("--input", help="ledger file, folder or glob; omitted: synthetic demo ledger + tiny model")
+    pipe = sub.add_parser("pipeline", help="prepare + baseline + train; with no --input: the demo")
+    pipe.add_argument("--input", help="ledger file, folder or glob; omitted: the demo (synthetic ledger, tiny model)")
     pipe.add_argument("--model", help="base model folder")
     pipe.add_argument("--work-dir")
     _add_param_options(pipe)
@@ -61,12 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_param_options(base)
 
     predict = sub.add_parser("predict", help="classify a new ledger with a trained run")
-    predict.add_argument("--model", required=True, help="run folder (runs/<name>) of a finished training")
+    predict.add_argument("--model", required=True, help="run folder (runs/<name>) of a finished training, or latest")
     predict.add_argument("--input", required=True)
     predict.add_argument("--out", required=True, help=".csv or .xlsx")
     predict.add_argument("--work-dir", default="data")
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--batch-size", type=int, default=32)
+    _add_refresh(predict)
+
+    demo = sub.add_parser("demo", help="synthetic ledger + tiny model -> pipeline -> predict a second ledger")
+    demo.add_argument("--rows", type=int, default=20_000)
+    demo.add_argument("--work-dir", default=DEMO_WORK_DIR)
+    _add_refresh(demo)
 
     tiny = sub.add_parser("make-tiny-model", help="build a tiny random decoder + tokenizer (tests, demo)")
     tiny.add_argument("--out", required=True)
@@ -78,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _overrides(args: argparse.Namespace, **explicit) -> dict:
     from params.loading import deep_merge, parse_assignments
 
+    explicit["refresh_cache"] = True if getattr(args, "refresh_cache", False) else None
     given = {k: v for k, v in explicit.items() if v is not None}
     return deep_merge(parse_assignments(args.assignments), given)
 
@@ -93,16 +112,12 @@ def run_synth(args: argparse.Namespace) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> None:
+    from flows.console import print_prepare_result
     from params.loading import load_params
     from params.prepare import PrepareParams
 
-    overrides = _overrides(
-        args,
-        input=args.input,
-        work_dir=args.work_dir,
-        model=args.model,
-        labels_required=False if args.no_labels else None,
-    )
+    labels = False if args.no_labels else None
+    overrides = _overrides(args, input=args.input, work_dir=args.work_dir, model=args.model, labels_required=labels)
     params = load_params(PrepareParams, args.config, overrides)
     from flows.prepare import prepare_data
 
@@ -110,6 +125,7 @@ def run_prepare(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
+    from flows.console import print_training
     from params.loading import load_params
     from params.train import TrainParams
 
@@ -125,52 +141,49 @@ def run_train(args: argparse.Namespace) -> None:
     )
     params = load_params(TrainParams, args.config, overrides)
     from flows.train import train_model
+    from tasks.tracking import tracking_uri
 
-    print_training(train_model(params), params.work_dir, params.mlflow.tracking_uri)
+    print_training(train_model(params), tracking_uri(params.mlflow.tracking_uri, params.work_dir))
 
 
 def run_pipeline(args: argparse.Namespace) -> None:
     if not args.input:
-        from flows.demo import main as demo_main
-
-        demo_main([])
+        if args.model or args.config or args.assignments:
+            raise ValueError("--model, --config and --set need --input; without --input the demo runs as it is")
+        run_demo(argparse.Namespace(**{**vars(args), "rows": 20_000, "work_dir": args.work_dir or DEMO_WORK_DIR}))
         return
+    from flows.console import print_prepare_result, print_side_by_side, print_training
     from params.loading import load_params
     from params.pipeline import PipelineParams
 
     prepare = {k: v for k, v in {"input": args.input, "model": args.model, "work_dir": args.work_dir}.items() if v}
     params = load_params(PipelineParams, args.config, _overrides(args, prepare=prepare))
     from flows.pipeline import pipeline
+    from tasks.tracking import tracking_uri
 
     result = pipeline(params)
     print_prepare_result(result.prepared)
-    print_training(result.training, params.prepare.work_dir, params.train.mlflow.tracking_uri)
+    print_training(result.training, tracking_uri(params.train.mlflow.tracking_uri, params.prepare.work_dir))
     print_side_by_side([result.baseline, result.llm])
 
 
-def print_training(outcome, work_dir: str, tracking_uri: str | None) -> None:
-    """Final metrics, where the adapter is, and how to look at the run in the MLflow and Prefect UIs."""
-    from tasks.tracking import tracking_uri as default_uri
+def run_demo(args: argparse.Namespace) -> None:
+    from flows.console import print_prediction, print_prepare_result, print_side_by_side, print_training
+    from flows.demo import demo
+    from tasks.tracking import tracking_uri
 
-    print()
-    print(
-        f"trained      {outcome.global_step} steps"
-        + (f" (resumed from {outcome.resumed_from})" if outcome.resumed_from else "")
-    )
-    for key in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "test_loss"):
-        if key in outcome.metrics:
-            print(f"  {key:<22}{outcome.metrics[key]:.4f}")
-    print(f"adapter      {outcome.final_dir}")
-    print(f"checkpoints  {outcome.run_dir}/checkpoints ({', '.join(outcome.checkpoints) or 'none'})")
-    uri = default_uri(tracking_uri, work_dir)
-    print(f"MLflow UI    .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000   -> http://127.0.0.1:5000")
-    print(
-        "Prefect UI   .venv/bin/prefect server start   -> http://127.0.0.1:4200 (set PREFECT_API_URL to log runs there)"
-    )
+    result = demo(work_dir=args.work_dir, rows=args.rows, refresh_cache=args.refresh_cache)
+    print_prepare_result(result.pipeline.prepared)
+    print_training(result.pipeline.training, tracking_uri(None, args.work_dir))
+    print_side_by_side([result.pipeline.baseline, result.pipeline.llm])
+    print_prediction(result.prediction)
+    print(f"\nledger       {Path(args.work_dir) / 'ledger.csv'}")
+    print("next         account-tax pipeline --input YOUR_LEDGER.xlsx --model /path/to/base-model   (README.md)")
 
 
 def run_baseline(args: argparse.Namespace) -> None:
     from flows.baseline import baseline
+    from flows.console import print_side_by_side
     from params.baseline import BaselineFlowParams
     from params.loading import load_params
 
@@ -179,15 +192,8 @@ def run_baseline(args: argparse.Namespace) -> None:
     print_side_by_side([baseline(params)])
 
 
-def print_side_by_side(reports) -> None:
-    """Baseline and LLM metrics in columns, then where each report's files are."""
-    from tasks.evaluate import metrics_markdown
-
-    print()
-    print(metrics_markdown(reports))
-
-
 def run_predict(args: argparse.Namespace) -> None:
+    from flows.console import print_prediction
     from flows.predict import predict_ledger
     from params.predict import PredictParams
 
@@ -198,46 +204,15 @@ def run_predict(args: argparse.Namespace) -> None:
         work_dir=args.work_dir,
         top_k=args.top_k,
         batch_size=args.batch_size,
+        refresh_cache=args.refresh_cache,
     )
     print_prediction(predict_ledger(params))
-
-
-def print_prediction(summary) -> None:
-    print()
-    print(f"predicted    {summary.rows_predicted:,} of {summary.rows_in:,} rows -> {summary.output}")
-    print(f"rejected     {summary.rows_rejected:,} rows (with reasons) -> {summary.rejects}")
 
 
 def run_make_tiny_model(args: argparse.Namespace) -> None:
     from synth.tiny_model import make_tiny_model
 
     print(f"tiny {args.arch} model and tokenizer -> {make_tiny_model(args.out, args.arch, seed=args.seed)}")
-
-
-def print_prepare_result(result) -> None:
-    """Rows accounting, output paths and, when built, the tokenized dataset."""
-    summary = result.summary
-    print()
-    print(f"rows in      {summary.rows_in:>10,}")
-    print(f"accepted     {summary.rows_accepted:>10,}")
-    print(f"rejected     {summary.rows_rejected:>10,}")
-    for rule, count in summary.rejected_by_rule.items():
-        print(f"  {rule:<24}{count:>8,}")
-    print(f"features     {summary.data_path}")
-    print(f"rejects      {summary.rejects_csv}")
-    print(f"metadata     {summary.metadata_path}")
-    if result.dataset is None:
-        print("dataset      not built (give --model PATH to tokenize, and labelled data)")
-        return
-    dataset, tokens = result.dataset, result.dataset.stats["all"]
-    print(f"splits       {', '.join(f'{k} {v:,}' for k, v in dataset.rows.items())}")
-    rare = result.split.get("rare_classes_in_train_only", {})
-    print(f"rare classes {len(rare)} kept in train only")
-    print(
-        f"tokens       p50 {tokens['p50']:.0f}, p95 {tokens['p95']:.0f}, max {tokens['max']}, "
-        f"truncated {tokens['truncated_share']:.1%} at {tokens['max_length']}"
-    )
-    print(f"dataset      {dataset.path}")
 
 
 COMMANDS = {
@@ -247,20 +222,82 @@ COMMANDS = {
     "pipeline": run_pipeline,
     "baseline": run_baseline,
     "predict": run_predict,
+    "demo": run_demo,
     "make-tiny-model": run_make_tiny_model,
 }
 
 
+@functools.cache
+def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
+    """The errors a user can fix, each with what to do; the most specific first. Any other error is a bug."""
+    import yaml
+    from pydantic import ValidationError
+
+    from ledger.readers import LedgerFileError
+    from tasks.predict import RunFolderError
+    from tasks.preflight import OutputFolderError
+    from tasks.report import NoRowsAcceptedError
+    from tasks.train import TrainingFailed
+    from training.checkpoints import CheckpointError
+
+    return (
+        (OutputFolderError, "choose another folder (--work-dir, --out) or make this one writable"),
+        (
+            TrainingFailed,
+            "the training program failed; its whole output is in the run's train.log. Fix the cause and run again "
+            "with resume_from=latest to continue from the newest complete checkpoint (train: --resume-from latest)",
+        ),
+        (CheckpointError, "resume from 'latest' or from one of the complete checkpoints listed"),
+        (FileExistsError, "continue that run with resume_from=latest, or start another with a new run_name"),
+        (RunFolderError, "--model takes the folder runs/<name> of a finished training (or 'latest')"),
+        (LedgerFileError, "check the file's format, encoding and header row, or leave it out of --input"),
+        (NoRowsAcceptedError, "every row was rejected: the rejects file gives each row's rule and detail"),
+        (
+            ConnectionError,
+            "start the MLflow tracking server, or set mlflow.tracking_uri to a reachable one "
+            "(unset: a local sqlite store in the work dir)",
+        ),
+        (ValidationError, "fix the parameters named above (--config file, --set, options); unknown keys are errors"),
+        (yaml.YAMLError, "fix the YAML of the --config file"),
+        (FileNotFoundError, "check the path (a file, folder or glob; any fsspec URL)"),
+        (ValueError, "fix the value named above"),
+    )
+
+
+def hint_for(err: BaseException) -> str | None:
+    """What to do about an expected error; None for an unexpected one."""
+    try:
+        kinds = expected_errors()
+    except ImportError:  # a broken install: say the real error, not this one
+        return None
+    return next((hint for kind, hint in kinds if isinstance(err, kind)), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "refresh_cache", False):
-        os.environ["PREFECT_TASKS_REFRESH_CACHE"] = "true"
+    log_file = None
     try:
-        COMMANDS[args.command](args)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"account-tax {args.command}: error: {err}", file=sys.stderr)
+        if args.command not in FLOW_COMMANDS:
+            COMMANDS[args.command](args)
+            return 0
+        from flows.console import cli_logging, new_log_file, print_prefect_ui
+
+        demo = args.command == "pipeline" and not args.input
+        log_file = new_log_file(args.command, args.work_dir or (DEMO_WORK_DIR if demo else None))
+        with cli_logging(log_file, reported=lambda err: hint_for(err) is not None):
+            COMMANDS[args.command](args)
+        print_prefect_ui()
+        print(f"log file     {log_file}")
+        return 0
+    except Exception as err:
+        from flows.console import error_paragraph, keep_traceback
+
+        hint = hint_for(err)
+        log_file = keep_traceback(err, log_file, args.command)
+        if hint is None:
+            raise
+        print(error_paragraph(f"account-tax {args.command}", err, hint, log_file), file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

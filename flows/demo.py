@@ -1,9 +1,8 @@
 """`make run`: the demo on embedded defaults: a synthetic dirty ledger and a tiny model through the pipeline.
 
-python -m flows.demo [--rows 20000] [--work-dir data/demo]      (same as: python -m flows.pipeline)
+account-tax demo [--rows 20000] [--work-dir data/demo]      (same as: account-tax pipeline, with no --input)
 """
 
-import argparse
 from pathlib import Path
 
 from prefect import flow, task
@@ -55,35 +54,18 @@ def build_tiny_model(out: str) -> str:
 
 
 @flow(name="demo", log_prints=True)
-def demo(work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7) -> DemoResult:
+def demo(
+    work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7, refresh_cache: bool = False
+) -> DemoResult:
     """Synthetic ledger + tiny model -> pipeline (prepare, train, evaluate) -> predict a second, unlabelled ledger."""
     ledger = synthesize_ledger(str(Path(work_dir) / "ledger.csv"), rows, accounts, seed, dirty=0.03)
     model = build_tiny_model(str(Path(work_dir) / "tiny-model"))
     prepare = PrepareParams(input=ledger, work_dir=work_dir, model=model)
-    result = pipeline(PipelineParams(prepare=prepare, train=TrainOptions.model_validate(DEMO_TRAINING)))
+    train = TrainOptions.model_validate(DEMO_TRAINING)
+    result = pipeline(PipelineParams(prepare=prepare, train=train, refresh_cache=refresh_cache))
     new_ledger = synthesize_ledger(str(Path(work_dir) / "next_month.csv"), 2000, accounts, seed + 1, 0.05, labels=False)
     out = str(Path(work_dir) / "predictions.xlsx")
-    prediction = predict_ledger(
-        PredictParams(model=result.training.run_dir, input=new_ledger, out=out, work_dir=work_dir)
+    predict = PredictParams(
+        model=result.training.run_dir, input=new_ledger, out=out, work_dir=work_dir, refresh_cache=refresh_cache
     )
-    return DemoResult(pipeline=result, prediction=prediction)
-
-
-def main(argv: list[str] | None = None) -> None:
-    from flows.cli import print_prediction, print_prepare_result, print_side_by_side, print_training
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--work-dir", default="data/demo")
-    args = parser.parse_args(argv)
-    result = demo(work_dir=args.work_dir, rows=args.rows)
-    print_prepare_result(result.pipeline.prepared)
-    print_training(result.pipeline.training, args.work_dir, None)
-    print_side_by_side([result.pipeline.baseline, result.pipeline.llm])
-    print_prediction(result.prediction)
-    print(f"\nledger       {Path(args.work_dir) / 'ledger.csv'}")
-    print("next         account-tax pipeline --input YOUR_LEDGER.xlsx --model /path/to/base-model   (README.md)")
-
-
-if __name__ == "__main__":
-    main()
+    return DemoResult(pipeline=result, prediction=predict_ledger(predict))

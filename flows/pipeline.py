@@ -1,7 +1,7 @@
 """The whole pipeline: prepare_data then train_model, as subflows, one parameter model with both sections.
 
-python -m flows.pipeline                                   # demo: synthetic ledger + tiny model (= make run)
-python -m flows.pipeline --input ledger.xlsx --model /models/Qwen3-4B --config params.yaml
+account-tax pipeline --input ledger.xlsx --model /models/Qwen3-4B --config params.yaml
+account-tax pipeline                                  # no --input: the demo, synthetic ledger + tiny model (= make run)
 """
 
 from pathlib import Path
@@ -39,11 +39,3 @@ def pipeline(params: PipelineParams) -> PipelineResult:
     training = train_model(params.training(str(Path(prepared.dataset.path).parent)))
     publish_eval_report([baseline, training.report])
     return PipelineResult(prepared=prepared, training=training, llm=training.report, baseline=baseline)
-
-
-if __name__ == "__main__":
-    import sys
-
-    from flows.cli import main
-
-    sys.exit(main(["pipeline", *sys.argv[1:]]))

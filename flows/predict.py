@@ -25,11 +25,3 @@ def predict_ledger(params: PredictParams) -> PredictSummary:
     predictions = classify_ledger(prepared.summary.data_path, run, params.top_k, params.batch_size, params.work_dir)
     summary = prepared.summary
     return write_prediction_file(summary.source_path, predictions, summary.rejects_parquet, summary.rows_in, params.out)
-
-
-if __name__ == "__main__":
-    import sys
-
-    from flows.cli import main
-
-    sys.exit(main(["predict", *sys.argv[1:]]))

@@ -1,6 +1,6 @@
 """The data-preparation flow: ingest -> preprocess -> features -> labels, split, text, tokens.
 
-python -m flows.prepare --input ledger.csv --model models/tiny   (or: account-tax prepare ...)
+account-tax prepare --input ledger.csv --model models/tiny
 """
 
 from prefect import flow
@@ -41,7 +41,7 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     cleaned = clean_ledger(ledger, p.clean, params.ingest, wd)
     filtered = filter_ledger(cleaned, p.filter, params.ingest, wd)
     normalized = normalize_values(filtered, p.normalize, wd)
-    validated = validate_ledger(normalized, p.validate_, params.labels_required, wd)
+    validated = validate_ledger(normalized, p.validate_, params.ingest, params.labels_required, wd)
     featured = build_features(validated, params.features, wd)
     selected = select_features(featured, params.features, wd)
     stages = {
@@ -61,11 +61,3 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     save_prepare_params(dataset, params)
     publish_dataset_report(labels, split, texts, dataset)
     return PrepareResult(summary=summary, texts=texts, label_map=labels, dataset=dataset, split=split.report)
-
-
-if __name__ == "__main__":
-    import sys
-
-    from flows.cli import main
-
-    sys.exit(main(["prepare", *sys.argv[1:]]))

@@ -1,6 +1,6 @@
 """The training flow: plan the run, open MLflow, launch DeepSpeed (retries resume), log and close.
 
-python -m flows.train --dataset data/datasets/tokenized-... --model models/tiny   (or: account-tax train ...)
+account-tax train --dataset data/datasets/tokenized-... --model models/tiny
 """
 
 from prefect import flow
@@ -48,11 +48,3 @@ def train_model(params: TrainParams) -> TrainingOutcome:
     close_mlflow_run(tracking, outcome.final_dir, outcome.metrics, report.report_dir)
     publish_eval_report([report])
     return outcome.model_copy(update={"report": report})
-
-
-if __name__ == "__main__":
-    import sys
-
-    from flows.cli import main
-
-    sys.exit(main(["train", *sys.argv[1:]]))

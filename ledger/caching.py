@@ -15,6 +15,9 @@ from pydantic_core import to_jsonable_python
 
 from ledger.code_closure import code_fingerprint
 from ledger.conf import CONF_FILE, conf_path
+from ledger.frames import OUTPUT_PATH
+
+MAX_STALE_RECORDS = 20
 
 
 def _jsonable(value: Any) -> Any:
@@ -91,7 +94,48 @@ class StageCache(CachePolicy):
             "conf": conf_files(list(kept.values())),
             "models": {k: model_fingerprint(inputs[k]) for k in self.model_inputs},
         }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        key = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        return key_with_outputs(key, getattr(task_ctx, "result_store", None))
+
+
+def key_with_outputs(key: str, store) -> str:
+    """The key, or a successor of it when the record stored under it points at files that are gone.
+
+    Prefect would return such a record as Cached; the successor has no record (the task runs again) or a
+    record whose files exist. Deterministic, so the next run finds the new record under the same successor.
+    """
+    for _ in range(MAX_STALE_RECORDS):
+        try:
+            if store is None or not store.exists(key):
+                return key
+            gone = missing_outputs(store.read(key).result)
+        except Exception:  # an unreadable record: let Prefect decide, as it would without this check
+            return key
+        if not gone:
+            return key
+        key = hashlib.sha256(f"{key}:outputs-gone".encode()).hexdigest()
+    return key
+
+
+def missing_outputs(value: Any) -> list[str]:
+    """Paths of the fields marked OutputPath (nested models, lists and dicts included) that no longer exist."""
+    gone: list[str] = []
+    if isinstance(value, BaseModel):
+        for name, info in type(value).model_fields.items():
+            field = getattr(value, name)
+            if OUTPUT_PATH in info.metadata and isinstance(field, str):
+                local = field.removeprefix("file://")
+                if "://" not in local and not Path(local).exists():
+                    gone.append(field)
+            else:
+                gone += missing_outputs(field)
+    elif isinstance(value, dict):
+        for item in value.values():
+            gone += missing_outputs(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            gone += missing_outputs(item)
+    return gone
 
 
 def task_code(module_file: str, programs: tuple[str, ...] = ()) -> str:

@@ -4,6 +4,7 @@ import hashlib
 import os
 import uuid
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import pandera.pandas as pa
@@ -12,10 +13,20 @@ from pydantic import BaseModel
 ROWS_SHOWN = 10
 
 
+class _OutputPathMarker:
+    def __repr__(self) -> str:
+        return "OutputPath"
+
+
+OUTPUT_PATH = _OutputPathMarker()
+# A file or folder a cached task wrote: a cache record whose outputs are gone is not used (see ledger.caching).
+OutputPath = Annotated[str, OUTPUT_PATH]
+
+
 class Frame(BaseModel):
     """A validated DataFrame on disk: its Parquet path, content hash and row count."""
 
-    path: str
+    path: OutputPath
     fingerprint: str
     rows: int
 

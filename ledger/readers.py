@@ -1,5 +1,6 @@
 """Reading one ledger file (CSV in any common Korean encoding, xlsx, Parquet) into text cells."""
 
+import contextlib
 import csv
 import io
 import unicodedata
@@ -15,8 +16,6 @@ from pydantic import BaseModel, Field
 NUL_SNIFF_BYTES = 8192
 LINES_SHOWN = 10
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-# a ledger cell may be long (a pasted memo); the sniffing csv.reader must not refuse it (default: 128 KiB)
-csv.field_size_limit(2**31 - 1)
 BINARY = "binary data (NUL bytes), not a text ledger; is the extension right? (UTF-16 text needs its byte-order mark)"
 
 
@@ -227,6 +226,19 @@ def _header_or_error(url: str, rows: list[list[object]], known: set[str]) -> int
         raise LedgerFileError(url, f"no ledger header found (first row: {first[:8]}); not a ledger?") from None
 
 
+@contextlib.contextmanager
+def long_csv_cells():
+    """A ledger cell may be long (a pasted memo): csv.reader must not refuse it (its default limit is 128 KiB).
+
+    The limit is process-wide, so it is raised only while a file is read and restored after.
+    """
+    before = csv.field_size_limit(2**31 - 1)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
 def read_ledger_file(url: str, known_headers: set[str], encodings: list[str], sheet, search: int):
     """Read one file into text cells with its own headers; clear errors for empty or malformed files."""
     with fsspec.open(url, "rb") as fh:
@@ -235,7 +247,8 @@ def read_ledger_file(url: str, known_headers: set[str], encodings: list[str], sh
         raise LedgerFileError(url, "file is empty")
     fmt = file_format(url)
     if fmt == "csv":
-        df, encoding, header_row, lines = _read_csv(url, raw, encodings, known_headers, search)
+        with long_csv_cells():
+            df, encoding, header_row, lines = _read_csv(url, raw, encodings, known_headers, search)
     elif fmt == "xlsx":
         df, encoding, header_row, lines = _read_xlsx(url, raw, sheet, known_headers, search)
     else:

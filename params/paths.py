@@ -8,9 +8,12 @@ run from the UI fail at once, naming the parameter to fill, when there is nothin
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from contracts.run_folder import RunFolder
+
 LATEST = "latest"
-DATASET_MANIFEST = "dataset.json"  # written last by tokenize_dataset: its presence means the dataset is complete
-FINISHED_RUN_MARK = "final/run.yaml"  # copied by the training program after the adapter, tokenizer and head
+# contracts.dataset.MANIFEST_FILE, written last by tokenize_dataset (a complete dataset has it); not imported from
+# there, as that module pulls pandas and pandera into every parameter import (a test keeps the two equal)
+DATASET_MANIFEST = "dataset.json"
 
 
 def newest(paths: Iterable[Path]) -> Path | None:
@@ -31,9 +34,11 @@ def latest_dataset(work_dir: str | Path) -> Path:
 
 
 def latest_run(work_dir: str | Path) -> Path:
-    """The most recently finished training run folder under <work_dir>/runs (a crashed run has no final/)."""
+    """The most recently finished training run under <work_dir>/runs: one whose final/ holds all prediction needs
+    (a crashed or running one does not), newest by its final/run.yaml (copied there once the rest is saved)."""
     root = Path(work_dir) / "runs"
-    mark = newest(root.glob(f"*/{FINISHED_RUN_MARK}"))
+    finished = (RunFolder(root=str(p)) for p in root.iterdir() if p.is_dir()) if root.is_dir() else ()
+    mark = newest(run.final / "run.yaml" for run in finished if not run.missing_final_files())
     if mark is None:
         raise ValueError(
             f"no finished run under {root}: run the pipeline first or set params.model to a run folder (runs/<name>)"

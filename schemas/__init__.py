@@ -9,8 +9,8 @@ from schemas.ledger import (
     Ledger,
     RawLedger,
     Rejects,
-    labeled,
     selected_schema,
+    with_required,
 )
 
 __all__ = [
@@ -24,6 +24,6 @@ __all__ = [
     "Ledger",
     "RawLedger",
     "Rejects",
-    "labeled",
+    "with_required",
     "selected_schema",
 ]

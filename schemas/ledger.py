@@ -63,9 +63,10 @@ class Rejects(Ledger):
 class CleanLedger(Ledger):
     """Validated, typed rows: dates and amounts parsed, categories normalized."""
 
+    # which columns must be filled is conf/columns.yaml's to say (with_required), not this class's
     date: Series[pd.Timestamp]
-    vendor: Series[str]
-    description: Series[str]
+    vendor: Series[str] = pa.Field(nullable=True, required=False)
+    description: Series[str] = pa.Field(nullable=True, required=False)
     amount: Series[float]
     supply_amount: Series[float] = pa.Field(nullable=True, required=False)
     vat: Series[float] = pa.Field(nullable=True, required=False)
@@ -98,8 +99,11 @@ def selected_schema(columns: list[str]) -> pa.DataFrameSchema:
     return FeatureFrame.to_schema().select_columns(columns)
 
 
-def labeled(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
-    """The same schema with the label required and non-blank (training data)."""
-    return schema.update_column(
-        "account_code", nullable=False, required=True, checks=[pa.Check.str_matches(r"\S", name="label_not_blank")]
-    )
+def with_required(schema: pa.DataFrameSchema, columns: list[str]) -> pa.DataFrameSchema:
+    """The same schema with these columns present and filled (the required ones of conf/columns.yaml);
+    text columns also non-blank."""
+    for column in columns:
+        text = schema.columns[column].dtype is not None and "str" in str(schema.columns[column].dtype).lower()
+        checks = [pa.Check.str_matches(r"\S", name=f"{column}_not_blank")] if text else []
+        schema = schema.update_column(column, nullable=False, required=True, checks=checks)
+    return schema

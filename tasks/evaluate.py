@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.predictions import TEST_PREDICTIONS_FILE, read_test_predictions
+from ledger.frames import OutputPath
 
 HANGUL_FONT_HINTS = ("cjk", "nanum", "noto sans kr", "undotum", "unbatang", "malgun", "applegothic", "baekmuk")
 
@@ -17,9 +18,9 @@ HANGUL_FONT_HINTS = ("cjk", "nanum", "noto sans kr", "undotum", "unbatang", "mal
 class EvalReport(BaseModel):
     name: str
     metrics: dict[str, float]
-    per_class_csv: str
-    confusion_png: str
-    f1_png: str
+    per_class_csv: OutputPath
+    confusion_png: OutputPath
+    f1_png: OutputPath
     report_dir: str
 
 
@@ -131,12 +132,21 @@ def metrics_markdown(reports: list[EvalReport]) -> str:
     lines = [head, "|---" * (len(reports) + 1) + "|"]
     for key, label in (("accuracy", "accuracy"), ("f1_weighted", "F1 weighted"), ("f1_macro", "F1 macro")):
         lines.append(f"| {label} | " + " | ".join(f"{r.metrics[key]:.4f}" for r in reports) + " |")
+    if all("n_test" in r.metrics for r in reports):
+        lines.append("| test rows | " + " | ".join(f"{r.metrics['n_test']:,.0f}" for r in reports) + " |")
     lines += ["", *[f"- {r.name}: `{r.per_class_csv}`, `{r.confusion_png}`, `{r.f1_png}`" for r in reports]]
     return "\n".join(lines)
+
+
+def _shown(key: str, value: float) -> str | float:
+    """A count with thousands separators (n_test), a score to 4 decimals."""
+    return f"{value:,.0f}" if key.startswith("n_") else round(value, 4)
 
 
 def publish_eval_report(reports: list[EvalReport]) -> None:
     """Evaluation summary (markdown) and the baseline-vs-LLM table in the Prefect UI."""
     create_markdown_artifact(key="eval-metrics", markdown="# Evaluation (test split)\n\n" + metrics_markdown(reports))
-    rows = [{"model": r.name, **{k: round(v, 4) for k, v in r.metrics.items()}} for r in reports]
-    create_table_artifact(key="baseline-vs-llm", table=rows, description="test-split metrics")
+    rows = [{"model": r.name, **{k: _shown(k, v) for k, v in r.metrics.items()}} for r in reports]
+    rows_tested = ", ".join(f"{r.name} {r.metrics['n_test']:,.0f}" for r in reports if "n_test" in r.metrics)
+    description = "test-split metrics" + (f" (rows: {rows_tested})" if rows_tested else "")
+    create_table_artifact(key="baseline-vs-llm", table=rows, description=description)

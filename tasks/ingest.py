@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from ledger.caching import STAGE
 from ledger.cells import parse_amounts
-from ledger.conf import load_yaml
+from ledger.columns import column_spec, known_headers, match_columns, missing_required
 from ledger.frames import StageResult, read_frame, sha256_file, write_frame
-from ledger.readers import FileReport, LedgerFileError, normalize_header, read_ledger_file
+from ledger.readers import LedgerFileError, read_ledger_file
 from params.prepare import IngestParams
 from schemas import Ledger, RawLedger
 
@@ -85,38 +85,6 @@ def fingerprint_input(source: str, params: IngestParams) -> InputSet:
     files = [_content_hash(url) for url in resolve_sources(source, params.file_extensions)]
     combined = hashlib.sha256("".join(f.url + f.sha256 for f in files).encode()).hexdigest()[:20]
     return InputSet(source=source, files=files, fingerprint=combined)
-
-
-def column_spec(params: IngestParams) -> dict[str, dict]:
-    return load_yaml(params.columns_conf)["columns"]
-
-
-def known_headers(spec: dict[str, dict]) -> set[str]:
-    return {normalize_header(a) for col in spec.values() for a in col["aliases"]} | {normalize_header(c) for c in spec}
-
-
-def match_columns(headers: list[str], spec: dict[str, dict]) -> dict[str, str]:
-    """Raw header -> canonical name; the first alias listed wins when a file has two spellings."""
-    by_spelling = {normalize_header(h): h for h in reversed(headers)}
-    mapping: dict[str, str] = {}
-    for canonical, col in spec.items():
-        for alias in [canonical, *col["aliases"]]:
-            header = by_spelling.get(normalize_header(alias))
-            if header is not None and header not in mapping:
-                mapping[header] = canonical
-                break
-    return mapping
-
-
-def missing_required(report: FileReport, spec: dict[str, dict], labels_required: bool) -> list[str]:
-    """Errors for required columns no header of this file matches, naming the aliases tried."""
-    found = set(match_columns(report.headers, spec).values())
-    problems = []
-    for canonical, col in spec.items():
-        needed = col["required"] is True or (col["required"] == "label" and labels_required)
-        if needed and canonical not in found:
-            problems.append(f"required column '{canonical}' not found (aliases tried: {col['aliases']})")
-    return problems
 
 
 @task(**STAGE)

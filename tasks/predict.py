@@ -6,7 +6,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from prefect import get_run_logger, task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from pydantic import BaseModel
 
 from contracts.dataset import PREPARE_PARAMS_FILE, read_prepare_params
@@ -20,6 +19,7 @@ from params.predict import PredictParams
 from params.prepare import PrepareParams
 from schemas import RawLedger, Rejects, selected_schema
 from schemas.predict import prediction_schema
+from tasks.report import ProgressArtifact
 from tasks.text import serialize
 from training.config import read_run_config
 
@@ -119,16 +119,15 @@ def classify(texts: list[str], model, tokenizer, used: np.ndarray, k: int, batch
     order = np.argsort([len(x) for x in encoded], kind="stable")
     ids = np.zeros((len(texts), min(k, int(used.sum()))), dtype="int64")
     probs = np.zeros(ids.shape, dtype="float64")
-    progress = create_progress_artifact(0.0, key="predict-progress", description="rows classified")
+    progress = ProgressArtifact("predict-progress", len(order), "rows classified")
     batches = range(0, len(order), batch_size)
     with torch.inference_mode():
-        for n, start in enumerate(tqdm(batches, desc="classify", unit="batch")):
+        for start in tqdm(batches, desc="classify", unit="batch"):
             rows = order[start : start + batch_size]
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt").to(model.device)
             logits = model(**batch).logits.float().cpu().numpy()
             ids[rows], probs[rows] = top_k(logits, used, k)
-            if n % 20 == 0 or start + batch_size >= len(order):
-                update_progress_artifact(progress, 100.0 * min(start + batch_size, len(order)) / len(order))
+            progress.update(min(start + batch_size, len(order)))
     return ids, probs
 
 

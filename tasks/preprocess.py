@@ -13,22 +13,21 @@ from ledger.cells import (
     spelling_key,
     tidy_text,
 )
+from ledger.columns import column_spec, required_columns
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, read_frame, write_frame
 from ledger.readers import normalize_header
 from ledger.rejects import reject, rule_counts, write_rejects
 from params.prepare import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
-from schemas import CleanLedger, Ledger, labeled
-from tasks.ingest import column_spec
+from schemas import TRACE_COLUMNS, CleanLedger, Ledger, with_required
 
-TRACE = ["row_id", "source_file", "source_row"]
 AMOUNT_COLUMNS = ["amount", "supply_amount", "vat"]
 # 1,000조 원: no ledger line is larger (a run-together or mistyped cell is), and float64 is exact to ~9e15
 AMOUNT_LIMIT = 1e15
 
 
 def data_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c not in TRACE]
+    return [c for c in df.columns if c not in TRACE_COLUMNS]
 
 
 def _finish(df: pd.DataFrame, rejects: list[pd.DataFrame], schema, work_dir: str, stage: str, **report) -> StageResult:
@@ -120,9 +119,8 @@ def normalize_values(filtered: StageResult, params: NormalizeParams, work_dir: s
     return StageResult(data=data, report={"unmapped_values": {k: v for k, v in unmapped.items() if v}})
 
 
-def _failures(df: pd.DataFrame, params: ValidateParams, labels_required: bool) -> tuple[dict, list]:
+def _failures(df: pd.DataFrame, params: ValidateParams, required: list[str]) -> tuple[dict, list]:
     """Parsed typed columns and the (rule, column, mask) list of every rule broken."""
-    required = ["date", "vendor", "description", "amount"] + (["account_code"] if labels_required else [])
     parsed = {c: parse_amounts(df[c]) for c in AMOUNT_COLUMNS if c in df.columns}
     parsed["date"] = parse_dates(df["date"])
     checks = [("required_blank", c, df[c].isna()) if c in df.columns else None for c in required]
@@ -144,11 +142,12 @@ def _failures(df: pd.DataFrame, params: ValidateParams, labels_required: bool) -
 
 @task(**STAGE)
 def validate_ledger(
-    normalized: StageResult, params: ValidateParams, labels_required: bool, work_dir: str
+    normalized: StageResult, params: ValidateParams, ingest: IngestParams, labels_required: bool, work_dir: str
 ) -> StageResult:
     """Parse amounts and dates and check the row rules; a row that breaks any goes to rejects."""
     df = read_frame(normalized.data, Ledger, "normalize output")
-    parsed, checks = _failures(df, params, labels_required)
+    required = required_columns(column_spec(ingest), labels_required)
+    parsed, checks = _failures(df, params, required)
     rule = pd.Series(pd.NA, index=df.index, dtype="str")
     detail = pd.Series("", index=df.index, dtype="str")
     for name, column, mask in checks:
@@ -161,5 +160,5 @@ def validate_ledger(
     good = df[~bad].copy()
     for column, values in parsed.items():
         good[column] = values[~bad]
-    schema = labeled(CleanLedger.to_schema()) if labels_required else CleanLedger
+    schema = with_required(CleanLedger.to_schema(), [c for c in required if c in good.columns])
     return _finish(good, rejects, schema, work_dir, "validate")

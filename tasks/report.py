@@ -1,18 +1,27 @@
-"""Rows accounting and the data-quality report of the preparation flow (files, artifacts)."""
+"""Rows accounting and the reports of the preparation flow (files, UI artifacts); the UI's progress bars."""
 
 import json
+import re
+import time
 from pathlib import Path
 
 import pandas as pd
 from prefect import task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from pydantic import BaseModel
 
+from contracts.label_map import LabelMap
 from ledger.caching import STAGE
-from ledger.frames import StageResult, read_frame
+from ledger.frames import OutputPath, StageResult, read_frame
 from ledger.spreadsheet import escape_formulas
 
 REJECTS_SHOWN = 5
+RARE_SHOWN = 20
 
 
 class RowsAccountingError(RuntimeError):
@@ -40,10 +49,10 @@ class PrepareSummary(BaseModel):
     rows_rejected: int
     rejected_by_rule: dict[str, int]
     stages: list[dict]
-    data_path: str
-    source_path: str  # the rows as read, with the file's own headers (joined back on row_id by predict)
-    rejects_parquet: str
-    rejects_csv: str
+    data_path: OutputPath
+    source_path: OutputPath  # the rows as read, with the file's own headers (joined back on row_id by predict)
+    rejects_parquet: OutputPath
+    rejects_csv: OutputPath
     metadata_path: str
     report_dir: str
 
@@ -68,7 +77,7 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
             "stage": name,
             "rows_out": result.data.rows,
             "rejected": result.rejects.rows if result.rejects else 0,
-            "rules": ", ".join(f"{k}: {v}" for k, v in result.report.get("rules", {}).items()),
+            "rules": ", ".join(f"{k}: {v:,}" for k, v in result.report.get("rules", {}).items()),
         }
         for name, result in stages.items()
     ]
@@ -89,11 +98,11 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
     (report_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
     if rows_in != summary.rows_accepted + rejected:
         raise RowsAccountingError(
-            f"rows_in={rows_in} != accepted {summary.rows_accepted} + rejected {rejected}; see {report_dir}"
+            f"rows_in={rows_in:,} != accepted {summary.rows_accepted:,} + rejected {rejected:,}; see {report_dir}"
         )
     if rows_in and not summary.rows_accepted:
         raise NoRowsAcceptedError(
-            f"no row was accepted: all {rows_in} rows were rejected ({summary.rejected_by_rule}); "
+            f"no row was accepted: all {rows_in:,} rows were rejected ({summary.rejected_by_rule}); "
             f"{_first_rejects(table)}; all rejects: {summary.rejects_csv}"
         )
     return summary
@@ -112,7 +121,7 @@ def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
     lines += [f"| {f['url']} | {f['format']} | {f['encoding'] or ''} | {f['rows']:,} |" for f in metadata["files"]]
     lines += ["", "## Columns", "| column | dtype | nulls | unique | top values |", "|---|---|---|---|---|"]
     for name, col in metadata["columns"].items():
-        top = ", ".join(f"{k} ({v})" for k, v in col["top"].items())
+        top = ", ".join(f"{k} ({v:,})" for k, v in col["top"].items())
         lines.append(f"| {name} | {col['dtype']} | {col['nulls']:,} | {col['unique']:,} | {top} |")
     if metadata["unmapped_headers"]:
         lines += ["", f"Headers not mapped to any column (dropped): {metadata['unmapped_headers']}"]
@@ -120,42 +129,144 @@ def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
     return "\n".join(lines)
 
 
+def report_scope() -> str:
+    """The flow a report belongs to, as an artifact-key suffix: the parent of a subflow (prepare_data inside
+    predict_ledger -> 'predict-ledger'), else the flow itself; so one flow's report never replaces another's."""
+    from prefect.runtime import flow_run
+
+    name = flow_run.flow_name
+    try:
+        if parent := flow_run.parent_flow_run_id:
+            from prefect.client.orchestration import get_client
+
+            with get_client(sync_client=True) as client:
+                name = client.read_flow(client.read_flow_run(parent).flow_id).name
+    except Exception:  # no API at hand (a unit test): the flow's own name
+        pass
+    return re.sub(r"[^a-z0-9]+", "-", str(name or "flow").lower()).strip("-")
+
+
+def accounting_rows(summary: PrepareSummary) -> list[dict]:
+    """Per stage: rows in, rejected, rows out, rules; then the total. Counts with thousands separators."""
+    rows, rows_in = [], summary.rows_in
+    for stage in summary.stages:
+        rows.append(
+            {
+                "stage": stage["stage"],
+                "rows in": f"{rows_in:,}",
+                "rejected": f"{stage['rejected']:,}",
+                "rows out": f"{stage['rows_out']:,}",
+                "rules": stage["rules"],
+            }
+        )
+        rows_in = stage["rows_out"]
+    total = {
+        "stage": "total",
+        "rows in": f"{summary.rows_in:,}",
+        "rejected": f"{summary.rows_rejected:,}",
+        "rows out": f"{summary.rows_accepted:,}",
+        "rules": ", ".join(f"{k}: {v:,}" for k, v in summary.rejected_by_rule.items()),
+    }
+    return [*rows, total]
+
+
 def publish_prepare_report(metadata: dict, summary: PrepareSummary) -> None:
-    """Data-quality markdown and rows-accounting table in the Prefect UI (every run, cached or not)."""
+    """Data-quality markdown and rows-accounting table in the Prefect UI, keyed per flow (every run, cached or not)."""
+    scope = report_scope()
     create_markdown_artifact(
-        key="data-quality", markdown=metadata_markdown(metadata, summary), description="ledger metadata"
+        key=f"data-quality-{scope}", markdown=metadata_markdown(metadata, summary), description="ledger metadata"
     )
-    rows = [
-        *summary.stages,
-        {
-            "stage": "total",
-            "rows_out": summary.rows_accepted,
-            "rejected": summary.rows_rejected,
-            "rules": ", ".join(f"{k}: {v}" for k, v in summary.rejected_by_rule.items()),
-        },
+    description = (
+        f"{summary.rows_in:,} rows in = {summary.rows_accepted:,} accepted + {summary.rows_rejected:,} rejected"
+    )
+    create_table_artifact(key=f"rows-accounting-{scope}", table=accounting_rows(summary), description=description)
+
+
+def rare_classes_markdown(rare: dict[str, int], label_map_path: str) -> list[str]:
+    """Classes kept in train only, with their account names, as a markdown table (the first RARE_SHOWN)."""
+    if not rare:
+        return ["Classes kept in train only (too few rows to stratify): none"]
+    names = {slot.code: slot.name for slot in LabelMap.read(label_map_path).labels}
+    lines = [
+        f"Classes kept in train only (too few rows to stratify): {len(rare):,}",
+        "",
+        "| code | account | rows |",
+        "|---|---|---|",
+        *[f"| {code} | {names.get(code, '')} | {rows:,} |" for code, rows in list(rare.items())[:RARE_SHOWN]],
     ]
-    create_table_artifact(key="rows-accounting", table=rows, description=f"rows in: {summary.rows_in}")
+    return lines + ([f"| ... | {len(rare) - RARE_SHOWN:,} more | |"] if len(rare) > RARE_SHOWN else [])
 
 
-def publish_dataset_report(labels, split: StageResult, texts: StageResult, dataset) -> None:
-    """Split sizes, rare classes, label slots and token length stats in the Prefect UI."""
-    rare = split.report["rare_classes_in_train_only"]
+def dataset_markdown(labels, split: StageResult, texts: StageResult, dataset) -> str:
+    new = f" (new codes: {len(labels.new_codes):,})" if labels.new_codes else ""
     lines = [
         "# Dataset",
-        f"Label slots used: {labels.used} of {labels.num_slots}" + (f" (new codes: {len(labels.new_codes)})"),
+        f"Label slots used: {labels.used:,} of {labels.num_slots:,}{new}",
         "",
         "| split | rows |",
         "|---|---|",
         *[f"| {name} | {rows:,} |" for name, rows in dataset.rows.items()],
         "",
-        f"Classes: {split.report['classes']}; kept in train only (too few rows to stratify): {len(rare)} "
-        f"{dict(list(rare.items())[:20])}",
-        f"Rows left out by sampling: {split.report['sampled_out']:,}",
+        f"Classes: {split.report['classes']:,}. Rows left out by sampling: {split.report['sampled_out']:,}",
+        "",
+        *rare_classes_markdown(split.report["rare_classes_in_train_only"], labels.path),
         "",
         f"Example text: `{texts.report['example']}`",
         "",
         f"Tokenized dataset: `{dataset.path}`",
     ]
-    create_markdown_artifact(key="dataset-summary", markdown="\n".join(lines), description="split and labels")
-    rows = [{"split": name, **stats} for name, stats in dataset.stats.items()]
-    create_table_artifact(key="token-stats", table=rows, description="token lengths (before truncation)")
+    return "\n".join(lines)
+
+
+def token_rows(stats: dict[str, dict]) -> list[dict]:
+    return [
+        {
+            "split": name,
+            "p50": f"{s['p50']:,.0f}",
+            "p95": f"{s['p95']:,.0f}",
+            "max": f"{s['max']:,}",
+            "truncated": f"{s['truncated_share']:.1%}",
+            "max_length": f"{s['max_length']:,}",
+        }
+        for name, s in stats.items()
+    ]
+
+
+def publish_dataset_report(labels, split: StageResult, texts: StageResult, dataset) -> None:
+    """Split sizes, rare classes with their names, label slots and token length stats in the Prefect UI."""
+    markdown = dataset_markdown(labels, split, texts, dataset)
+    create_markdown_artifact(key="dataset-summary", markdown=markdown, description="split and labels")
+    create_table_artifact(
+        key="token-stats", table=token_rows(dataset.stats), description="token lengths (before truncation)"
+    )
+
+
+def elapsed(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class ProgressArtifact:
+    """A UI progress bar whose description counts and times: '12,000 of 19,862 texts tokenized, 4.1 s'.
+
+    Updates at most every `every` seconds (and always at the end): each one is an API call.
+    """
+
+    def __init__(self, key: str, total: int, what: str, every: float = 1.0):
+        self.total, self.what, self.every = total, what, every
+        self.start = self.shown = time.monotonic()
+        self.id = create_progress_artifact(0.0, key=key, description=self.describe(0))
+
+    def describe(self, done: int) -> str:
+        return f"{done:,} of {self.total:,} {self.what}, {elapsed(time.monotonic() - self.start)}"
+
+    def update(self, done: int, total: int | None = None) -> None:
+        self.total = total if total is not None else self.total
+        now = time.monotonic()
+        if done < self.total and now - self.shown < self.every:
+            return
+        self.shown = now
+        percent = min(100.0, 100.0 * done / max(self.total, 1))
+        update_progress_artifact(self.id, percent, description=self.describe(done))

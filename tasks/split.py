@@ -9,13 +9,13 @@ from pydantic import BaseModel
 
 from contracts.label_map import LabelMap, LabelSlot
 from ledger.caching import STAGE
-from ledger.frames import StageResult, read_frame, sha256_file, write_frame
+from ledger.frames import OutputPath, StageResult, read_frame, sha256_file, write_frame
 from params.prepare import LabelParams, SplitParams
 from schemas import SplitColumns, selected_schema
 
 
 class LabelMapFile(BaseModel):
-    path: str
+    path: OutputPath
     fingerprint: str
     num_slots: int
     used: int

@@ -11,7 +11,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from prefect import task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from tqdm import tqdm
 
 from contracts.dataset import TokenizedDataset, write_prepare_params
@@ -20,6 +19,7 @@ from ledger.caching import StageCache, model_fingerprint
 from ledger.frames import StageResult, read_frame
 from params.prepare import PrepareParams, TokenizeParams
 from schemas import SPLITS, TextFrame
+from tasks.report import ProgressArtifact
 from tasks.split import LabelMapFile
 
 PARALLELISM = "TOKENIZERS_PARALLELISM"
@@ -120,11 +120,11 @@ def tokenize_dataset(
     parts = split_tables(read_frame(texts.data, TextFrame, "text output"))
     tokenizer, pad_added = load_tokenizer(model_path)
     names = LabelMap.read(labels.path).id2label()
-    progress = create_progress_artifact(0.0, key="tokenize-progress", description="texts tokenized")
     total, done = sum(part.num_rows for part in parts.values()), 0
+    progress = ProgressArtifact("tokenize-progress", total, "texts tokenized")
 
     def report(rows: int) -> None:
-        update_progress_artifact(progress, 100.0 * (done + rows) / max(total, 1))
+        progress.update(done + rows)
 
     dataset = DatasetDict()
     with tokenizer_threads(params.parallel):

@@ -19,6 +19,7 @@ from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from contracts.run_folder import RunFolder
 from ledger.caching import StageCache
 from ledger.conf import conf_path
+from ledger.frames import OutputPath
 from params.train import TrainParams
 from tasks.evaluate import EvalReport
 from tasks.metrics_sink import MetricsSink, read_events
@@ -41,9 +42,10 @@ class PlannedRun(BaseModel):
 
 class TrainingOutcome(BaseModel):
     run_dir: str
-    final_dir: str
+    final_dir: OutputPath  # a record whose final/ is gone trains again
     global_step: int
-    resumed_from: str | None
+    resumed_from: str | None  # the checkpoint the last launch actually resumed from; None: it started from scratch
+    already_finished: bool = False  # the run had reached max_steps before: nothing was trained this time
     metrics: dict[str, float]
     checkpoints: list[str]
     report: EvalReport | None = None  # per-class report of the test split, added by the flow
@@ -202,7 +204,8 @@ def run_training(
     env = launcher_env(launcher, port, {"ACCOUNT_TAX_QUIET_PROGRESS": "1"})
     # the program never talks to MLflow (a dead server must not kill a rank): none of our MLflow settings reach it
     env = {k: v for k, v in env.items() if not k.startswith("MLFLOW_")}
-    logger.info("launching: %s", " ".join(cmd))
+    train_log = RunFolder(root=run.run_dir).train_log
+    logger.info("launching: %s (its output: %s)", " ".join(cmd), train_log)
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     sink = None
     if mlflow_run is not None:
@@ -211,8 +214,11 @@ def run_training(
     follower = ProgressFollower(config.progress_file, logger, sink)
 
     def on_line(line: str) -> None:
+        """Every line to the run's train.log and the Prefect run log; `child_output` keeps it off a CLI terminal."""
         tail.append(line)
-        logger.info(line)
+        with train_log.open("a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+        logger.info(line, extra={"child_output": True})
 
     with process_group(cmd, env, on_line) as proc:
         while proc.poll() is None:
@@ -221,7 +227,9 @@ def run_training(
         follower.poll()
     follower.close()
     if proc.returncode != 0:
-        raise TrainingFailed(f"{cmd[0]} exited with {proc.returncode}; last output:\n" + "\n".join(tail))
+        raise TrainingFailed(
+            f"{cmd[0]} exited with {proc.returncode} (whole output: {train_log}); last output:\n" + "\n".join(tail)
+        )
     return outcome_of(config, follower.last, follower.step)
 
 
@@ -241,10 +249,17 @@ def finished_outcome(config: RunConfig) -> TrainingOutcome | None:
     if checkpoint is None or not (config.final_dir / "test_metrics.json").exists():
         return None
     step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
-    return outcome_of(config, {}, step) if step >= config.trainer.max_steps else None
+    return outcome_of(config, {}, step, already_finished=True) if step >= config.trainer.max_steps else None
 
 
-def outcome_of(config: RunConfig, last_metrics: dict, step: int) -> TrainingOutcome:
+def resumed_checkpoint(progress_file: str | Path) -> str | None:
+    """The checkpoint the last launch resumed from, from its `resume` event; None when it started from scratch."""
+    events, _ = read_events(Path(progress_file), 0)
+    resumes = [event for event, _ in events if event.get("event") == "resume"]
+    return resumes[-1].get("checkpoint") if resumes else None
+
+
+def outcome_of(config: RunConfig, last_metrics: dict, step: int, already_finished: bool = False) -> TrainingOutcome:
     test_file = config.final_dir / "test_metrics.json"
     test = json.loads(test_file.read_text()) if test_file.exists() else {}
     checkpoints = list_checkpoints(config.checkpoint_dir)
@@ -253,7 +268,8 @@ def outcome_of(config: RunConfig, last_metrics: dict, step: int) -> TrainingOutc
         run_dir=config.output_dir,
         final_dir=str(config.final_dir),
         global_step=step,
-        resumed_from=config.resume_from,
+        resumed_from=resumed_checkpoint(config.progress_file),
+        already_finished=already_finished,
         metrics=metrics,
         checkpoints=[p.name for p in checkpoints],
     )

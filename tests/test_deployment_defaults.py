@@ -12,7 +12,9 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from params.paths import latest_dataset, latest_run, resolve_latest
+from contracts.dataset import MANIFEST_FILE
+from contracts.run_folder import FINAL_FILES
+from params.paths import DATASET_MANIFEST, latest_dataset, latest_run, resolve_latest
 from params.predict import PredictParams
 from params.train import TrainParams
 
@@ -41,13 +43,21 @@ def touch(path: Path, mtime_ns: int | None = None) -> Path:
     return path
 
 
+def finished_run(folder: Path, mtime_ns: int | None = None) -> Path:
+    """A run folder whose final/ holds every file prediction needs (empty), run.yaml stamped last."""
+    for name in FINAL_FILES:
+        touch(folder / "final" / name)
+    touch(folder / "final" / "run.yaml", mtime_ns)
+    return folder
+
+
 def demo_outputs(root: Path) -> Path:
     """A folder laid out like `make run`'s data/demo (empty files: only their existence is checked)."""
     demo = root / "data" / "demo"
     for name in ("ledger.csv", "next_month.csv", "tiny-model/config.json"):
         touch(demo / name)
-    touch(demo / "datasets" / "tokenized-demo" / "dataset.json")
-    touch(demo / "runs" / "tiny-model-demo" / "final" / "run.yaml")
+    touch(demo / "datasets" / "tokenized-demo" / MANIFEST_FILE)
+    finished_run(demo / "runs" / "tiny-model-demo")
     return demo
 
 
@@ -119,19 +129,27 @@ def test_flow_with_nothing_latest_fails_before_any_work(tmp_path):
 
 def test_latest_dataset_is_the_newest_complete_one(tmp_path):
     # given two complete tokenized datasets and a newer one still being written (no dataset.json yet)
-    touch(tmp_path / "datasets" / "tokenized-old" / "dataset.json", mtime_ns=1_000_000_000)
-    touch(tmp_path / "datasets" / "tokenized-new" / "dataset.json", mtime_ns=2_000_000_000)
+    touch(tmp_path / "datasets" / "tokenized-old" / MANIFEST_FILE, mtime_ns=1_000_000_000)
+    touch(tmp_path / "datasets" / "tokenized-new" / MANIFEST_FILE, mtime_ns=2_000_000_000)
     touch(tmp_path / "datasets" / "tokenized-partial" / "data" / "x.arrow", mtime_ns=3_000_000_000)
     # when the latest is asked for / then it is the newest complete one
     assert latest_dataset(tmp_path) == tmp_path / "datasets" / "tokenized-new"
 
 
 def test_latest_run_is_the_newest_finished_one(tmp_path):
-    # given a finished run and a newer one that crashed before its final folder
-    touch(tmp_path / "runs" / "done" / "final" / "run.yaml", mtime_ns=1_000_000_000)
-    touch(tmp_path / "runs" / "crashed" / "checkpoints" / "checkpoint-2" / "trainer_state.json", mtime_ns=2_000_000_000)
-    # when the latest is asked for / then it is the finished run's folder (prediction takes runs/<name>)
+    # given two finished runs, a newer one that crashed before its final folder and one still saving it
+    finished_run(tmp_path / "runs" / "old", mtime_ns=1_000_000_000)
+    finished_run(tmp_path / "runs" / "done", mtime_ns=2_000_000_000)
+    touch(tmp_path / "runs" / "crashed" / "checkpoints" / "checkpoint-2" / "trainer_state.json", mtime_ns=3_000_000_000)
+    touch(tmp_path / "runs" / "saving" / "final" / "run.yaml", mtime_ns=4_000_000_000)
+    touch(tmp_path / "runs" / "stray-file", mtime_ns=5_000_000_000)
+    # when the latest is asked for / then it is the newest finished run's folder (prediction takes runs/<name>)
     assert latest_run(tmp_path) == tmp_path / "runs" / "done"
+
+
+def test_dataset_manifest_name_is_the_contract_one():
+    # params/paths.py keeps its own copy of the name (the contract module is heavy to import): they must agree
+    assert DATASET_MANIFEST == MANIFEST_FILE
 
 
 @pytest.mark.parametrize(
@@ -154,8 +172,8 @@ def test_a_folder_other_than_latest_is_kept_as_given(tmp_path):
 
 def test_parameter_models_resolve_latest_in_their_work_dir(tmp_path):
     # given one dataset and one finished run in a work dir
-    touch(tmp_path / "datasets" / "tokenized-1" / "dataset.json")
-    touch(tmp_path / "runs" / "r1" / "final" / "run.yaml")
+    touch(tmp_path / "datasets" / "tokenized-1" / MANIFEST_FILE)
+    finished_run(tmp_path / "runs" / "r1")
     # when train and predict parameters say 'latest' / then both name those folders
     train = TrainParams(dataset="latest", model="m", work_dir=str(tmp_path))
     predict = PredictParams(model="latest", input="x.csv", out="y.xlsx", work_dir=str(tmp_path))

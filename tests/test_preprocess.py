@@ -23,7 +23,7 @@ def filtered(work_dir, rows, **params):
 
 def validated(work_dir, rows, labels_required=False, **params):
     stage = ledger_stage(work_dir, rows, "normalize")
-    return validate_ledger.fn(stage, ValidateParams(**params), labels_required, work_dir)
+    return validate_ledger.fn(stage, ValidateParams(**params), IngestParams(), labels_required, work_dir)
 
 
 def only_reject(result, rows_in):
@@ -249,3 +249,40 @@ def test_validate_a_row_breaking_two_rules_names_both_in_the_detail(work_dir):
     reject = only_reject(validated(work_dir, [{"vendor": None, "amount": "abc"}]), rows_in=1)
     assert reject["rule"] == "required_blank"
     assert "required_blank(vendor=''" in reject["detail"] and "amount_unparsable(amount='abc')" in reject["detail"]
+
+
+def test_required_values_come_from_the_columns_conf(work_dir, tmp_path):
+    # given a row without a vendor, and a columns conf where the vendor is optional (a bank statement has none)
+    import yaml
+
+    from ledger.conf import conf_path
+
+    spec = yaml.safe_load(conf_path("columns.yaml").read_text(encoding="utf-8"))
+    spec["columns"]["vendor"]["required"] = False
+    optional_vendor = tmp_path / "columns.yaml"
+    optional_vendor.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    rows = [{"vendor": None}]
+    # when validated with the default conf / then the row is rejected as required_blank
+    _, rejects = frames(validated(work_dir, rows))
+    assert rejects["rule"].tolist() == ["required_blank"]
+    # when validated with the conf that makes the vendor optional / then it is accepted
+    stage = ledger_stage(work_dir, rows, "normalize")
+    ingest = IngestParams(columns_conf=str(optional_vendor))
+    result = validate_ledger.fn(stage, ValidateParams(), ingest, False, work_dir)
+    accepted, rejects = frames(result)
+    assert len(accepted) == 1 and rejects.empty
+
+
+def test_a_columns_conf_cannot_make_date_or_amount_optional(work_dir, tmp_path):
+    # given a conf that marks the amount optional / when validating / then a clear error names it
+    import yaml
+
+    from ledger.conf import conf_path
+
+    spec = yaml.safe_load(conf_path("columns.yaml").read_text(encoding="utf-8"))
+    spec["columns"]["amount"]["required"] = False
+    conf = tmp_path / "columns.yaml"
+    conf.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    stage = ledger_stage(work_dir, [{}], "normalize")
+    with pytest.raises(ValueError, match=r"\['amount'\] must be `required: true`"):
+        validate_ledger.fn(stage, ValidateParams(), IngestParams(columns_conf=str(conf)), False, work_dir)

@@ -7,9 +7,9 @@ import fsspec
 import pandas as pd
 import pytest
 
+from ledger.columns import column_spec, known_headers
 from ledger.readers import LedgerFileError, read_ledger_file
 from params.prepare import IngestParams
-from tasks.ingest import column_spec, known_headers
 from tests.conftest import HEADER, ROWS, write_csv
 
 HEADERS = HEADER.split(",")

@@ -5,9 +5,10 @@ import os
 import pandas as pd
 import pytest
 
+from ledger.columns import column_spec, required_columns
 from ledger.frames import FrameValidationError, read_frame, validate, write_frame
-from params.prepare import FeatureParams
-from schemas import CleanLedger, FeatureFrame, Ledger, RawLedger, Rejects, labeled, selected_schema
+from params.prepare import FeatureParams, IngestParams
+from schemas import CleanLedger, FeatureFrame, Ledger, RawLedger, Rejects, selected_schema, with_required
 from tasks.features import add_features
 from tests._stages import clean_frame, text_frame
 
@@ -54,8 +55,12 @@ def test_clean_ledger_rejects_unparsed_text(column, cell):
     assert f"'{column}'" in rejected(CleanLedger, df)
 
 
+# the clean schema with the required columns of the default conf/columns.yaml, as validate_ledger builds it
+CLEAN_AS_CONFIGURED = with_required(CleanLedger.to_schema(), required_columns(column_spec(IngestParams()), False))
+
+
 def test_clean_ledger_rejects_a_blank_vendor():
-    assert "vendor" in rejected(CleanLedger, clean_frame(["2024-01-05"]).assign(vendor=None))
+    assert "vendor" in rejected(CLEAN_AS_CONFIGURED, clean_frame(["2024-01-05"]).assign(vendor=None))
 
 
 def test_feature_frame_accepts_built_features():
@@ -74,21 +79,21 @@ def test_rejects_schema_requires_a_rule():
 
 
 def test_labeled_schema_rejects_a_missing_label():
-    schema = labeled(CleanLedger.to_schema())
+    schema = with_required(CleanLedger.to_schema(), ["account_code"])
     df = clean_frame(["2024-01-05", "2024-01-06"])
     df.loc[1, "account_code"] = None
     assert "account_code" in rejected(schema, df)
 
 
 def test_labeled_schema_rejects_a_frame_without_the_label_column():
-    schema = labeled(CleanLedger.to_schema())
+    schema = with_required(CleanLedger.to_schema(), ["account_code"])
     assert "account_code" in rejected(schema, clean_frame(["2024-01-05"]).drop(columns=["account_code"]))
 
 
 @pytest.mark.parametrize("blank", ["", "   "])
 def test_labeled_schema_rejects_an_empty_string_label(blank):
     df = clean_frame(["2024-01-05"]).assign(account_code=blank)
-    rejected(labeled(CleanLedger.to_schema()), df)
+    rejected(with_required(CleanLedger.to_schema(), ["account_code"]), df)
 
 
 def test_unlabeled_clean_ledger_allows_a_missing_label():
@@ -115,7 +120,7 @@ def test_validation_error_names_the_stage_column_check_and_rows():
 
 def test_validation_error_lists_every_failure_at_once():
     df = clean_frame(["2024-01-05"]).assign(vendor=None, description=None)
-    message = rejected(CleanLedger, df)
+    message = rejected(CLEAN_AS_CONFIGURED, df)
     assert "'vendor'" in message and "'description'" in message
 
 
@@ -128,7 +133,7 @@ def test_write_then_read_round_trips_the_frame(work_dir):
 
 def test_write_frame_refuses_an_invalid_frame_and_writes_nothing(work_dir, tmp_path):
     with pytest.raises(FrameValidationError, match="validate/data"):
-        write_frame(clean_frame(["2024-01-05"]).assign(vendor=None), CleanLedger, work_dir, "validate")
+        write_frame(clean_frame(["2024-01-05"]).assign(vendor=None), CLEAN_AS_CONFIGURED, work_dir, "validate")
     assert not list((tmp_path / "work").rglob("*.parquet"))
 
 

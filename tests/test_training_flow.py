@@ -265,3 +265,17 @@ def test_pipeline_trains_and_compares_with_the_baseline(prepared, tmp_path):
     assert result.baseline.metrics["accuracy"] > 0.5
     for report in (result.llm, result.baseline):
         assert Path(report.confusion_png).stat().st_size > 1024 and Path(report.per_class_csv).exists()
+
+
+def test_a_deleted_run_folder_trains_again_instead_of_coming_back_cached(prepared):
+    # given a finished short run (one process, no launcher: the cache is what is tested)
+    short = {**SETTINGS, "max_steps": 4, "save_steps": 4, "eval_steps": 4}
+    p = params(prepared, run_name="deleted-folder", launcher="python", trainer=short)
+    first = train_model(p)
+    assert (Path(first.final_dir) / "adapter_model.safetensors").is_file()
+    # when its run folder is deleted and the same parameters run again
+    shutil.rmtree(first.run_dir)
+    second = train_model(p)
+    # then it trained again: the files the result names exist
+    assert (Path(second.final_dir) / "adapter_model.safetensors").is_file()
+    assert second.global_step == 4

@@ -27,13 +27,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def setup_logging() -> None:
+    """Our INFO lines on rank 0; transformers only warns (its INFO is the whole model config, label by label)."""
     from transformers.utils import logging as hf_logging
 
     from training.callbacks import is_rank_zero
 
     level = logging.INFO if is_rank_zero() else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout)
-    hf_logging.set_verbosity_info() if is_rank_zero() else hf_logging.set_verbosity_error()
+    hf_logging.set_verbosity_warning() if is_rank_zero() else hf_logging.set_verbosity_error()
 
 
 def start_watchdog(interval: float = 2.0) -> None:

@@ -1,0 +1,269 @@
+"""What a CLI run shows on the terminal: stage lines and progress bars, then the summaries.
+
+Training-program output, library warnings, routine task completions and tracebacks stay off the terminal:
+they go to the log file of the CLI run (and the Prefect run log, which keeps everything).
+"""
+
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+
+CHILD_OUTPUT = "child_output"  # extra= flag tasks.train puts on each line the training program prints
+OUR_MODULES = ("flows", "tasks", "training", "ledger", "params", "synth", "contracts")
+# Libraries that print on handlers of their own: quiet in a CLI run unless the user's environment says otherwise.
+QUIET_LIBRARIES = {
+    "TRANSFORMERS_VERBOSITY": "error",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",  # "Saving the dataset" bars: our own bars say more
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers' "Loading weights" / "Writing model shards" bars
+}
+OWN_HANDLER_LOGGERS = ("DeepSpeed",)  # loggers printing to stdout on their own handler: diverted to the file
+MESSAGE_LINES = 12  # a longer error message (a training program's last output) is cut; the log file has it all
+FILE_FORMAT = {
+    "format": "%(asctime)s %(levelname)-7s %(name)s - %(message)s",
+    "flow_run_fmt": "%(asctime)s %(levelname)-7s Flow run %(flow_run_name)r - %(message)s",
+    "task_run_fmt": "%(asctime)s %(levelname)-7s Task run %(task_run_name)r - %(message)s",
+}
+
+
+class TerminalFilter(logging.Filter):
+    """Drops from the terminal: training-program lines, captured warnings, plain task completions, and the
+    error records of an error the CLI reports itself in one paragraph."""
+
+    def __init__(self, reported: Callable[[BaseException], bool]):
+        super().__init__()
+        self.reported = reported
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, CHILD_OUTPUT, False) or record.name == "py.warnings":
+            return False
+        if (
+            record.name.startswith("prefect.task_runs")
+            and record.levelno == logging.INFO
+            and record.getMessage().startswith("Finished in state")
+        ):
+            return False
+        error = record.exc_info[1] if record.exc_info else None
+        return error is None or not self.reported(error)
+
+
+class WithoutTraceback(logging.Formatter):
+    """The wrapped formatter's line without the exception traceback or stack (the log file keeps them)."""
+
+    def __init__(self, inner: logging.Formatter | None):
+        super().__init__()
+        self.inner = inner or logging.Formatter()
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return self.inner.format(record)
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+class ToFileOnly(logging.Filter):
+    """On a logger with its own terminal handler: the record goes to the log file, never to that handler."""
+
+    def __init__(self, handler: logging.Handler):
+        super().__init__()
+        self.handler = handler
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= self.handler.level:
+            self.handler.handle(record)
+        return False
+
+
+@contextlib.contextmanager
+def cli_logging(log_file: Path, reported: Callable[[BaseException], bool]) -> Iterator[logging.Handler]:
+    """For one CLI command: INFO lines without tracebacks on the terminal, everything in `log_file`.
+
+    Set up after Prefect configured its logging (its console handler sits on the root logger); undone on exit.
+    """
+    import prefect.main  # noqa: F401  (sets up Prefect's logging now, before our handler joins the root logger)
+    from prefect.logging.formatters import PrefectFormatter
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    quieted = [name for name in QUIET_LIBRARIES if name not in os.environ]
+    os.environ.update({name: QUIET_LIBRARIES[name] for name in quieted})
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setLevel(logging.DEBUG)
+    file_handler.setFormatter(PrefectFormatter(datefmt="%Y-%m-%d %H:%M:%S", **FILE_FORMAT))
+    root = logging.getLogger()
+    consoles = [h for h in root.handlers if isinstance(h, PrefectConsoleHandler)]
+    saved = [(h, h.level, h.formatter) for h in consoles]
+    terminal, divert = TerminalFilter(reported), ToFileOnly(file_handler)
+    for handler in consoles:
+        handler.addFilter(terminal)
+        handler.setFormatter(WithoutTraceback(handler.formatter))
+        handler.setLevel(handler.level or logging.INFO)
+    levels = {name: logging.getLogger(name).level for name in OUR_MODULES}
+    for name in OUR_MODULES:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    for name in OWN_HANDLER_LOGGERS:
+        logging.getLogger(name).addFilter(divert)
+    root.addHandler(file_handler)
+    logging.captureWarnings(True)
+    try:
+        yield file_handler
+    finally:
+        logging.captureWarnings(False)
+        for name in quieted:
+            os.environ.pop(name, None)
+        root.removeHandler(file_handler)
+        file_handler.close()
+        for name in OWN_HANDLER_LOGGERS:
+            logging.getLogger(name).removeFilter(divert)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+        for handler, level, formatter in saved:
+            handler.removeFilter(terminal)
+            handler.setFormatter(formatter)
+            handler.setLevel(level)
+
+
+def describe(err: BaseException) -> str:
+    """The error's message in a few lines: pydantic's errors one per field, long messages cut."""
+    from pydantic import ValidationError
+
+    if isinstance(err, ValidationError):
+        fields = [f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in err.errors()]
+        return f"invalid {err.title} parameters: " + "; ".join(fields)
+    lines = (str(err) or type(err).__name__).splitlines()
+    if len(lines) > MESSAGE_LINES:
+        lines = [lines[0], f"  ... ({len(lines) - MESSAGE_LINES + 1} lines more in the log file)"] + lines[
+            -(MESSAGE_LINES - 2) :
+        ]
+    return "\n".join(lines)
+
+
+def new_log_file(command: str, work_dir: str | None) -> Path:
+    """<work_dir>/logs/account-tax-<command>-<time>.log, or under the temp folder when work_dir is not writable."""
+    name = f"account-tax-{command}-{datetime.now():%Y%m%d-%H%M%S}.log"
+    for folder in (Path(work_dir or "data") / "logs", Path(tempfile.gettempdir()) / "account-tax-logs"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).touch()
+            return folder / name
+        except OSError:
+            continue
+    raise OSError(f"no folder to write the log file {name} to")
+
+
+def error_paragraph(prog: str, err: BaseException, hint: str, log_file: Path | None) -> str:
+    """One paragraph: what went wrong, what to do, where the traceback is."""
+    where = f"\n  full log: {log_file}" if log_file else ""
+    return f"{prog}: error: {describe(err)}\n  what to do: {hint}{where}"
+
+
+def keep_traceback(err: BaseException, log_file: Path | None, command: str) -> Path | None:
+    """Append the error's traceback to the command's log file (made now for a command without one)."""
+    try:
+        log_file = log_file or new_log_file(command, None)
+        with log_file.open("a", encoding="utf-8") as fh:
+            fh.write(f"{datetime.now():%Y-%m-%d %H:%M:%S} account-tax {command} failed:\n")
+            fh.write("".join(traceback.format_exception(err)))
+    except OSError:
+        return None  # nowhere to write: the paragraph still goes out
+    return log_file
+
+
+def _tool(name: str) -> str:
+    """A console script of this environment, as a path the user can type from here."""
+    path = Path(sys.executable).parent / name
+    if not path.exists():
+        return name
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def print_prepare_result(result) -> None:
+    """Rows accounting, output paths and, when built, the tokenized dataset."""
+    summary = result.summary
+    print()
+    print(f"rows in      {summary.rows_in:>10,}")
+    print(f"accepted     {summary.rows_accepted:>10,}")
+    print(f"rejected     {summary.rows_rejected:>10,}")
+    for rule, count in summary.rejected_by_rule.items():
+        print(f"  {rule:<24}{count:>8,}")
+    print(f"features     {summary.data_path}")
+    print(f"rejects      {summary.rejects_csv}")
+    print(f"metadata     {summary.metadata_path}")
+    if result.dataset is None:
+        print("dataset      not built (give --model PATH to tokenize, and labelled data)")
+        return
+    dataset, tokens = result.dataset, result.dataset.stats["all"]
+    print(f"splits       {', '.join(f'{k} {v:,}' for k, v in dataset.rows.items())}")
+    rare = result.split.get("rare_classes_in_train_only", {})
+    print(f"rare classes {len(rare):,} kept in train only")
+    print(
+        f"tokens       p50 {tokens['p50']:.0f}, p95 {tokens['p95']:.0f}, max {tokens['max']:,}, "
+        f"truncated {tokens['truncated_share']:.1%} at {tokens['max_length']:,}"
+    )
+    print(f"dataset      {dataset.path}")
+
+
+def training_origin(outcome) -> str:
+    """How the adapter came to be: from scratch, resumed from a checkpoint, or finished by an earlier run."""
+    origin = f"resumed from {Path(outcome.resumed_from).name}" if outcome.resumed_from else "from scratch"
+    if getattr(outcome, "already_finished", False):
+        return f"by an earlier launch ({origin}); already finished, nothing trained this time"
+    return origin
+
+
+def print_training(outcome, tracking_uri: str) -> None:
+    """Final metrics, where the adapter and the training output are, and the MLflow run actually used."""
+    from contracts.run_folder import RunFolder
+
+    folder = RunFolder(root=outcome.run_dir)
+    print()
+    print(f"trained      {outcome.global_step:,} steps, {training_origin(outcome)}")
+    for key in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "test_loss"):
+        if key in outcome.metrics:
+            print(f"  {key:<22}{outcome.metrics[key]:.4f}")
+    print(f"adapter      {outcome.final_dir}")
+    print(f"checkpoints  {folder.checkpoints} ({', '.join(outcome.checkpoints) or 'none'})")
+    if folder.train_log.exists():
+        print(f"train log    {folder.train_log}")
+    run_id = folder.mlflow_run_id.read_text().strip() if folder.mlflow_run_id.exists() else None
+    print(f"MLflow       {tracking_uri}" + (f", run {run_id}" if run_id else ""))
+    if not tracking_uri.startswith(("http://", "https://", "databricks")):
+        print(
+            f"MLflow UI    {_tool('mlflow')} ui --backend-store-uri {tracking_uri} --port 5000 -> http://127.0.0.1:5000"
+        )
+
+
+def print_prefect_ui() -> None:
+    """Where the flow runs can be seen: the configured server's UI, or how to keep runs next time."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    if api := PREFECT_API_URL.value():
+        print(f"Prefect UI   {PREFECT_UI_URL.value() or api} (flow runs, logs, artifacts)")
+        return
+    print("Prefect UI   none: this run used a temporary local Prefect server, stopped with the command")
+    print(
+        f"             to keep runs: {_tool('prefect')} server start, then export PREFECT_API_URL=http://127.0.0.1:4200/api"
+    )
+
+
+def print_side_by_side(reports) -> None:
+    """Baseline and LLM metrics in columns, then where each report's files are."""
+    from tasks.evaluate import metrics_markdown
+
+    print()
+    print(metrics_markdown(reports))
+
+
+def print_prediction(summary) -> None:
+    print()
+    print(f"predicted    {summary.rows_predicted:,} of {summary.rows_in:,} rows -> {summary.output}")
+    print(f"rejected     {summary.rows_rejected:,} rows (with reasons) -> {summary.rejects}")
