@@ -37,8 +37,8 @@ def latest_run(work_dir: str | Path) -> Path:
     """The most recently finished training run under <work_dir>/runs: one whose final/ holds all prediction needs
     (a crashed or running one does not), newest by its final/run.yaml (copied there once the rest is saved)."""
     root = Path(work_dir) / "runs"
-    finished = (RunFolder(root=str(p)) for p in root.iterdir() if p.is_dir()) if root.is_dir() else ()
-    mark = newest(run.final / "run.yaml" for run in finished if not run.missing_final_files())
+    runs = (RunFolder(root=str(p)) for p in root.iterdir() if p.is_dir()) if root.is_dir() else ()
+    mark = newest(run.final / "run.yaml" for run in runs if not run.missing_final_files())
     if mark is None:
         raise ValueError(
             f"no finished run under {root}: run the pipeline first or set params.model to a run folder (runs/<name>)"

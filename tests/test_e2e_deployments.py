@@ -126,8 +126,8 @@ def test_pipeline_deployment_runs_and_train_rerun_resumes(server, tmp_path):
     artifacts = api(env, "POST", "/artifacts/filter")
     keys = {a["key"] for a in artifacts}
     assert {
-        "data-quality",
-        "rows-accounting",
+        "data-quality-pipeline",  # the prepare report is keyed by the flow it ran in (tasks.report.report_scope)
+        "rows-accounting-pipeline",
         "dataset-summary",
         "token-stats",
         "training-progress",

@@ -137,4 +137,4 @@ def test_artifacts_published(unique_ledger, work_dir):
     # then the UI has the data-quality and rows-accounting artifacts
     with get_client(sync_client=True) as client:
         keys = {a.key for a in client.read_artifacts()}
-    assert {"data-quality", "rows-accounting"} <= keys
+    assert {"data-quality-prepare-data", "rows-accounting-prepare-data"} <= keys  # keyed per flow

@@ -1,0 +1,173 @@
+"""The command line tells the user what they need: one paragraph for an error they can fix (the traceback in a log
+file), a summary that says what really happened, and a terminal without tracebacks or training-program output."""
+
+import logging
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.console import CHILD_OUTPUT, TerminalFilter, WithoutTraceback, print_prefect_ui, print_training
+from tasks.train import TrainingOutcome, resumed_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(args: list[str], tmp_path: Path, api_url: str | None) -> subprocess.CompletedProcess:
+    """`account-tax ARGS` as a user runs it (its own process), against the test API when there is one."""
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # a log file that falls back to the temp folder lands here
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return subprocess.run(
+        [sys.executable, "-m", "flows.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def api_url(prefect_harness) -> str:
+    """The harness's API, handed to the CLI processes so they skip starting a temporary server each."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
+def error_paragraph(done: subprocess.CompletedProcess, command: str) -> tuple[str, Path]:
+    """The one error paragraph on stderr and the log file it names; nothing on either stream is a traceback."""
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert done.stderr.count(f"account-tax {command}: error:") == 1
+    paragraph = done.stderr[done.stderr.index(f"account-tax {command}: error:") :]
+    assert "what to do:" in paragraph
+    log_file = Path(re.search(r"full log: (\S+)", paragraph).group(1))
+    return paragraph, log_file
+
+
+def test_missing_input_is_one_paragraph_and_the_log_keeps_the_traceback(tmp_path, api_url):
+    # given a ledger path that does not exist
+    work = tmp_path / "work"
+    # when prepared from the command line
+    done = cli(["prepare", "--input", str(tmp_path / "missing.csv"), "--work-dir", str(work)], tmp_path, api_url)
+    # then one paragraph names the file and says what to do, and the run's log file has the traceback
+    paragraph, log_file = error_paragraph(done, "prepare")
+    assert "missing.csv: no such file or folder" in paragraph and "check the path" in paragraph
+    assert log_file.parent == work / "logs"
+    text = log_file.read_text(encoding="utf-8")
+    assert "Traceback" in text and "FileNotFoundError" in text
+
+
+def test_unwritable_work_dir_is_one_paragraph_and_the_log_goes_elsewhere(tmp_path, api_url, ledger_csv):
+    # given a work dir below a regular file: no folder can be made there, whoever runs the test
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    # when prepared from the command line
+    done = cli(["prepare", "--input", str(ledger_csv), "--work-dir", str(blocker / "work")], tmp_path, api_url)
+    # then the paragraph names the folder and what to do; the log file is in the temp folder, traceback included
+    paragraph, log_file = error_paragraph(done, "prepare")
+    assert "work_dir" in paragraph and "is not writable" in paragraph and "make this one writable" in paragraph
+    assert log_file.is_relative_to(tmp_path / "account-tax-logs")
+    text = log_file.read_text(encoding="utf-8")
+    assert "Traceback" in text and "OutputFolderError" in text
+
+
+def test_bad_parameter_is_one_paragraph_per_field(tmp_path):
+    # given an unknown parameter key (no flow starts: the parameters are checked first)
+    args = ["prepare", "--input", "x.csv", "--work-dir", str(tmp_path / "w"), "--set", "preprocess.nope=1"]
+    # when run, then the paragraph names the key and the log file holds the validation error
+    paragraph, log_file = error_paragraph(cli(args, tmp_path, None), "prepare")
+    assert "invalid PrepareParams parameters: preprocess.nope: Extra inputs are not permitted" in paragraph
+    assert "ValidationError" in log_file.read_text(encoding="utf-8")
+
+
+def outcome(run_dir: Path, resumed_from: str | None, already_finished: bool = False) -> TrainingOutcome:
+    return TrainingOutcome(
+        run_dir=str(run_dir),
+        final_dir=str(run_dir / "final"),
+        global_step=60,
+        resumed_from=resumed_from,
+        already_finished=already_finished,
+        metrics={"test_accuracy": 0.5},
+        checkpoints=["checkpoint-60", "checkpoint-30"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("resumed_from", "finished", "said", "not_said"),
+    [
+        (None, False, "trained      60 steps, from scratch", "resumed"),
+        ("/runs/r/checkpoints/checkpoint-4", False, "trained      60 steps, resumed from checkpoint-4", "scratch"),
+        (None, True, "already finished, nothing trained this time", "resumed"),
+    ],
+)
+def test_summary_says_how_the_adapter_was_trained(tmp_path, capsys, resumed_from, finished, said, not_said):
+    # given a training outcome (a start from scratch, a resume from checkpoint-4, or a run finished earlier)
+    done = outcome(tmp_path / "runs" / "r", resumed_from, finished)
+    # when the summary is printed
+    print_training(done, "sqlite:////data/mlflow.db")
+    text = capsys.readouterr().out
+    # then it says what happened, not what was asked for, and names the MLflow store actually used
+    assert said in text and not_said not in text
+    assert "MLflow       sqlite:////data/mlflow.db" in text and "--backend-store-uri sqlite:////data/mlflow.db" in text
+
+
+def test_summary_names_a_tracking_server_and_the_run(tmp_path, capsys):
+    # given a run logged to a tracking server, its run id beside it
+    run_dir = tmp_path / "runs" / "r"
+    run_dir.mkdir(parents=True)
+    (run_dir / "mlflow_run_id").write_text("abc123")
+    # when printed, then the server is the UI (no local `mlflow ui` command) and the run id is there
+    print_training(outcome(run_dir, None), "http://mlflow.internal:5000")
+    text = capsys.readouterr().out
+    assert "MLflow       http://mlflow.internal:5000, run abc123" in text and "mlflow ui" not in text
+
+
+def test_resume_event_is_the_truth(tmp_path):
+    # given the progress file of a launch asked to resume from 'latest' that found no checkpoint, then of a rerun
+    progress = tmp_path / "progress.jsonl"
+    progress.write_text('{"event": "resume", "checkpoint": null}\n{"event": "log", "step": 10}\n', encoding="utf-8")
+    # then the first launch started from scratch
+    assert resumed_checkpoint(progress) is None
+    # when a later launch resumed from checkpoint-30, then that is what the outcome says
+    with progress.open("a", encoding="utf-8") as fh:
+        fh.write('{"event": "resume", "checkpoint": "/runs/r/checkpoints/checkpoint-30"}\n')
+    assert resumed_checkpoint(progress) == "/runs/r/checkpoints/checkpoint-30"
+    assert resumed_checkpoint(tmp_path / "absent.jsonl") is None
+
+
+def test_prefect_ui_line_follows_the_settings(capsys):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    # given a configured server, then its UI is named
+    with temporary_settings({PREFECT_API_URL: "http://prefect.internal:4200/api"}):
+        print_prefect_ui()
+    assert "Prefect UI   http://prefect.internal:4200 " in capsys.readouterr().out
+    # given none (a temporary server per command), then the summary says so and how to keep runs
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        print_prefect_ui()
+    text = capsys.readouterr().out
+    assert "temporary local Prefect server" in text and "server start" in text and "4200" in text
+
+
+def record(message: str, exc: BaseException | None = None, **extra) -> logging.LogRecord:
+    exc_info = (type(exc), exc, exc.__traceback__) if exc else None
+    made = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, message, None, exc_info)
+    made.__dict__.update(extra)
+    return made
+
+
+def test_terminal_shows_lines_without_tracebacks_or_child_output():
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError as err:
+        failed = record("Encountered exception during execution", err)
+    terminal = TerminalFilter(reported=lambda err: isinstance(err, FileNotFoundError))
+    # an unexpected error: its line, no traceback; the record itself still has it for the log file
+    assert terminal.filter(failed)
+    assert WithoutTraceback(logging.Formatter()).format(failed) == "Encountered exception during execution"
+    assert failed.exc_info is not None and "Traceback" in logging.Formatter().format(failed)
+    # an error the CLI reports in its paragraph, a training-program line, a captured warning: not on the terminal
+    assert not terminal.filter(record("Task run failed", FileNotFoundError("x.csv")))
+    assert not terminal.filter(record("[INFO] [launch.py:152:main] WORLD INFO DICT", **{CHILD_OUTPUT: True}))
+    assert not terminal.filter(logging.LogRecord("py.warnings", logging.WARNING, "", 1, "FutureWarning", None, None))
