@@ -254,8 +254,8 @@ def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
         (NoRowsAcceptedError, "every row was rejected: the rejects file gives each row's rule and detail"),
         (
             ConnectionError,
-            "start the MLflow tracking server, or set mlflow.tracking_uri to a reachable one "
-            "(unset: a local sqlite store in the work dir)",
+            "start the MLflow tracking server, or point mlflow.tracking_uri at a reachable one "
+            "(pipeline: train.mlflow.tracking_uri; unset: a local sqlite store in the work dir)",
         ),
         (ValidationError, "fix the parameters named above (--config file, --set, options); unknown keys are errors"),
         (yaml.YAMLError, "fix the YAML of the --config file"),

@@ -249,10 +249,8 @@ def print_prefect_ui() -> None:
     if api := PREFECT_API_URL.value():
         print(f"Prefect UI   {PREFECT_UI_URL.value() or api} (flow runs, logs, artifacts)")
         return
-    print("Prefect UI   none: this run used a temporary local Prefect server, stopped with the command")
-    print(
-        f"             to keep runs: {_tool('prefect')} server start, then export PREFECT_API_URL=http://127.0.0.1:4200/api"
-    )
+    keep = f"{_tool('prefect')} server start; export PREFECT_API_URL=http://127.0.0.1:4200/api"
+    print(f"Prefect UI   none: this command's temporary Prefect server is gone; to keep runs: {keep}")
 
 
 def print_side_by_side(reports) -> None:

@@ -53,7 +53,7 @@ def build_tiny_model(out: str) -> str:
     return str(out if (Path(out) / "config.json").exists() else make_tiny_model(out))
 
 
-@flow(name="demo", log_prints=True)
+@flow(name="demo", flow_run_name="demo-{rows}-rows", log_prints=True)
 def demo(
     work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7, refresh_cache: bool = False
 ) -> DemoResult:

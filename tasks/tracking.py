@@ -32,7 +32,8 @@ def reach_store(uri: str, experiment: str):
     try:
         return store_for(uri, QUICK).experiment_id(experiment)
     except Exception as err:  # refused, timed out, or an answer that is not MLflow's
-        raise ConnectionError(f"MLflow tracking store {uri} unreachable, not starting training: {err}") from err
+        detail = err.__cause__ if isinstance(err, TrackingUnavailable) and err.__cause__ else err  # URI named once
+        raise ConnectionError(f"MLflow tracking store {uri} unreachable, not starting training: {detail}") from err
 
 
 @task(retries=1, retry_delay_seconds=5)

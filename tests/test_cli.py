@@ -147,7 +147,7 @@ def test_prefect_ui_line_follows_the_settings(capsys):
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
         print_prefect_ui()
     text = capsys.readouterr().out
-    assert "temporary local Prefect server" in text and "server start" in text and "4200" in text
+    assert "temporary Prefect server is gone" in text and "server start" in text and "4200" in text
 
 
 def record(message: str, exc: BaseException | None = None, **extra) -> logging.LogRecord:

@@ -77,34 +77,23 @@ def recorded(tmp_path: Path) -> dict:
     return json.loads((tmp_path / OFFSET_FILE).read_text())
 
 
-def test_unreachable_store_keeps_metrics_and_warns_once(tmp_path, caplog):
-    # given a sink whose store is down, and a clock that lets it retry on every poll
+def test_unreachable_store_keeps_metrics_backs_off_and_warns_once(tmp_path, caplog):
+    # given a sink whose store is down, polled every 2 s as the flow does
     progress, store, clock = tmp_path / "progress.jsonl", FakeStore(down=True), Clock()
     sink, offset = sink_for(tmp_path, store, clock=clock), 0
-    # when ten steps are logged and polled while the store stays away
+    # when 60 steps are logged and polled over two minutes while the store stays away
     with caplog.at_level(logging.INFO, logger=LOGGER.name):
-        for step in range(2, 22, 2):
-            append(progress, {"event": "train_begin", "step": 0} if step == 2 else {"event": "checkpoint"}, log(step))
+        for step in range(1, 61):
+            append(progress, {"event": "train_begin", "step": 0} if step == 1 else {"event": "checkpoint"}, log(step))
             offset = poll(sink, progress, offset)
-            clock.now += 120
-    # then every metric is pending, the store was retried, nothing is recorded as logged, and one warning was given
-    assert [rows[0]["step"] for _, rows in sink.pending] == list(range(2, 22, 2))
-    assert store.calls == 10 and not store.batches
-    assert recorded(tmp_path) == {"run_id": "run-a", "offset": 0}
+            clock.now += 2
+    # then every metric is pending, nothing is recorded as logged (the record is still at the file's start)
+    assert [rows[0]["step"] for _, rows in sink.pending] == list(range(1, 61)) and not store.batches
+    # and it tried at 0, 6, 16, 36 and 76 s (waits of 5, 10, 20, 40 s rounded up to a poll), not 60 times
+    assert store.calls == 5 and recorded(tmp_path) == {"run_id": "run-a", "offset": 0}
+    # and it warned once
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "MLflow unreachable, training goes on" in warnings[0].getMessage()
-
-
-def test_retries_back_off_while_the_store_is_away(tmp_path):
-    # given a sink whose store is down, polled every 2 s for two minutes
-    progress, store, clock = tmp_path / "progress.jsonl", FakeStore(down=True), Clock()
-    sink, offset = sink_for(tmp_path, store, clock=clock), 0
-    for step in range(60):
-        append(progress, log(step + 1))
-        offset = poll(sink, progress, offset)
-        clock.now += 2
-    # then it tried at 0, 6, 16, 36 and 76 s (waits of 5, 10, 20, 40 s rounded up to a poll), not 60 times
-    assert store.calls == 5
 
 
 def test_recovery_logs_pending_metrics_in_order_once(tmp_path, caplog):
@@ -222,21 +211,39 @@ def test_a_dead_http_store_fails_fast_without_touching_the_environment():
     assert {k: v for k, v in os.environ.items() if k.startswith("MLFLOW_")} == before
 
 
-def test_sink_on_a_sqlite_store_logs_nan_and_history(tmp_path):
+def test_a_failed_flow_logs_pending_metrics_and_marks_the_run_failed(tmp_path):
     from mlflow import MlflowClient
 
-    # given a run in a local sqlite store
+    from tasks.tracking import fail_mlflow_run
+
+    # given a run whose last steps were not logged yet when the flow failed
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     store = store_for(uri)
     run_id = store.create_run(store.create_experiment("x"), "r", {})
-    progress = tmp_path / "progress.jsonl"
-    sink = MetricsSink(store, run_id, tmp_path, progress, LOGGER)
-    append(progress, log(2), log(4, loss=float("nan")))
-    # when the sink catches up with the file (as the flow's close does)
-    assert sink.finish(delays=())
-    # then the history has both steps
-    history = MlflowClient(uri).get_metric_history(run_id, "loss")
-    assert [m.step for m in history] == [2, 4]
+    (tmp_path / "mlflow_run_id").write_text(run_id)
+    sink_for(tmp_path, store, run_id=run_id)  # what run_training's sink recorded before the launch
+    append(tmp_path / "progress.jsonl", log(2), log(4, loss=float("nan")))  # NaN: a diverged step is a metric too
+    # when the flow's failure hook runs / then the steps are logged and the run is FAILED
+    assert fail_mlflow_run(str(tmp_path), uri, str(tmp_path), LOGGER)
+    client = MlflowClient(uri)
+    assert client.get_run(run_id).info.status == "FAILED"
+    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [2, 4]
+
+
+def test_a_failed_flow_with_a_dead_server_only_warns(tmp_path, monkeypatch, caplog):
+    import tasks.tracking
+
+    # given a failed flow's run folder and a tracking server that is gone
+    monkeypatch.setattr(tasks.tracking, "FAIL_DELAYS", (0.0,))
+    (tmp_path / "mlflow_run_id").write_text("run-a")
+    sink_for(tmp_path, FakeStore())
+    append(tmp_path / "progress.jsonl", log(2))
+    # when the failure hook runs / then it returns quickly with warnings, and raises nothing
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger=LOGGER.name):
+        assert not tasks.tracking.fail_mlflow_run(str(tmp_path), f"http://127.0.0.1:{free_port()}", "", LOGGER)
+    assert time.monotonic() - started < 10
+    assert "could not mark MLflow run run-a FAILED" in caplog.text and "remain in" in caplog.text
 
 
 # --- a real MLflow server that goes away mid-run -------------------------------------------------------------
