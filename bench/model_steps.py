@@ -54,9 +54,9 @@ def train_launcher(spec: dict) -> dict:
 
 
 def train_inprocess(spec: dict) -> dict:
-    """The same run.yaml (same DeepSpeed config, callbacks, data) run by the training program in this process."""
+    """The same run.yaml (same DeepSpeed config, callbacks, data) run by the training program in this process
+    (the program writes progress.jsonl only; MLflow is the flow's business)."""
     import yaml
-    from mlflow import MlflowClient
 
     from training.__main__ import main
     from training.launcher import free_port
@@ -67,13 +67,9 @@ def train_inprocess(spec: dict) -> dict:
     out.mkdir(parents=True)
     path = out / "run.yaml"
     path.write_text(yaml.safe_dump(config))
-    uri = f"sqlite:///{Path(spec['work_dir']).resolve() / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    run_id = client.create_run(client.get_experiment_by_name("account-tax").experiment_id, run_name="inprocess")
     os.environ.update(
         {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
     )
-    os.environ.update({"MLFLOW_TRACKING_URI": uri, "MLFLOW_RUN_ID": run_id.info.run_id})
     started = time.time()
     main(["--config", str(path)])
     return steady_rate(out / "progress.jsonl", started)

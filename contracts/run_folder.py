@@ -4,7 +4,7 @@ the prediction flow that reads it."""
 import re
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 # What prediction needs in final/; the adapter's head must have one row per label slot.
 FINAL_FILES = (
@@ -19,51 +19,39 @@ FINAL_FILES = (
 HEAD_WEIGHT = re.compile(r"(score|classifier).*weight$")
 
 
+class _Member:
+    """A path inside the run folder, named once: `RunFolder(root=r).run_yaml` is Path(r) / "run.yaml"."""
+
+    def __init__(self, relative: str) -> None:
+        self.relative = relative
+
+    def __get__(self, folder: "RunFolder | None", owner: type | None = None) -> Path:
+        if folder is None:
+            raise AttributeError(f"{self.relative}: a path of a RunFolder instance, not of the class")
+        return Path(folder.root) / self.relative
+
+
 class RunFolder(BaseModel):
     """Paths of one run, all derived from its root."""
 
+    model_config = ConfigDict(ignored_types=(_Member,))
+
     root: str
+
+    run_yaml = _Member("run.yaml")
+    progress = _Member("progress.jsonl")
+    checkpoints = _Member("checkpoints")
+    final = _Member("final")
+    reports = _Member("reports")
+    prepare_params = _Member("prepare_params.json")
+    mlflow_run_id = _Member("mlflow_run_id")
+    train_log = _Member("train.log")
 
     @classmethod
     def of(cls, path: str | Path) -> "RunFolder":
         """runs/<name> or runs/<name>/final -> the run folder."""
         path = Path(path)
         return cls(root=str(path.parent if path.name == "final" and not (path / "final").is_dir() else path))
-
-    def _path(self, *parts: str) -> Path:
-        return Path(self.root).joinpath(*parts)
-
-    @property
-    def run_yaml(self) -> Path:
-        return self._path("run.yaml")
-
-    @property
-    def progress(self) -> Path:
-        return self._path("progress.jsonl")
-
-    @property
-    def checkpoints(self) -> Path:
-        return self._path("checkpoints")
-
-    @property
-    def final(self) -> Path:
-        return self._path("final")
-
-    @property
-    def reports(self) -> Path:
-        return self._path("reports")
-
-    @property
-    def prepare_params(self) -> Path:
-        return self._path("prepare_params.json")
-
-    @property
-    def mlflow_run_id(self) -> Path:
-        return self._path("mlflow_run_id")
-
-    @property
-    def train_log(self) -> Path:
-        return self._path("train.log")
 
     def missing_final_files(self) -> list[str]:
         return [name for name in FINAL_FILES if not (self.final / name).exists()]

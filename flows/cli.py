@@ -5,10 +5,11 @@ bad parameters...) prints one paragraph saying what to do and exits 2; its trace
 """
 
 import argparse
-import functools
 import sys
 import time
 from pathlib import Path
+
+from flows.errors import hint_for
 
 FLOW_COMMANDS = ("prepare", "train", "pipeline", "baseline", "predict", "demo")
 DEMO_WORK_DIR = "data/demo"
@@ -93,12 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(args: argparse.Namespace, **explicit) -> dict:
+def _overrides(args: argparse.Namespace, *options: str, **explicit) -> dict:
+    """--set assignments, overridden by the named options and `explicit` values the user gave (None = not given)."""
     from params.loading import deep_merge, parse_assignments
 
+    explicit |= {name: getattr(args, name) for name in options}
     explicit["refresh_cache"] = True if getattr(args, "refresh_cache", False) else None
     given = {k: v for k, v in explicit.items() if v is not None}
-    return deep_merge(parse_assignments(args.assignments), given)
+    return deep_merge(parse_assignments(getattr(args, "assignments", [])), given)
 
 
 def run_synth(args: argparse.Namespace) -> None:
@@ -117,7 +120,7 @@ def run_prepare(args: argparse.Namespace) -> None:
     from params.prepare import PrepareParams
 
     labels = False if args.no_labels else None
-    overrides = _overrides(args, input=args.input, work_dir=args.work_dir, model=args.model, labels_required=labels)
+    overrides = _overrides(args, "input", "work_dir", "model", labels_required=labels)
     params = load_params(PrepareParams, args.config, overrides)
     from flows.prepare import prepare_data
 
@@ -129,17 +132,8 @@ def run_train(args: argparse.Namespace) -> None:
     from params.loading import load_params
     from params.train import TrainParams
 
-    overrides = _overrides(
-        args,
-        dataset=args.dataset,
-        model=args.model,
-        work_dir=args.work_dir,
-        run_name=args.run_name,
-        resume_from=args.resume_from,
-        launcher=args.launcher,
-        num_gpus=args.num_gpus,
-    )
-    params = load_params(TrainParams, args.config, overrides)
+    options = ("dataset", "model", "work_dir", "run_name", "resume_from", "launcher", "num_gpus")
+    params = load_params(TrainParams, args.config, _overrides(args, *options))
     from flows.train import train_model
     from tasks.tracking import tracking_uri
 
@@ -195,18 +189,11 @@ def run_baseline(args: argparse.Namespace) -> None:
 def run_predict(args: argparse.Namespace) -> None:
     from flows.console import print_prediction
     from flows.predict import predict_ledger
+    from params.loading import load_params
     from params.predict import PredictParams
 
-    params = PredictParams(
-        model=args.model,
-        input=args.input,
-        out=args.out,
-        work_dir=args.work_dir,
-        top_k=args.top_k,
-        batch_size=args.batch_size,
-        refresh_cache=args.refresh_cache,
-    )
-    print_prediction(predict_ledger(params))
+    options = ("model", "input", "out", "work_dir", "top_k", "batch_size")
+    print_prediction(predict_ledger(load_params(PredictParams, None, _overrides(args, *options))))
 
 
 def run_make_tiny_model(args: argparse.Namespace) -> None:
@@ -225,52 +212,6 @@ COMMANDS = {
     "demo": run_demo,
     "make-tiny-model": run_make_tiny_model,
 }
-
-
-@functools.cache
-def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
-    """The errors a user can fix, each with what to do; the most specific first. Any other error is a bug."""
-    import yaml
-    from pydantic import ValidationError
-
-    from ledger.readers import LedgerFileError
-    from tasks.predict import RunFolderError
-    from tasks.preflight import OutputFolderError
-    from tasks.report import NoRowsAcceptedError
-    from tasks.train import TrainingFailed
-    from training.checkpoints import CheckpointError
-
-    return (
-        (OutputFolderError, "choose another folder (--work-dir, --out) or make this one writable"),
-        (
-            TrainingFailed,
-            "the training program failed; its whole output is in the run's train.log. Fix the cause and run again "
-            "with resume_from=latest to continue from the newest complete checkpoint (train: --resume-from latest)",
-        ),
-        (CheckpointError, "resume from 'latest' or from one of the complete checkpoints listed"),
-        (FileExistsError, "continue that run with resume_from=latest, or start another with a new run_name"),
-        (RunFolderError, "--model takes the folder runs/<name> of a finished training (or 'latest')"),
-        (LedgerFileError, "check the file's format, encoding and header row, or leave it out of --input"),
-        (NoRowsAcceptedError, "every row was rejected: the rejects file gives each row's rule and detail"),
-        (
-            ConnectionError,
-            "start the MLflow tracking server, or point mlflow.tracking_uri at a reachable one "
-            "(pipeline: train.mlflow.tracking_uri; unset: a local sqlite store in the work dir)",
-        ),
-        (ValidationError, "fix the parameters named above (--config file, --set, options); unknown keys are errors"),
-        (yaml.YAMLError, "fix the YAML of the --config file"),
-        (FileNotFoundError, "check the path (a file, folder or glob; any fsspec URL)"),
-        (ValueError, "fix the value named above"),
-    )
-
-
-def hint_for(err: BaseException) -> str | None:
-    """What to do about an expected error; None for an unexpected one."""
-    try:
-        kinds = expected_errors()
-    except ImportError:  # a broken install: say the real error, not this one
-        return None
-    return next((hint for kind, hint in kinds if isinstance(err, kind)), None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,6 +91,7 @@ def cli_logging(log_file: Path, reported: Callable[[BaseException], bool]) -> It
     import prefect.main  # noqa: F401  (sets up Prefect's logging now, before our handler joins the root logger)
     from prefect.logging.formatters import PrefectFormatter
     from prefect.logging.handlers import PrefectConsoleHandler
+    from prefect.settings import PREFECT_SERVER_ANALYTICS_ENABLED, temporary_settings
 
     quieted = [name for name in QUIET_LIBRARIES if name not in os.environ]
     os.environ.update({name: QUIET_LIBRARIES[name] for name in quieted})
@@ -114,7 +115,10 @@ def cli_logging(log_file: Path, reported: Callable[[BaseException], bool]) -> It
     root.addHandler(file_handler)
     logging.captureWarnings(True)
     try:
-        yield file_handler
+        # the temporary server's telemetry heartbeat races its sqlite writes and prints a "database is locked"
+        # traceback on the terminal from its own process; a laptop run sends no telemetry anyway
+        with temporary_settings({PREFECT_SERVER_ANALYTICS_ENABLED: False}):
+            yield file_handler
     finally:
         logging.captureWarnings(False)
         for name in quieted:

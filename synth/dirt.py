@@ -36,21 +36,21 @@ def load_evidence_spellings(conf: Path | None = None) -> dict[str, list[str]]:
     """Canonical evidence type -> spellings, from value_maps.yaml (`evidence_type.values`)."""
     import yaml
 
-    from synth.ledger import EVIDENCE, conf_dir
+    from synth.ledger import conf_dir, synth_vocab
 
     path = (conf or conf_dir()) / "value_maps.yaml"
     values = {}
     if path.exists():
         maps = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         values = maps.get("evidence_type", {}).get("values", {})
-    return {e: [str(s) for s in values.get(e, [])] or [e] for e in EVIDENCE}
+    return {e: [str(s) for s in values.get(e, [])] or [e] for e in synth_vocab().evidence}
 
 
 def add_dirt(
     cols: dict, raw: dict, dirty: float, rng: np.random.Generator, spellings: dict[str, list[str]]
 ) -> dict[str, int]:
     """Dirty round(dirty * rows) rows of `cols` (header -> object array) in place; returns rows per kind."""
-    from synth.ledger import EVIDENCE, _apportion
+    from synth.ledger import _apportion, synth_vocab
 
     n = len(raw["day"])
     ok = ~raw["protect"]
@@ -66,7 +66,7 @@ def add_dirt(
     _amount_format(cols, raw, rows["amount_format"], rng)
     _date_format(cols, raw, rows["date_format"], rng)
     _whitespace(cols, rows["whitespace"], rng)
-    _evidence_spelling(cols, raw, rows["evidence_spelling"], rng, spellings, EVIDENCE)
+    _evidence_spelling(cols, raw, rows["evidence_spelling"], rng, spellings, synth_vocab().evidence)
     _invalid(cols, raw, rows["invalid"], rng)
     _duplicate(cols, rows["duplicate"], n)
     return {kind: int(len(r)) for kind, r in rows.items()}

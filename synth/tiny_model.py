@@ -36,7 +36,10 @@ def train_tokenizer(lines: list[str], vocab_size: int):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=[EOS], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=vocab_size,
+        special_tokens=[EOS],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,  # a 3-line bar for a 1-second job: noise on the demo terminal
     )
     tok.train_from_iterator(lines, trainer)
     # no pad token on purpose: like most decoders, the pipeline must give it one

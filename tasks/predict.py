@@ -15,11 +15,11 @@ from contracts.run_folder import RunFolder, head_rows
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, parquet_columns, read_frame, read_table, write_frame
 from ledger.spreadsheet import escape_formulas
+from monitor.progress import ProgressArtifact
 from params.predict import PredictParams
 from params.prepare import PrepareParams
 from schemas import RawLedger, Rejects, selected_schema
 from schemas.predict import prediction_schema
-from tasks.report import ProgressArtifact
 from tasks.text import serialize
 from training.config import read_run_config
 

@@ -1,18 +1,12 @@
-"""Rows accounting and the reports of the preparation flow (files, UI artifacts); the UI's progress bars."""
+"""Rows accounting and the reports of the preparation flow (files, UI artifacts)."""
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pandas as pd
 from prefect import task
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
 from contracts.label_map import LabelMap
@@ -239,34 +233,3 @@ def publish_dataset_report(labels, split: StageResult, texts: StageResult, datas
     create_table_artifact(
         key="token-stats", table=token_rows(dataset.stats), description="token lengths (before truncation)"
     )
-
-
-def elapsed(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    return f"{minutes} min {secs:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
-
-
-class ProgressArtifact:
-    """A UI progress bar whose description counts and times: '12,000 of 19,862 texts tokenized, 4.1 s'.
-
-    Updates at most every `every` seconds (and always at the end): each one is an API call.
-    """
-
-    def __init__(self, key: str, total: int, what: str, every: float = 1.0):
-        self.total, self.what, self.every = total, what, every
-        self.start = self.shown = time.monotonic()
-        self.id = create_progress_artifact(0.0, key=key, description=self.describe(0))
-
-    def describe(self, done: int) -> str:
-        return f"{done:,} of {self.total:,} {self.what}, {elapsed(time.monotonic() - self.start)}"
-
-    def update(self, done: int, total: int | None = None) -> None:
-        self.total = total if total is not None else self.total
-        now = time.monotonic()
-        if done < self.total and now - self.shown < self.every:
-            return
-        self.shown = now
-        percent = min(100.0, 100.0 * done / max(self.total, 1))
-        update_progress_artifact(self.id, percent, description=self.describe(done))

@@ -17,9 +17,9 @@ from contracts.dataset import TokenizedDataset, write_prepare_params
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from ledger.caching import StageCache, model_fingerprint
 from ledger.frames import StageResult, read_frame
+from monitor.progress import ProgressArtifact
 from params.prepare import PrepareParams, TokenizeParams
 from schemas import SPLITS, TextFrame
-from tasks.report import ProgressArtifact
 from tasks.split import LabelMapFile
 
 PARALLELISM = "TOKENIZERS_PARALLELISM"

@@ -1,8 +1,8 @@
 """The flow's MLflow run: opened before training (store checked first), ended exactly once after it.
 
 No MLflow setting goes through os.environ (the training program would inherit it): each call carries its
-own timeout and retries (tasks.mlflow_store), and the training program never talks to MLflow at all; its
-step metrics are logged by the flow from progress.jsonl (tasks.metrics_sink).
+own timeout and retries (monitor.mlflow_store), and the training program never talks to MLflow at all; its
+step metrics are logged by the flow from progress.jsonl (monitor.metrics_sink).
 """
 
 import logging
@@ -12,8 +12,8 @@ from prefect import task
 from prefect.logging import get_run_logger
 
 from contracts.run_folder import RunFolder
-from tasks.metrics_sink import CLOSE_DELAYS, MetricsSink
-from tasks.mlflow_store import QUICK, STEADY, MlflowRun, TrackingUnavailable, retrying, store_for
+from monitor.metrics_sink import CLOSE_DELAYS, MetricsSink
+from monitor.mlflow_store import QUICK, STEADY, MlflowRun, TrackingUnavailable, retrying, store_for
 from tasks.train import PlannedRun
 
 __all__ = ["MlflowRun", "check_mlflow_store", "close_mlflow_run", "fail_mlflow_run", "open_mlflow_run"]

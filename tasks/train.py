@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 
 from prefect import task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
@@ -20,10 +19,11 @@ from contracts.run_folder import RunFolder
 from ledger.caching import StageCache
 from ledger.conf import conf_path
 from ledger.frames import OutputPath
+from monitor.metrics_sink import MetricsSink, read_events
+from monitor.mlflow_store import METRICS, MlflowRun, store_for
+from monitor.progress import ProgressArtifact
 from params.train import TrainParams
 from tasks.evaluate import EvalReport
-from tasks.metrics_sink import MetricsSink, read_events
-from tasks.mlflow_store import METRICS, MlflowRun, store_for
 from training.checkpoints import list_checkpoints, resolve_resume
 from training.config import RunConfig, read_run_config, write_run_config
 from training.launcher import free_port, launcher_command, launcher_env, process_group
@@ -142,7 +142,7 @@ class ProgressFollower:
 
     def __init__(self, path: str, logger, sink: MetricsSink | None = None):
         self.path, self.logger, self.offset, self.sink = Path(path), logger, 0, sink
-        self.artifact = create_progress_artifact(0.0, key="training-progress", description="training steps")
+        self.artifact = ProgressArtifact("training-progress", 0, "training steps", every=10.0)
         self.bar, self.last, self.step = None, {}, 0
 
     def poll(self) -> None:
@@ -158,16 +158,19 @@ class ProgressFollower:
         step, total = event.get("step"), event.get("max_steps")
         self.step = step if step is not None else self.step
         if step is not None and total:
-            update_progress_artifact(self.artifact, min(100.0, 100.0 * step / total))
+            self.artifact.update(step, total)
             self._bar(step, total)
         if event["event"] in ("log", "test") and event.get("metrics"):
             self.last.update(event["metrics"])
+        if event["event"] == "log" and event.get("metrics"):  # a `test` event repeats the test metrics' log line
             shown = ", ".join(
                 f"{k}={v:.4g}" for k, v in event["metrics"].items() if "runtime" not in k and "per_second" not in k
             )
             self.logger.info("step %s/%s %s", step, total, shown)
-        elif event["event"] in ("resume", "checkpoint", "saved"):
-            self.logger.info("%s %s", event["event"], event.get("checkpoint") or event.get("path") or "")
+        elif event["event"] in ("resume", "checkpoint", "saved") and (
+            where := event.get("checkpoint") or event.get("path")
+        ):
+            self.logger.info("%s %s", event["event"], where)  # a resume without a checkpoint is a start from scratch
 
     def _bar(self, step: int, total: int) -> None:
         from tqdm import tqdm

@@ -8,7 +8,7 @@ import pytest
 
 from flows.cli import main
 from ledger.caching import conf_files, task_code
-from ledger.code_closure import ROOT, code_closure, code_fingerprint
+from ledger.code_closure import PACKAGES, ROOT, code_closure, code_fingerprint
 from params.prepare import NormalizeParams, PreprocessParams
 from tests.conftest import HEADER, ROWS, write_csv
 
@@ -16,7 +16,7 @@ from tests.conftest import HEADER, ROWS, write_csv
 @pytest.fixture
 def tree_copy(tmp_path: Path) -> Path:
     """The project's packages copied, so a test can change a file without touching the checkout."""
-    for package in ("contracts", "ledger", "params", "schemas", "tasks", "training"):
+    for package in PACKAGES:
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 
@@ -60,6 +60,23 @@ def test_a_stage_key_ignores_code_the_stage_does_not_run(tree_copy):
     cells = tree_copy / "ledger" / "cells.py"
     cells.write_text(cells.read_text() + "\n# a parsing fix\n")
     assert fingerprint(tree_copy, "tasks/preprocess.py") != before
+
+
+def test_the_packages_a_key_follows_are_the_packages_the_project_installs():
+    # given pyproject's package list / then the code closure follows exactly those (a forgotten one would let a
+    # change in it keep an old cached result)
+    import tomllib
+
+    include = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]
+    assert sorted(name.rstrip("*") for name in include["include"]) == sorted(PACKAGES)
+
+
+def test_a_change_in_the_reports_keeps_the_tokenized_dataset(tree_copy):
+    # given the tokenizing stage's code / when the preparation reports change / then its key stays
+    before = fingerprint(tree_copy, "tasks/tokenize.py")
+    report = tree_copy / "tasks" / "report.py"
+    report.write_text(report.read_text() + "\n# a new table\n")
+    assert fingerprint(tree_copy, "tasks/tokenize.py") == before
 
 
 def test_conf_files_named_by_parameters_are_hashed_by_content(tmp_path):

@@ -198,20 +198,17 @@ def test_metadata_describes_rows_files_columns_and_amounts(tmp_path, work_dir, l
     assert meta["amount"]["count"] == 4 and meta["amount"]["max"] == 110000.0
 
 
-def test_metadata_strips_currency_noise_from_amounts(tmp_path, work_dir):
+@pytest.mark.parametrize(
+    ("first", "second", "low", "high"),
+    [
+        ('"₩1,200"', "3000원", 1200.0, 3000.0),  # currency noise is stripped
+        ('"(1,200)"', "3000", -1200.0, 3000.0),  # an accounting negative counts as negative
+    ],
+)
+def test_metadata_amount_stats_read_amounts_as_the_cleaning_does(tmp_path, work_dir, first, second, low, high):
     path = write_csv(
-        tmp_path / "l.csv",
-        ["일자,거래처,적요,금액", '2024-01-05,쿠팡,볼펜,"₩1,200"', "2024-01-06,KT,요금,3000원"],
+        tmp_path / "l.csv", ["일자,거래처,적요,금액", f"2024-01-05,쿠팡,볼펜,{first}", f"2024-01-06,KT,요금,{second}"]
     )
     loaded, standardized = ingest(path, work_dir, labels_required=False)
-    meta = extract_metadata.fn(standardized, loaded)
-    assert meta["amount"]["min"] == 1200.0 and meta["amount"]["max"] == 3000.0
-
-
-def test_metadata_amount_stats_treat_accounting_negatives_as_negative(tmp_path, work_dir):
-    path = write_csv(
-        tmp_path / "l.csv",
-        ["일자,거래처,적요,금액", '2024-01-05,쿠팡,환불,"(1,200)"', "2024-01-06,KT,요금,3000"],
-    )
-    loaded, standardized = ingest(path, work_dir, labels_required=False)
-    assert extract_metadata.fn(standardized, loaded)["amount"]["min"] == -1200.0
+    amount = extract_metadata.fn(standardized, loaded)["amount"]
+    assert (amount["min"], amount["max"]) == (low, high)

@@ -184,27 +184,24 @@ def _error(path: Path) -> LedgerFileError:
     return info.value
 
 
-def test_empty_file_is_an_error_naming_the_file(tmp_path):
-    path = tmp_path / "empty.csv"
-    path.write_bytes(b"")
-    assert "empty" in _error(path).problem
-
-
-def test_whitespace_only_file_counts_as_empty(tmp_path):
-    path = tmp_path / "blank.csv"
-    path.write_bytes(b" \n\n  \n")
-    assert "empty" in _error(path).problem
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("empty.csv", b"", "empty"),
+        ("blank.csv", b" \n\n  \n", "empty"),  # whitespace only counts as empty
+        ("ledger.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
+        ("ledger.xlsx", b"PK\x03\x04 this is not really a workbook", "xlsx"),  # a corrupt workbook
+    ],
+)
+def test_a_file_that_holds_no_ledger_is_an_error_naming_it(tmp_path, name, content, problem):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert problem in _error(path).problem
 
 
 def test_header_only_file_is_an_error_naming_the_file(tmp_path):
     path = write_csv(tmp_path / "header_only.csv", [HEADER])
     assert "no data rows" in _error(path).problem
-
-
-def test_binary_garbage_is_refused_as_binary(tmp_path):
-    path = tmp_path / "ledger.csv"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
-    assert "binary" in _error(path).problem
 
 
 def test_undecodable_bytes_name_the_encodings_tried(tmp_path):
@@ -218,12 +215,6 @@ def test_file_without_a_known_header_is_not_a_ledger(tmp_path):
     path = write_csv(tmp_path / "other.csv", ["name,age,city", "kim,30,seoul"])
     problem = _error(path).problem
     assert "no ledger header" in problem and "name" in problem
-
-
-def test_corrupt_xlsx_is_an_error_naming_the_file(tmp_path):
-    path = tmp_path / "ledger.xlsx"
-    path.write_bytes(b"PK\x03\x04 this is not really a workbook")
-    assert "xlsx" in _error(path).problem
 
 
 def test_missing_xlsx_sheet_is_an_error_naming_the_file(tmp_path):

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+import monitor.progress as progress_module
 import tasks.evaluate as evaluation
 import tasks.report as report
 from contracts.label_map import LabelMap, LabelSlot
@@ -16,7 +17,6 @@ from tasks.evaluate import EvalReport, metrics_markdown, publish_eval_report
 from tasks.preprocess import clean_ledger
 from tasks.report import (
     PrepareSummary,
-    ProgressArtifact,
     RowsAccountingError,
     accounting_rows,
     dataset_markdown,
@@ -174,11 +174,11 @@ def test_dataset_report_names_rare_classes_and_separates_thousands(tmp_path):
 
 def test_progress_artifact_counts_and_times(monkeypatch):
     calls = []
-    monkeypatch.setattr(report, "create_progress_artifact", lambda progress, key, description: description)
+    monkeypatch.setattr(progress_module, "create_progress_artifact", lambda progress, key, description: description)
     monkeypatch.setattr(
-        report, "update_progress_artifact", lambda aid, pct, description: calls.append((pct, description))
+        progress_module, "update_progress_artifact", lambda aid, pct, description: calls.append((pct, description))
     )
-    progress = ProgressArtifact("tokenize-progress", 20_000, "texts tokenized", every=3600)
+    progress = progress_module.ProgressArtifact("tokenize-progress", 20_000, "texts tokenized", every=3600)
     # when updated often: only the end goes out within the interval, with counts and the time taken
     progress.update(1_500)
     progress.update(20_000)

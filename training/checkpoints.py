@@ -61,7 +61,12 @@ def resolve_resume(resume_from: str | None, checkpoint_dir: str | Path) -> str |
             if problem is None:
                 return str(folder)
             LOGGER.warning("skipping %s: %s", folder, problem)
-        LOGGER.warning("resume_from='latest': no complete checkpoint in %s, starting from scratch", checkpoint_dir)
+        # no checkpoint at all is a first start (info); only incomplete ones means work is lost (warning)
+        LOGGER.log(
+            logging.WARNING if available else logging.INFO,
+            "resume_from='latest': no complete checkpoint in %s, starting from scratch",
+            checkpoint_dir,
+        )
         return None
     folder = Path(resume_from)
     if not folder.is_dir() and (Path(checkpoint_dir) / resume_from).is_dir():

@@ -46,7 +46,7 @@ class MetricsSink:
     """Logs `log` / `test` events of progress.jsonl to one MLflow run; never raises for an unreachable store.
 
     store: anything with `log_batch(run_id, metrics=[{key, value, timestamp, step}])` raising ConnectionError
-    when the store is unavailable (tasks.mlflow_store). Retries while away back off from `first_wait` to
+    when the store is unavailable (monitor.mlflow_store). Retries while away back off from `first_wait` to
     `max_wait` seconds so a dead server costs the follower's poll loop little.
     """
 
