@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from flows.errors import hint_for
+from synth.export_styles import STYLES
 
 FLOW_COMMANDS = ("prepare", "train", "pipeline", "baseline", "predict", "demo")
 DEMO_WORK_DIR = "data/demo"
@@ -37,13 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     synth = sub.add_parser("synth", help="write a synthetic Korean ledger")
-    synth.add_argument("--rows", type=int, default=10_000)
+    synth.add_argument("--rows", type=int, help="ledger rows (plain: default 10,000) or export lines (a style)")
     synth.add_argument("--accounts", type=int, default=120)
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--format", choices=["csv", "xlsx", "parquet"], default=None, help="default: from --out")
     synth.add_argument("--encoding", choices=["utf-8", "utf-8-sig", "cp949"], default="utf-8")
     synth.add_argument("--dirty", type=float, default=0.0, help="share of rows with real-export dirt (0-1)")
     synth.add_argument("--out", required=True)
+    synth.add_argument(
+        "--style",
+        choices=["plain", *STYLES],
+        default="plain",
+        help="plain: the ledger as one table (--format, --encoding); else a real export's shape and its truth",
+    )
 
     prepare = sub.add_parser("prepare", help="run the data-preparation flow on a ledger")
     prepare.add_argument("--input", help="ledger file, folder or glob (any fsspec URL)")
@@ -108,10 +115,27 @@ def run_synth(args: argparse.Namespace) -> None:
     from synth.ledger import make_ledger, write_ledger
 
     start = time.perf_counter()
-    df = make_ledger(args.rows, args.accounts, args.seed, dirty=args.dirty)
+    if args.style != "plain":
+        _synth_export(args, start)
+        return
+    df = make_ledger(args.rows or 10_000, args.accounts, args.seed, dirty=args.dirty)
     path = write_ledger(df, args.out, args.format, args.encoding)
     accounts = df["계정코드"].replace("", None).nunique()
     print(f"wrote {len(df):,} rows, {accounts} accounts -> {path} ({time.perf_counter() - start:.1f}s)")
+
+
+def _synth_export(args: argparse.Namespace, start: float) -> None:
+    """A real export's shape (--style) of the first --rows lines of a synthetic ledger, and its truth."""
+    from synth.exports import DEFAULT_LINES, write_export
+    from synth.ledger import make_ledger
+
+    lines = args.rows or DEFAULT_LINES[args.style]
+    df = make_ledger(3 * lines + 100, args.accounts, args.seed, dirty=args.dirty)  # dirt rows are skipped
+    truth = write_export(df, args.style, args.out, seed=args.seed, lines=lines)
+    rejected = ", ".join(f"{rule} {n:,}" for rule, n in truth.rejected.items()) or "none"
+    print(f"wrote {args.style} -> {truth.path} ({time.perf_counter() - start:.1f}s)")
+    print(f"rows {truth.rows_in:,} = lines {len(truth.lines):,} + non-line rows ({rejected})")
+    print(truth.lines.to_string(max_rows=20))
 
 
 def run_prepare(args: argparse.Namespace) -> None:

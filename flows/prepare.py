@@ -36,7 +36,7 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     check_output_folders({"work_dir": wd})
     source = fingerprint_input(params.input, params.ingest)
     loaded = load_ledger(source, params.ingest, params.labels_required, wd)
-    ledger = standardize_columns(loaded, params.ingest, wd)
+    ledger = standardize_columns(loaded, params.ingest, params.labels_required, wd)
     metadata = extract_metadata(ledger, loaded)
     cleaned = clean_ledger(ledger, p.clean, params.ingest, wd)
     filtered = filter_ledger(cleaned, p.filter, params.ingest, wd)

@@ -99,3 +99,9 @@ def normalize_business_no(col: pd.Series) -> pd.Series:
 def normalize_code(col: pd.Series) -> pd.Series:
     """Account codes as text without the '.0' a spreadsheet adds to numbers."""
     return col.str.replace(r"\.0+$", "", regex=True)
+
+
+def row_digest(df: pd.DataFrame) -> np.ndarray:
+    """One int64 per row over every cell (text tidied: spacing and Unicode form do not make a line new)."""
+    tidy = pd.DataFrame({c: tidy_text(df[c].astype("str")).fillna("") for c in df.columns}, index=df.index)
+    return pd.util.hash_pandas_object(tidy, index=False).to_numpy().view("int64")

@@ -1,11 +1,12 @@
-"""Reading one ledger file (CSV in any common Korean encoding, xlsx, Parquet) into text cells."""
+"""Reading one ledger file into text cells: CSV in any common Korean encoding, workbooks, HTML tables, Parquet.
+
+The format comes from the file's content, not its name (exports are often misnamed: an HTML table as .xls).
+"""
 
 import contextlib
 import csv
 import io
-import unicodedata
 import warnings
-import zipfile
 from pathlib import PurePosixPath
 
 import fsspec
@@ -13,19 +14,40 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel, Field
 
-NUL_SNIFF_BYTES = 8192
-LINES_SHOWN = 10
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-BINARY = "binary data (NUL bytes), not a text ledger; is the extension right? (UTF-16 text needs its byte-order mark)"
+from ledger.decoding import decode_text, lines_shown, refuse_nul
+from ledger.errors import LedgerFileError
+from ledger.grids import ReadTable, clean_cells, clean_text
+from ledger.headers import (
+    HeaderLayout,
+    column_names,
+    detect_header,
+    find_header_row,
+    header_candidates,
+    is_known_header,
+    normalize_header,
+    title_lines,
+)
+from ledger.html_tables import read_html
+from ledger.sniff import WORKBOOK_FORMATS, sniff_format
+from ledger.workbooks import read_workbook
 
+__all__ = [
+    "FileReport",
+    "LedgerFileError",
+    "find_header_row",
+    "header_candidates",
+    "is_known_header",
+    "normalize_header",
+    "read_ledger_file",
+    "sniff_format",
+]
 
-class LedgerFileError(ValueError):
-    """A file that cannot be read as a ledger; the message names the file and what is wrong."""
-
-    def __init__(self, url: str, problem: str):
-        super().__init__(f"{url}: {problem}")
-        self.url = url
-        self.problem = problem
+UNSUPPORTED = {
+    "zip": "a zip archive that holds no workbook; unzip it and read the ledger file inside",
+    "spreadsheetml": "an Excel 2003 XML spreadsheet; open it in Excel and save it as xlsx",
+}
+# text is read as CSV whatever its name, except under a Parquet name: that is a damaged Parquet file
+PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
 class FileReport(BaseModel):
@@ -34,83 +56,20 @@ class FileReport(BaseModel):
     url: str
     format: str
     encoding: str | None = None
+    sheet: str | None = None
+    sheets: list[str] = []
+    # the last header row (1-based): data row i is on header_row + 1 + i unless row_lines says otherwise
     header_row: int
+    header_rows: list[int]
+    title_lines: list[str] = []
     headers: list[str]
     rows: int
     # each row's line when quoted cells span lines (else row i is on header_row + 1 + i); not reported
     row_lines: list[int] | None = Field(None, exclude=True)
 
 
-def normalize_header(text: object) -> str:
-    """Header spelling used for alias matching: NFC, no whitespace, lower case."""
-    return "".join(unicodedata.normalize("NFC", str(text)).split()).lower()
-
-
-def file_format(url: str) -> str:
-    suffix = PurePosixPath(url.split("?")[0]).suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return "xlsx"
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    return "csv"
-
-
-def _lines_shown(lines: list[int]) -> str:
-    more = f" and {len(lines) - LINES_SHOWN} more" if len(lines) > LINES_SHOWN else ""
-    return ", ".join(map(str, lines[:LINES_SHOWN])) + more
-
-
-def decode_text(url: str, raw: bytes, encodings: list[str]) -> tuple[str, str]:
-    """Decode CSV bytes with the first encoding that fits (UTF-16 by its byte-order mark); binary is refused."""
-    # Excel's "Unicode text" export: a byte-order mark, and NULs as the high bytes of digits and separators
-    if raw.startswith(UTF16_BOMS) and b"\x00" in raw[:NUL_SNIFF_BYTES]:
-        try:
-            return raw.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError:
-            pass
-    first_error = None
-    for encoding in encodings:
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError as err:
-            first_error = first_error or (encoding, err)
-        except LookupError:
-            continue
-    if b"\x00" in raw[:NUL_SNIFF_BYTES]:
-        raise LedgerFileError(url, BINARY)
-    where = ""
-    if first_error:
-        encoding, err = first_error
-        data = err.object  # without the BOM utf-8-sig took off
-        line = data[: err.start].count(b"\n") + 1
-        where = f" (not {encoding} from line {line} on: byte 0x{data[err.start]:02x})"
-    raise LedgerFileError(url, f"cannot be decoded with any of {encodings}{where}; save it as UTF-8 or CP949")
-
-
-def refuse_nul(url: str, text: str) -> None:
-    """NUL characters: a binary file (or UTF-16 without its mark) when many, else the lines holding them."""
-    if "\x00" not in text:
-        return
-    if text.count("\x00") * 10 > len(text):
-        raise LedgerFileError(url, BINARY)
-    lines = [i for i, line in enumerate(text.split("\n"), start=1) if "\x00" in line]
-    raise LedgerFileError(url, f"NUL bytes (\\x00) in line(s) {_lines_shown(lines)}; remove them or re-export the file")
-
-
-def find_header_row(rows: list[list[object]], known: set[str]) -> int:
-    """Index of the first row whose cells match the most known header spellings (title rows skipped)."""
-    best, best_hits = 0, 0
-    for i, row in enumerate(rows):
-        hits = sum(normalize_header(c) in known for c in row if c is not None and str(c).strip())
-        if hits > best_hits:
-            best, best_hits = i, hits
-    if best_hits == 0:
-        raise ValueError("no header row found")
-    return best
-
-
 def _header_hits(rows: list[list[str]], known: set[str]) -> int:
-    return max((sum(normalize_header(c) in known for c in row) for row in rows), default=0)
+    return max((sum(is_known_header(c, known) for c in row) for row in rows), default=0)
 
 
 def _sniff_delimiter(head: str, known: set[str]) -> str:
@@ -136,7 +95,7 @@ def _scan_records(url: str, text: str, sep: str, header_row: int) -> int:
     if too_long:
         raise LedgerFileError(
             url,
-            f"malformed CSV: line(s) {_lines_shown(too_long)} have more cells than the {width} headers "
+            f"malformed CSV: line(s) {lines_shown(too_long)} have more cells than the {width} headers "
             f"(an unquoted '{sep}' inside a cell? quote that cell)",
         )
     return last
@@ -162,52 +121,60 @@ def _line_numbers(df: pd.DataFrame, text: str, header_line: int) -> list[int] | 
     return (header_line + 1 + pd.RangeIndex(len(df)) + before.to_numpy()).tolist()
 
 
-def _read_csv(url: str, raw: bytes, encodings: list[str], known: set[str], search: int):
+def _no_header(url: str, rows: list[list[object]]) -> LedgerFileError:
+    first = [str(c) for c in rows[0]] if rows else []
+    return LedgerFileError(url, f"no ledger header found (first row: {first[:8]}); not a ledger?")
+
+
+def _read_csv_frame(url: str, raw: bytes, text: str, encoding: str, sep: str, header_row: int) -> pd.DataFrame:
+    data = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    data = data if encoding.replace("-sig", "") in ("utf-8", "utf8") else text.encode("utf-8")
+    # pyarrow's reader is ~30x faster but skips blank lines and refuses ragged rows: those files go
+    # through a check of their rows and the C reader
+    if not (b"\n\n" in data or b"\n\r\n" in data):
+        try:
+            return _parse_csv(data, sep, header_row, "pyarrow")
+        except (pd.errors.ParserError, pa.ArrowInvalid):
+            pass
+    last = _scan_records(url, text, sep, header_row)
+    try:
+        return _parse_csv(data, sep, header_row, "c")
+    except pd.errors.ParserError as err:
+        if "EOF inside string" in str(err):
+            problem = f"a quote opened in line {last} is never closed (the rest of the file would be one cell)"
+            raise LedgerFileError(url, f"malformed CSV: {problem}") from err
+        raise LedgerFileError(url, f"malformed CSV: {err}") from err
+
+
+def _combined_columns(df: pd.DataFrame, layout: HeaderLayout) -> list[str]:
+    """The two-row header's combined names over the columns pandas read from its lower row."""
+    headers = [clean_text(h) for h in layout.headers[: len(df.columns)]]
+    return column_names(headers + [""] * (len(df.columns) - len(headers)))
+
+
+def _read_csv(url: str, raw: bytes, encodings: list[str], known: set[str], search: int) -> ReadTable:
     text, encoding = decode_text(url, raw, encodings)
     refuse_nul(url, text)
     head = "\n".join(text.splitlines()[:search])
     sep = _sniff_delimiter(head, known)
     sample = list(csv.reader(io.StringIO(head), delimiter=sep))
-    header_row = _header_or_error(url, sample, known)
-    data = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
-    data = data if encoding.replace("-sig", "") in ("utf-8", "utf8") else text.encode("utf-8")
-    # pyarrow's reader is ~30x faster but skips blank lines and refuses ragged rows: those files go
-    # through a check of their rows and the C reader
-    df = None
-    if not (b"\n\n" in data or b"\n\r\n" in data):
-        try:
-            df = _parse_csv(data, sep, header_row, "pyarrow")
-        except (pd.errors.ParserError, pa.ArrowInvalid):
-            df = None
-    if df is None:
-        last = _scan_records(url, text, sep, header_row)
-        try:
-            df = _parse_csv(data, sep, header_row, "c")
-        except pd.errors.ParserError as err:
-            if "EOF inside string" in str(err):
-                problem = f"a quote opened in line {last} is never closed (the rest of the file would be one cell)"
-                raise LedgerFileError(url, f"malformed CSV: {problem}") from err
-            raise LedgerFileError(url, f"malformed CSV: {err}") from err
-    return df, encoding, header_row, _line_numbers(df, text, header_row + 1)
+    layout = detect_header(sample, known)
+    if layout is None:
+        raise _no_header(url, sample)
+    header_row = layout.rows[-1]
+    df = _read_csv_frame(url, raw, text, encoding, sep, header_row)
+    if len(layout.rows) > 1:
+        df.columns = _combined_columns(df, layout)
+    return ReadTable(
+        df=df,
+        header_rows=list(layout.rows),
+        title_lines=title_lines(sample, layout.rows[0]),
+        encoding=encoding,
+        row_lines=_line_numbers(df, text, header_row + 1),
+    )
 
 
-def _read_xlsx(url: str, raw: bytes, sheet, known: set[str], search: int):
-    try:
-        with pd.ExcelFile(io.BytesIO(raw)) as book:
-            names = book.sheet_names
-            if sheet not in names and not (isinstance(sheet, int) and -len(names) <= sheet < len(names)):
-                raise LedgerFileError(url, f"has no sheet {sheet!r} (its sheets: {names}); set ingest.sheet")
-            head = book.parse(sheet, header=None, nrows=search, dtype=str)
-            header_row = _header_or_error(url, head.values.tolist(), known)
-            df = book.parse(sheet, skiprows=header_row, dtype=str)
-    except (zipfile.BadZipFile, KeyError, ValueError) as err:
-        if isinstance(err, LedgerFileError):
-            raise
-        raise LedgerFileError(url, f"not a readable xlsx workbook ({err})") from err
-    return df, None, header_row, None
-
-
-def _read_parquet(url: str, raw: bytes):
+def _read_parquet(url: str, raw: bytes) -> ReadTable:
     try:
         df = pd.read_parquet(io.BytesIO(raw))
     except Exception as err:  # pyarrow raises several unrelated types for a bad file
@@ -215,15 +182,7 @@ def _read_parquet(url: str, raw: bytes):
     for column in df.columns:
         if pd.api.types.is_datetime64_any_dtype(df[column]):
             df[column] = df[column].dt.strftime("%Y-%m-%d")
-    return df.astype("str").where(df.notna()), None, 0, None
-
-
-def _header_or_error(url: str, rows: list[list[object]], known: set[str]) -> int:
-    try:
-        return find_header_row(rows, known)
-    except ValueError:
-        first = [str(c) for c in rows[0]] if rows else []
-        raise LedgerFileError(url, f"no ledger header found (first row: {first[:8]}); not a ledger?") from None
+    return ReadTable(df=df.astype("str").where(df.notna()), header_rows=[0])
 
 
 @contextlib.contextmanager
@@ -239,30 +198,47 @@ def long_csv_cells():
         csv.field_size_limit(before)
 
 
-def read_ledger_file(url: str, known_headers: set[str], encodings: list[str], sheet, search: int):
+def _read_table(url: str, raw: bytes, fmt: str, known: set[str], encodings: list[str], sheet, search: int):
+    if fmt == "csv":
+        with long_csv_cells():
+            return _read_csv(url, raw, encodings, known, search)
+    if fmt in WORKBOOK_FORMATS:
+        return read_workbook(url, raw, fmt, sheet, known, search)
+    if fmt == "html":
+        return read_html(url, raw, encodings, sheet, known, search)
+    if fmt == "parquet":
+        return _read_parquet(url, raw)
+    raise LedgerFileError(url, UNSUPPORTED[fmt])
+
+
+def read_ledger_file(
+    url: str, known_headers: set[str], encodings: list[str], sheet: str | int | None = None, search: int = 20
+) -> tuple[pd.DataFrame, FileReport]:
     """Read one file into text cells with its own headers; clear errors for empty or malformed files."""
     with fsspec.open(url, "rb") as fh:
         raw = fh.read()
     if not raw.strip():
         raise LedgerFileError(url, "file is empty")
-    fmt = file_format(url)
-    if fmt == "csv":
-        with long_csv_cells():
-            df, encoding, header_row, lines = _read_csv(url, raw, encodings, known_headers, search)
-    elif fmt == "xlsx":
-        df, encoding, header_row, lines = _read_xlsx(url, raw, sheet, known_headers, search)
-    else:
-        df, encoding, header_row, lines = _read_parquet(url, raw)
+    fmt = sniff_format(raw)
+    if fmt == "csv" and PurePosixPath(url.split("?")[0]).suffix.lower() in PARQUET_SUFFIXES:
+        fmt = "parquet"
+    table = _read_table(url, raw, fmt, known_headers, encodings, sheet, search)
+    df = clean_cells(table.df)
     df.columns = [str(c).strip() for c in df.columns]
     if df.empty:
         raise LedgerFileError(url, f"has a header ({list(df.columns)[:8]}) but no data rows")
+    header_rows = [r + 1 for r in table.header_rows]
     report = FileReport(
         url=url,
         format=fmt,
-        encoding=encoding,
-        header_row=header_row + 1,
+        encoding=table.encoding,
+        sheet=table.sheet,
+        sheets=table.sheets,
+        header_row=header_rows[-1],
+        header_rows=header_rows,
+        title_lines=table.title_lines,
         headers=list(df.columns),
         rows=len(df),
-        row_lines=lines,
+        row_lines=table.row_lines,
     )
     return df, report

@@ -3,9 +3,9 @@
 import pandas as pd
 
 from ledger.frames import Frame, write_frame
-from schemas import Ledger, Rejects
+from schemas import LINE_COLUMNS, TRACE_COLUMNS, Ledger, Rejects
 
-LEDGER_COLUMNS = list(Ledger.to_schema().columns)
+LEDGER_COLUMNS = [c for c in Ledger.to_schema().columns if c not in LINE_COLUMNS]
 
 
 def reject(
@@ -14,7 +14,7 @@ def reject(
     """The rows under `mask`, as text, with stage, rule and detail columns."""
     columns = [c for c in LEDGER_COLUMNS if c in df.columns]
     out = df.loc[mask, columns].copy()
-    for column in columns[3:]:
+    for column in columns[len(TRACE_COLUMNS) :]:
         if not pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].astype("str").where(out[column].notna())
     out["stage"] = stage

@@ -1,5 +1,7 @@
 """`prepare_data`'s parameters: the input and one section per data stage (the user's, as in the UI form)."""
 
+from typing import Literal
+
 from pydantic import ConfigDict, Field, model_validator
 
 from params.base import ConfFile, FlowParams, Section
@@ -9,10 +11,24 @@ class IngestParams(Section):
     """How ledger files are read and their headers mapped."""
 
     columns_conf: ConfFile = Field("columns.yaml", description="column aliases, a file in conf/ or a path")
-    sheet: str | int = Field(0, description="xlsx sheet name or index")
+    layouts_conf: ConfFile = Field("layouts.yaml", description="summary rows, account blocks, period rows")
+    chart_of_accounts: ConfFile = Field(
+        "chart_of_accounts.csv", description="account codes a labelled file's code column is checked against"
+    )
+    on_file_error: Literal["fail", "skip"] = Field(
+        "fail", description="a folder's unreadable file stops the run (fail) or is listed and left out (skip)"
+    )
+    columns: dict[str, str] = Field(
+        {}, description='header -> canonical column, before any alias, e.g. {"계정": "account_code"}'
+    )
+    sheet: str | int | None = Field(
+        None, description="sheet name or index; default: the sheet whose header best matches"
+    )
     encodings: list[str] = Field(["utf-8-sig", "cp949"], description="CSV encodings tried in order")
     header_search_rows: int = Field(20, ge=1, description="rows scanned for the header line (title rows above it)")
-    file_extensions: list[str] = Field([".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet", ".pq"])
+    file_extensions: list[str] = Field(
+        [".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".htm", ".html", ".parquet", ".pq"]
+    )
 
 
 class CleanParams(Section):

@@ -3,6 +3,7 @@
 from schemas.dataset import SPLITS, SplitColumns, TextFrame
 from schemas.ledger import (
     LABEL_COLUMNS,
+    LINE_COLUMNS,
     TRACE_COLUMNS,
     CleanLedger,
     FeatureFrame,
@@ -18,6 +19,7 @@ __all__ = [
     "SplitColumns",
     "TextFrame",
     "LABEL_COLUMNS",
+    "LINE_COLUMNS",
     "TRACE_COLUMNS",
     "CleanLedger",
     "FeatureFrame",

@@ -12,6 +12,8 @@ from schemas.base import StrictModel
 # Columns every frame after ingest carries so a row can always be traced back to its file.
 TRACE_COLUMNS = ["row_id", "source_file", "source_row"]
 LABEL_COLUMNS = ["account_code", "account_name"]
+# Carried from load to clean only: the duplicate key and the rule of rows that are no ledger lines.
+LINE_COLUMNS = ["row_digest", "line_rule", "line_detail"]
 
 
 class RawLedger(pa.DataFrameModel):
@@ -20,6 +22,7 @@ class RawLedger(pa.DataFrameModel):
     row_id: Series[int] = pa.Field(unique=True, ge=0)
     source_file: Series[str]
     source_row: Series[int] = pa.Field(ge=1)
+    row_digest: Series[int]  # a hash of every cell the file has for the row: what duplicates are judged on
 
     class Config:
         coerce = True
@@ -27,20 +30,26 @@ class RawLedger(pa.DataFrameModel):
 
 
 class Ledger(StrictModel):
-    """Canonical column names (conf/columns.yaml), every cell still text."""
+    """Canonical column names (conf/columns.yaml), every cell still text; until the clean stage, the rows that
+    are no ledger lines (summary rows, account blocks...) carry the rule that will reject them."""
 
     row_id: Series[int] = pa.Field(unique=True, ge=0)
     source_file: Series[str]
     source_row: Series[int] = pa.Field(ge=1)
+    row_digest: Series[int] = pa.Field(required=False)
+    line_rule: Series[str] = pa.Field(nullable=True, required=False)
+    line_detail: Series[str] = pa.Field(nullable=True, required=False)
     date: Series[str] = pa.Field(nullable=True)
     voucher_no: Series[str] = pa.Field(nullable=True, required=False)
     side: Series[str] = pa.Field(nullable=True, required=False)
-    vendor: Series[str] = pa.Field(nullable=True)
+    status: Series[str] = pa.Field(nullable=True, required=False)
+    vendor: Series[str] = pa.Field(nullable=True, required=False)
     business_no: Series[str] = pa.Field(nullable=True, required=False)
-    description: Series[str] = pa.Field(nullable=True)
+    description: Series[str] = pa.Field(nullable=True, required=False)
     amount: Series[str] = pa.Field(nullable=True)
     supply_amount: Series[str] = pa.Field(nullable=True, required=False)
     vat: Series[str] = pa.Field(nullable=True, required=False)
+    balance: Series[str] = pa.Field(nullable=True, required=False)
     evidence_type: Series[str] = pa.Field(nullable=True, required=False)
     payment_method: Series[str] = pa.Field(nullable=True, required=False)
     department: Series[str] = pa.Field(nullable=True, required=False)
@@ -70,6 +79,7 @@ class CleanLedger(Ledger):
     amount: Series[float]
     supply_amount: Series[float] = pa.Field(nullable=True, required=False)
     vat: Series[float] = pa.Field(nullable=True, required=False)
+    balance: Series[float] = pa.Field(nullable=True, required=False)
 
 
 class FeatureFrame(CleanLedger):

@@ -12,14 +12,16 @@ from prefect.cache_policies import CachePolicy
 from pydantic import BaseModel
 
 from ledger.caching import STAGE
-from ledger.cells import parse_amounts
-from ledger.columns import column_spec, known_headers, match_columns, missing_required
+from ledger.cells import parse_amounts, row_digest
+from ledger.columns import column_spec, columns_conf, known_headers
+from ledger.errors import LedgerFileError
 from ledger.frames import StageResult, read_frame, sha256_file, write_frame
-from ledger.readers import LedgerFileError, read_ledger_file
+from ledger.layouts import load_layout
+from ledger.readers import FileReport, read_ledger_file
+from ledger.sources import SkippedFile, find_sources
+from ledger.standardize import chart_codes, standardize_file
 from params.prepare import IngestParams
-from schemas import Ledger, RawLedger
-
-GLOB_CHARS = set("*?[")
+from schemas import LINE_COLUMNS, Ledger, RawLedger
 
 
 class InputFile(BaseModel):
@@ -29,28 +31,12 @@ class InputFile(BaseModel):
 
 
 class InputSet(BaseModel):
-    """The resolved input files and one fingerprint over their contents."""
+    """The resolved input files, one fingerprint over their contents, and the files a folder or glob left out."""
 
     source: str
     files: list[InputFile]
     fingerprint: str
-
-
-def resolve_sources(source: str, extensions: list[str]) -> list[str]:
-    """A file, a folder or a glob (any fsspec URL) -> sorted file URLs."""
-    fs, path = fsspec.core.url_to_fs(source)
-    if GLOB_CHARS & set(path):
-        paths = fs.glob(path)
-    elif fs.isdir(path):
-        paths = [p for p in fs.find(path) if any(p.lower().endswith(e) for e in extensions)]
-    elif fs.exists(path):
-        paths = [path]
-    else:
-        raise FileNotFoundError(f"{source}: no such file or folder")
-    paths = sorted(p for p in paths if fs.isfile(p))
-    if not paths:
-        raise FileNotFoundError(f"{source}: matched no ledger files (extensions {extensions})")
-    return [fs.unstrip_protocol(p) for p in paths]
+    skipped: list[SkippedFile] = []
 
 
 @dataclass
@@ -58,9 +44,9 @@ class FileStatCache(CachePolicy):
     """Key on the files' names, sizes and modification stamps: a changed file is re-hashed, nothing else."""
 
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs) -> str:
-        urls = resolve_sources(inputs["source"], inputs["params"].file_extensions)
+        sources = find_sources(inputs["source"], inputs["params"].file_extensions)
         stats = []
-        for url in urls:
+        for url in sources.urls + [s.url for s in sources.skipped]:
             fs, path = fsspec.core.url_to_fs(url)
             info = fs.info(path)
             stamp = {k: str(info.get(k)) for k in ("size", "mtime", "LastModified", "ETag", "created")}
@@ -82,52 +68,84 @@ def _content_hash(url: str) -> InputFile:
 @task(cache_policy=FileStatCache(), persist_result=True)
 def fingerprint_input(source: str, params: IngestParams) -> InputSet:
     """Resolve the input files and hash their contents."""
-    files = [_content_hash(url) for url in resolve_sources(source, params.file_extensions)]
+    sources = find_sources(source, params.file_extensions)
+    files = [_content_hash(url) for url in sources.urls]
     combined = hashlib.sha256("".join(f.url + f.sha256 for f in files).encode()).hexdigest()[:20]
-    return InputSet(source=source, files=files, fingerprint=combined)
+    return InputSet(source=source, files=files, fingerprint=combined, skipped=sources.skipped)
 
 
 @task(**STAGE)
 def load_ledger(inputs: InputSet, params: IngestParams, labels_required: bool, work_dir: str) -> StageResult:
     """Read every input file as text cells, keeping the source file and row of each row."""
-    spec = column_spec(params)
-    known = known_headers(spec)
-    frames, reports = [], []
+    known = known_headers(column_spec(params), columns_conf(params))
+    frames, reports, errors = [], [], []
     for file in inputs.files:
-        df, report = read_ledger_file(file.url, known, params.encodings, params.sheet, params.header_search_rows)
-        if problems := missing_required(report, spec, labels_required):
-            raise LedgerFileError(file.url, "; ".join(problems) + f". Headers in the file: {report.headers}")
+        try:
+            df, report = read_ledger_file(file.url, known, params.encodings, params.sheet, params.header_search_rows)
+        except LedgerFileError as err:
+            errors.append(err)
+            continue
         lines = report.row_lines or range(report.header_row + 1, report.header_row + 1 + len(df))
+        df.insert(0, "row_digest", row_digest(df))  # duplicates are judged on every cell the file has
         df.insert(0, "source_row", lines)
         df.insert(0, "source_file", file.url)
         frames.append(df)
         reports.append(report)
+    if errors and (params.on_file_error == "fail" or not frames):
+        raise errors[0] if len(inputs.files) == 1 else unreadable_files(inputs.source, errors, len(inputs.files))
     raw = pd.concat(frames, ignore_index=True)
     raw.insert(0, "row_id", range(len(raw)))
     data = write_frame(raw, RawLedger, work_dir, "load")
-    return StageResult(data=data, report={"files": [r.model_dump() for r in reports]})
+    report = {
+        "files": [r.model_dump() for r in reports],
+        "file_errors": [{"url": e.url, "reason": e.problem} for e in errors],
+        "files_skipped": [s.model_dump() for s in inputs.skipped],
+    }
+    return StageResult(data=data, report=report)
+
+
+def unreadable_files(source: str, errors: list[LedgerFileError], total: int) -> LedgerFileError:
+    """One error naming every file of a folder or glob that cannot be read, and why."""
+    listed = "; ".join(f"{e.url.rsplit('/', 1)[-1]}: {e.problem}" for e in errors)
+    return LedgerFileError(
+        source,
+        f"{len(errors)} of {total} files cannot be read ({listed}). Fix or remove them, or go on without them: "
+        "--set ingest.on_file_error=skip (they are listed in the report)",
+    )
 
 
 @task(**STAGE)
-def standardize_columns(raw: StageResult, params: IngestParams, work_dir: str) -> StageResult:
-    """Rename headers to canonical names (conf aliases); unknown headers are dropped and reported."""
-    spec = column_spec(params)
+def standardize_columns(raw: StageResult, params: IngestParams, labels_required: bool, work_dir: str) -> StageResult:
+    """Map each file's headers to canonical columns and mark the rows that are no ledger lines (summary rows,
+    account blocks, repeated headers and titles, dates outside the file's period)."""
+    conf, layout = columns_conf(params), load_layout(params.layouts_conf)
+    known = known_headers(column_spec(params), conf)
     df = read_frame(raw.data, RawLedger, "load output")
-    out = df[["row_id", "source_file", "source_row"]].copy()
-    mappings, unmapped = {}, set()
+    parts, layouts = [], []
     for file in raw.report["files"]:
-        mapping = match_columns(file["headers"], spec)
-        mappings[file["url"]] = mapping
-        unmapped |= set(file["headers"]) - set(mapping)
-    for url, mapping in mappings.items():
-        # each file's rows take each column from that file's own header, never from another file's
-        rows = df["source_file"] == url
-        for header, canonical in mapping.items():
-            if canonical not in out.columns:
-                out[canonical] = pd.Series(pd.NA, index=out.index, dtype="str")
-            out.loc[rows, canonical] = df.loc[rows, header].astype("str")
+        report = FileReport.model_validate(file)
+        rows = df[df["source_file"] == report.url]
+        cells = rows[report.headers].astype("str")
+        out, file_layout = standardize_file(
+            cells, report, conf, layout, known, labels_required, params.columns, chart_codes(params.chart_of_accounts)
+        )
+        parts.append(pd.concat([rows[["row_id", "source_file", "source_row", "row_digest"]], out], axis=1))
+        layouts.append(file_layout)
+    out = pd.concat(parts, ignore_index=True)
+    trace = ["row_id", "source_file", "source_row", "row_digest", *LINE_COLUMNS[1:]]
+    out = out[trace[:4] + [c for c in [*trace[4:], *conf.columns] if c in out.columns]]  # conf order
+    for column in out.columns[4:]:
+        out[column] = out[column].astype("str")
     data = write_frame(out, Ledger, work_dir, "standardize")
-    return StageResult(data=data, report={"mapping": mappings, "unmapped_headers": sorted(unmapped)})
+    unmapped = sorted({h for layout_ in layouts for h in layout_.unmapped})
+    return StageResult(
+        data=data,
+        report={
+            "mapping": {f.url: f.mapping for f in layouts},
+            "unmapped_headers": unmapped,
+            "layouts": [f.model_dump() for f in layouts],
+        },
+    )
 
 
 @task(**STAGE)
@@ -135,7 +153,7 @@ def extract_metadata(ledger: StageResult, loaded: StageResult) -> dict:
     """Rows, columns, dtypes, nulls and basic stats of the standardized ledger."""
     df = read_frame(ledger.data, Ledger, "standardize output")
     columns = {}
-    for name in df.columns.drop(["row_id", "source_row"]):
+    for name in df.columns.drop(["row_id", "source_row", "row_digest", "line_rule", "line_detail"], errors="ignore"):
         col = df[name]
         top = col.value_counts().head(3)
         columns[name] = {
@@ -150,5 +168,8 @@ def extract_metadata(ledger: StageResult, loaded: StageResult) -> dict:
         "files": loaded.report["files"],
         "columns": columns,
         "unmapped_headers": ledger.report["unmapped_headers"],
+        "layouts": ledger.report.get("layouts", []),
+        "file_errors": loaded.report.get("file_errors", []),
+        "files_skipped": loaded.report.get("files_skipped", []),
         "amount": {k: float(v) for k, v in amounts.describe().items()} if amounts.notna().any() else {},
     }

@@ -176,7 +176,7 @@ def write_prediction_file(
     ranks = sum(c.endswith("_code") for c in parquet_columns(predictions.data.path))
     preds = read_frame(predictions.data, prediction_schema(ranks), "predictions")
     table = preds.merge(rows, on="row_id", how="left")
-    original = [c for c in rows.columns if c not in ("row_id",)]
+    original = [c for c in rows.columns if c not in ("row_id", "row_digest")]  # the digest is ours, not the file's
     table = escape_formulas(table[["row_id", *original, *[c for c in preds.columns if c != "row_id"]]])
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -13,21 +13,22 @@ from ledger.cells import (
     spelling_key,
     tidy_text,
 )
-from ledger.columns import column_spec, required_columns
+from ledger.columns import SignedSides, column_spec, columns_conf, required_columns
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, read_frame, write_frame
 from ledger.readers import normalize_header
 from ledger.rejects import reject, rule_counts, write_rejects
 from params.prepare import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
-from schemas import TRACE_COLUMNS, CleanLedger, Ledger, with_required
+from schemas import LINE_COLUMNS, TRACE_COLUMNS, CleanLedger, Ledger, with_required
 
-AMOUNT_COLUMNS = ["amount", "supply_amount", "vat"]
+AMOUNT_COLUMNS = ["amount", "supply_amount", "vat", "balance"]
+CANCEL = "취소"  # the canonical value (side or status) of a card cancellation
 # 1,000조 원: no ledger line is larger (a run-together or mistyped cell is), and float64 is exact to ~9e15
 AMOUNT_LIMIT = 1e15
 
 
 def data_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c not in TRACE_COLUMNS]
+    return [c for c in df.columns if c not in TRACE_COLUMNS and c not in LINE_COLUMNS]
 
 
 def _finish(df: pd.DataFrame, rejects: list[pd.DataFrame], schema, work_dir: str, stage: str, **report) -> StageResult:
@@ -39,33 +40,40 @@ def _finish(df: pd.DataFrame, rejects: list[pd.DataFrame], schema, work_dir: str
 
 @task(**STAGE)
 def clean_ledger(ledger: StageResult, params: CleanParams, ingest: IngestParams, work_dir: str) -> StageResult:
-    """Trim and NFC-normalize text; blank rows, repeated header rows and exact duplicates go to rejects."""
+    """Trim and NFC-normalize text; blank rows, rows that are no ledger lines (summary rows, account blocks,
+    repeated headers) and duplicates of every original cell go to rejects."""
     df = read_frame(ledger.data, Ledger, "standardize output")
     columns = data_columns(df)
     for column in columns:
         df[column] = tidy_text(df[column], params.unicode_form)
     blank = df[columns].isna().all(axis=1)
+    line_rule = df["line_rule"] if "line_rule" in df else pd.Series(pd.NA, index=df.index, dtype="str")
+    not_line = ~blank & line_rule.notna()
     spec = column_spec(ingest)
     # a header line repeated inside the data spells its own column names in the required columns
     checked = [c for c in columns if spec.get(c, {}).get("required") is True]
     header_hits = sum(
         spelling_key(df[c]).isin({normalize_header(a) for a in [c, *spec[c]["aliases"]]}) for c in checked
     )
-    repeated_header = ~blank & (header_hits >= 2)
+    repeated_header = ~blank & ~not_line & (header_hits >= 2)
     rejects = [
-        reject(df, blank, "clean", "blank_row", "every cell is blank"),
+        reject(df, blank, "clean", "blank_row", "every cell is blank in the mapped columns"),
+        reject(df, not_line, "clean", line_rule, df.get("line_detail", line_rule).fillna("")),
         reject(df, repeated_header, "clean", "repeated_header", "the header line repeated inside the data"),
     ]
-    df = df[~blank & ~repeated_header]
+    df = df[~blank & ~not_line & ~repeated_header]
     duplicates = 0
     if params.drop_duplicates:
-        key = pd.util.hash_pandas_object(df[columns], index=False)
-        dup = key.duplicated()
-        first = df["row_id"].groupby(key.values).transform("first")
-        detail = "exact duplicate of row_id " + first.astype("str")
+        # every cell the file has counts (two equal transfers differ in their time or balance)
+        key = df["row_digest"] if "row_digest" in df else pd.util.hash_pandas_object(df[columns], index=False)
+        dup = pd.Series(key.duplicated().to_numpy(), index=df.index)
+        first = df.groupby(key.to_numpy())["row_id"].transform("first")
+        line = df.groupby(key.to_numpy())["source_row"].transform("first")
+        detail = "duplicate of row_id " + first.astype("str") + " (line " + line.astype("str") + "): every cell equal"
         rejects.append(reject(df, dup, "clean", "duplicate", detail))
         duplicates = int(dup.sum())
         df = df[~dup]
+    df = df.drop(columns=[c for c in LINE_COLUMNS if c in df.columns])
     return _finish(df, rejects, Ledger, work_dir, "clean", duplicates=duplicates)
 
 
@@ -119,12 +127,16 @@ def normalize_values(filtered: StageResult, params: NormalizeParams, work_dir: s
     return StageResult(data=data, report={"unmapped_values": {k: v for k, v in unmapped.items() if v}})
 
 
-def _failures(df: pd.DataFrame, params: ValidateParams, required: list[str]) -> tuple[dict, list]:
+def _failures(df: pd.DataFrame, params: ValidateParams, required: list[str], any_of: list[list[str]]) -> tuple:
     """Parsed typed columns and the (rule, column, mask) list of every rule broken."""
     parsed = {c: parse_amounts(df[c]) for c in AMOUNT_COLUMNS if c in df.columns}
     parsed["date"] = parse_dates(df["date"])
     checks = [("required_blank", c, df[c].isna()) if c in df.columns else None for c in required]
     checks = [c for c in checks if c is not None]
+    for group in any_of:
+        present = [c for c in group if c in df.columns]
+        if present:
+            checks.append(("required_blank", present[0], df[present].isna().all(axis=1)))
     checks += [("amount_unparsable", c, df[c].notna() & parsed[c].isna()) for c in parsed if c != "date"]
     checks += [("amount_out_of_range", c, parsed[c].abs() >= AMOUNT_LIMIT) for c in parsed if c != "date"]
     checks.append(("date_unparsable", "date", df["date"].notna() & parsed["date"].isna()))
@@ -146,8 +158,9 @@ def validate_ledger(
 ) -> StageResult:
     """Parse amounts and dates and check the row rules; a row that breaks any goes to rejects."""
     df = read_frame(normalized.data, Ledger, "normalize output")
+    conf = columns_conf(ingest)
     required = required_columns(column_spec(ingest), labels_required)
-    parsed, checks = _failures(df, params, required)
+    parsed, checks = _failures(df, params, required, conf.required_any)
     rule = pd.Series(pd.NA, index=df.index, dtype="str")
     detail = pd.Series("", index=df.index, dtype="str")
     for name, column, mask in checks:
@@ -160,5 +173,30 @@ def validate_ledger(
     good = df[~bad].copy()
     for column, values in parsed.items():
         good[column] = values[~bad]
+    cancellations = settle_sides(good, conf.signed_amount_sides)
     schema = with_required(CleanLedger.to_schema(), [c for c in required if c in good.columns])
-    return _finish(good, rejects, schema, work_dir, "validate")
+    return _finish(good, rejects, schema, work_dir, "validate", cancellations=cancellations)
+
+
+def settle_sides(df: pd.DataFrame, signed: SignedSides) -> dict:
+    """Every line gets its side: a card cancellation (취소 as side or status) is a negative line on its approval's
+    side, tied to the approval by voucher number; a line without a side takes it from its amount's sign."""
+    side = df["side"] if "side" in df else pd.Series(pd.NA, index=df.index, dtype="str")
+    cancel = side.eq(CANCEL).fillna(False)
+    if "status" in df:
+        cancel |= df["status"].eq(CANCEL).fillna(False)
+    df["amount"] = df["amount"].where(~cancel, -df["amount"].abs())
+    approval = side.where(~cancel | side.ne(CANCEL))  # a 취소 side is no side: the approval's is taken below
+    tied = pd.Series(False, index=df.index)
+    if "voucher_no" in df and cancel.any():
+        key = df["source_file"] + "\t" + df["voucher_no"]
+        approved = pd.Series(side[~cancel].to_numpy(), index=key[~cancel].to_numpy())
+        approved = approved[approved.index.notna() & ~approved.index.duplicated()]
+        tied = cancel & key.isin(approved.index).fillna(False)
+        approval = approval.where(~tied, key.map(approved))
+    by_sign = pd.Series(signed.positive, index=df.index, dtype="str").where(
+        (df["amount"] >= 0) | cancel, signed.negative
+    )
+    df["side"] = approval.where(approval.notna(), by_sign).astype("str")
+    untied = df.loc[cancel & ~tied, "source_row"].astype("int64").tolist()
+    return {"lines": int(cancel.sum()), "tied_to_approval": int(tied.sum()), "untied_rows": untied[:20]}

@@ -49,6 +49,10 @@ class PrepareSummary(BaseModel):
     rejects_csv: OutputPath
     metadata_path: str
     report_dir: str
+    files: list[dict] = []  # per file: format, sheet, header rows, header -> column mapping, unmapped headers
+    unmapped_values: dict[str, dict[str, int]] = {}  # column -> value no map knows -> rows (kept as unmapped_to)
+    files_left_out: list[dict] = []  # files of a folder or glob not read, each with its reason
+    cancellations: dict = {}  # card cancellations kept as negative lines, tied to their approval or not
 
 
 @task(**STAGE)
@@ -65,6 +69,11 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
     table.to_parquet(report_dir / "rejects.parquet", index=False)
     # BOM: Excel opens Hangul right; a ledger cell like =HYPERLINK(...) must not run as a formula there
     escape_formulas(table).to_csv(report_dir / "rejects.csv", index=False, encoding="utf-8-sig")
+    metadata = {
+        **metadata,
+        "unmapped_values": stages["normalize"].report.get("unmapped_values", {}) if "normalize" in stages else {},
+        "cancellations": stages["validate"].report.get("cancellations", {}) if "validate" in stages else {},
+    }
     (report_dir / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2, default=str))
     stage_rows = [
         {
@@ -88,6 +97,10 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
         rejects_csv=str(report_dir / "rejects.csv"),
         metadata_path=str(report_dir / "metadata.json"),
         report_dir=str(report_dir),
+        files=file_layouts(metadata),
+        unmapped_values=metadata["unmapped_values"],
+        files_left_out=metadata.get("file_errors", []) + metadata.get("files_skipped", []),
+        cancellations=metadata["cancellations"],
     )
     (report_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
     if rows_in != summary.rows_accepted + rejected:
@@ -100,6 +113,65 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
             f"{_first_rejects(table)}; all rejects: {summary.rejects_csv}"
         )
     return summary
+
+
+def file_layouts(metadata: dict) -> list[dict]:
+    """Per file: what was read (format, sheet, header rows) and how its headers were mapped."""
+    layouts = {layout["url"]: layout for layout in metadata.get("layouts", [])}
+    out = []
+    for f in metadata["files"]:
+        layout = layouts.get(f["url"], {})
+        sided = {h["amount"]: f"amount ({side})" for side, h in layout.get("sided", {}).items()}
+        sided |= {h["vat"]: f"vat ({side})" for side, h in layout.get("sided", {}).items() if "vat" in h}
+        out.append(
+            {
+                "url": f["url"],
+                "format": f["format"],
+                "sheet": f.get("sheet"),
+                "header_rows": f.get("header_rows", [f["header_row"]]),
+                "mapping": {**layout.get("mapping", {}), **sided},
+                "unmapped": layout.get("unmapped", []),
+                "period": layout.get("period"),
+            }
+        )
+    return out
+
+
+def mapping_markdown(summary: PrepareSummary) -> list[str]:
+    """The column-mapping table of each file, and the headers left unmapped."""
+    lines = [
+        "",
+        "## Column mapping",
+        "| file | sheet | header rows | original header | column |",
+        "|---|---|---|---|---|",
+    ]
+    for f in summary.files:
+        name = f["url"].rsplit("/", 1)[-1]
+        rows = ", ".join(map(str, f["header_rows"]))
+        for i, (header, column) in enumerate(f["mapping"].items()):
+            lines.append(f"| {name if i == 0 else ''} | {(f['sheet'] or '') if i == 0 else ''} | "
+                         f"{rows if i == 0 else ''} | {header} | {column} |")  # fmt: skip
+        for header in f["unmapped"]:
+            lines.append(f"|  |  |  | {header} | (not mapped) |")
+    return lines
+
+
+def quality_markdown(summary: PrepareSummary) -> list[str]:
+    """Values no map knows, files left out, card cancellations: what the user should look at."""
+    lines = []
+    if summary.unmapped_values:
+        lines += ["", "## Values no map knows (kept, mapped to the column's catch-all)", "| column | value | rows |"]
+        lines += ["|---|---|---|"]
+        for column, values in summary.unmapped_values.items():
+            lines += [f"| {column} | {value} | {rows:,} |" for value, rows in values.items()]
+    if summary.files_left_out:
+        lines += ["", "## Files left out", "| file | reason |", "|---|---|"]
+        lines += [f"| {f['url']} | {f['reason']} |" for f in summary.files_left_out]
+    if summary.cancellations.get("lines"):
+        c = summary.cancellations
+        lines += ["", f"Card cancellations kept as negative lines: {c['lines']:,} ({c['tied_to_approval']:,} tied to "
+                  f"their approval by 승인번호; rows without one: {c['untied_rows']})"]  # fmt: skip
+    return lines
 
 
 def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
@@ -117,8 +189,7 @@ def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
     for name, col in metadata["columns"].items():
         top = ", ".join(f"{k} ({v:,})" for k, v in col["top"].items())
         lines.append(f"| {name} | {col['dtype']} | {col['nulls']:,} | {col['unique']:,} | {top} |")
-    if metadata["unmapped_headers"]:
-        lines += ["", f"Headers not mapped to any column (dropped): {metadata['unmapped_headers']}"]
+    lines += mapping_markdown(summary) + quality_markdown(summary)
     lines += ["", f"Rejects: `{summary.rejects_csv}`"]
     return "\n".join(lines)
 

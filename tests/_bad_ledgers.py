@@ -128,10 +128,10 @@ UTF8_HEAD = ("\n".join([HEADER, ROWS[0], ROWS[1]]) + "\n").encode()
 LATIN1_LINE = "2024-01-07,Café,,coffee,5000,,,card,811,x\n".encode("latin-1")
 NO_AMOUNT_PARQUET = {"일자": ["2024-01-05"], "거래처": ["쿠팡"], "적요": ["볼펜"], "계정코드": ["830"]}
 # a second file with two title lines and other spellings of every header: its rows are on lines 4 and 5
-OTHER_SPELLINGS = ["2024년 원장,,", ",,", "거래일자,거래처명,등록번호,내용,합계금액,공급가,세액,증빙,코드,계정명"]
+OTHER_SPELLINGS = ["2024년 원장,,", ",,", "거래일자,거래처명,등록번호,내용,합계금액,공급가,세액,증빙,과목코드,계정명"]
 VENDORS = {2: {"vendor": "쿠팡"}, 3: {"vendor": "GS25"}, 4: {"vendor": "KT"}, 5: {"vendor": "한국전력공사"}}
 AMOUNT_MISSING = "required column 'amount' not found"
-BLANK = ("blank_row", "every cell is blank")
+BLANK = ("blank_row", "every cell is blank")  # (in the mapped columns)
 
 
 def day(text: str) -> pd.Timestamp:

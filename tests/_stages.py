@@ -18,7 +18,7 @@ def ingest(source: str | Path, work_dir: str, labels_required: bool = True, para
     """fingerprint -> load -> standardize; returns (loaded, standardized)."""
     params = params or IngestParams()
     loaded = load_ledger.fn(fingerprint_input.fn(str(source), params), params, labels_required, work_dir)
-    return loaded, standardize_columns.fn(loaded, params, work_dir)
+    return loaded, standardize_columns.fn(loaded, params, labels_required, work_dir)
 
 
 def text_frame(rows: list[dict], base: dict | None = BASE_ROW) -> pd.DataFrame:

@@ -147,9 +147,9 @@ QUARANTINED = [
     ),
     quarantined(
         "blank_required_cells",
-        text_file([H, R[0], line(거래처=None), line(일자=None), line(적요="\u3000 ")]),
-        {3: ("required_blank", "vendor=''"), 4: ("required_blank", "date=''"), 5: ("required_blank", "description=''")},
-        {2: {}},
+        text_file([H, R[0], line(거래처=None, 적요=None), line(일자=None), line(적요="\u3000 ")]),
+        {3: ("required_blank", "vendor=''"), 4: ("required_blank", "date=''")},
+        {2: {}, 5: {"vendor": "쿠팡"}},  # a line needs a 거래처 or a 적요, not both
     ),
     quarantined(
         "header_repeated_inside_the_data",
@@ -166,7 +166,7 @@ QUARANTINED = [
     quarantined(
         "duplicate_rows",  # line 5 differs only in spacing
         text_file([H, R[0], R[1], R[0], R[0].replace("사무용품 구입", " 사무용품  구입")]),
-        {4: ("duplicate", "exact duplicate of row_id 0"), 5: ("duplicate", "exact duplicate of row_id 0")},
+        {4: ("duplicate", "duplicate of row_id 0 (line 2)"), 5: ("duplicate", "duplicate of row_id 0 (line 2)")},
         {2: {}, 3: {}},
     ),
     quarantined(

@@ -5,13 +5,18 @@ import pytest
 
 from ledger.frames import read_frame
 from ledger.readers import LedgerFileError
+from ledger.sources import find_sources
 from params.prepare import IngestParams
-from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, resolve_sources
+from tasks.ingest import extract_metadata, fingerprint_input, load_ledger
 from tests._stages import ingest
 from tests.conftest import HEADER, ROWS, write_csv
 
 PARAMS = IngestParams()
 EXT = PARAMS.file_extensions
+
+
+def resolve_sources(source: str, extensions: list[str]) -> list[str]:
+    return find_sources(source, extensions).urls
 
 
 # --- resolve_sources ------------------------------------------------------------------------------
@@ -28,8 +33,12 @@ def test_a_folder_resolves_to_its_ledger_files_sorted_and_recursive(tmp_path):
     (tmp_path / "in" / "notes.md").write_text("readme")
     # when the folder is resolved
     urls = resolve_sources(str(tmp_path / "in"), EXT)
-    # then only files with ledger extensions come back, sorted
+    # then only files with ledger extensions come back, sorted, and the other one is listed with its reason
     assert urls == [f"file://{tmp_path}/in/b.csv", f"file://{tmp_path}/in/sub/a.tsv"]
+    skipped = find_sources(str(tmp_path / "in"), EXT).skipped
+    assert [(s.url.rsplit("/", 1)[1], "not a ledger file type (.md" in s.reason) for s in skipped] == [
+        ("notes.md", True)
+    ]
 
 
 def test_a_glob_resolves_to_the_matching_files(tmp_path):
@@ -154,6 +163,9 @@ def test_files_spelling_a_column_differently_merge_into_one_column(tmp_path, wor
         "row_id",
         "source_file",
         "source_row",
+        "row_digest",
+        "line_rule",
+        "line_detail",
         "date",
         "vendor",
         "description",
@@ -212,3 +224,28 @@ def test_metadata_amount_stats_read_amounts_as_the_cleaning_does(tmp_path, work_
     loaded, standardized = ingest(path, work_dir, labels_required=False)
     amount = extract_metadata.fn(standardized, loaded)["amount"]
     assert (amount["min"], amount["max"]) == (low, high)
+
+
+def test_a_folder_with_an_unreadable_file_fails_naming_every_bad_file(tmp_path, work_dir):
+    # given a folder with a good ledger and a corrupt workbook
+    write_csv(tmp_path / "in" / "a.csv", [HEADER, ROWS[0]])
+    (tmp_path / "in" / "b.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 not really a workbook")
+    inputs = fingerprint_input.fn(str(tmp_path / "in"), PARAMS)
+    # when loaded / then the error names the bad file and how to go on without it
+    with pytest.raises(LedgerFileError, match=r"1 of 2 files cannot be read \(b\.xls: .*on_file_error=skip"):
+        load_ledger.fn(inputs, PARAMS, True, work_dir)
+
+
+def test_a_folder_with_an_unreadable_file_skips_it_when_asked_and_says_so(tmp_path, work_dir):
+    # given the same folder and ingest.on_file_error=skip
+    write_csv(tmp_path / "in" / "a.csv", [HEADER, ROWS[0]])
+    (tmp_path / "in" / "b.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 not really a workbook")
+    (tmp_path / "in" / "~$a.xlsx").write_bytes(b"lock")
+    params = IngestParams(on_file_error="skip")
+    # when loaded
+    loaded = load_ledger.fn(fingerprint_input.fn(str(tmp_path / "in"), params), params, True, work_dir)
+    # then the good file's row is read and both other files are listed with their reasons
+    assert loaded.data.rows == 1
+    assert [e["url"].rsplit("/", 1)[1] for e in loaded.report["file_errors"]] == ["b.xls"]
+    skipped = loaded.report["files_skipped"]
+    assert [s["url"].rsplit("/", 1)[1] for s in skipped] == ["~$a.xlsx"] and "lock file" in skipped[0]["reason"]

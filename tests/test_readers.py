@@ -1,4 +1,4 @@
-"""Reading one ledger file: CSV encodings and delimiters, title rows, xlsx, Parquet, fsspec URLs, errors."""
+"""Reading one ledger file: CSV encodings, delimiters, title rows, header spellings, xlsx, Parquet, URLs, errors."""
 
 import uuid
 from pathlib import Path
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ledger.columns import column_spec, known_headers
-from ledger.readers import LedgerFileError, read_ledger_file
+from ledger.readers import LedgerFileError, header_candidates, read_ledger_file
 from params.prepare import IngestParams
 from tests.conftest import HEADER, ROWS, write_csv
 
@@ -17,7 +17,7 @@ PARAMS = IngestParams()
 KNOWN = known_headers(column_spec(PARAMS))
 
 
-def read(url, sheet=0):
+def read(url, sheet=PARAMS.sheet):
     return read_ledger_file(str(url), KNOWN, PARAMS.encodings, sheet, PARAMS.header_search_rows)
 
 
@@ -38,6 +38,7 @@ def test_csv_in_each_korean_encoding_reads_hangul_headers_and_cells(tmp_path, en
     assert list(df.columns) == HEADERS
     assert df["거래처"].tolist() == ["쿠팡", "GS25", "KT", "한국전력공사"]
     assert report.format == "csv" and report.rows == 4 and report.header_row == 1
+    assert report.header_rows == [1] and report.sheet is None and report.sheets == [] and report.title_lines == []
 
 
 def test_cp949_file_reports_cp949_as_its_encoding(tmp_path):
@@ -75,8 +76,8 @@ def test_title_rows_above_the_header_are_skipped(tmp_path):
     path = write_csv(tmp_path / "ledger.csv", ["2024년 계정별원장,,", "(주)테스트,,", HEADER, *ROWS])
     # when read
     df, report = read(path)
-    # then the header is found on line 3 and the data starts below it
-    assert report.header_row == 3
+    # then the header is found on line 3 and the data starts below it; the title lines are reported
+    assert report.header_row == 3 and report.title_lines == ["2024년 계정별원장", "(주)테스트"]
     assert list(df.columns) == HEADERS
     assert len(df) == 4 and df.loc[0, "일자"] == "2024-01-05"
 
@@ -100,6 +101,51 @@ def test_tab_separated_file_with_a_title_row_is_split_on_tabs(tmp_path):
     # then the header is on line 2 and split on tabs
     assert report.header_row == 2
     assert list(df.columns) == HEADERS
+
+
+# --- Excel's text marks, header spellings, two-row headers---------------------------------------------------
+
+
+def test_csv_text_wrappers_and_numbered_spaced_headers(tmp_path):
+    # given a CSV with ="00123" cells (also quoted, with doubled quotes), an apostrophe marker, ①일자 and 적 요
+    lines = ["①일자,적 요,계정코드,금액", '2024-01-05,="00123",\'0813,="81100"', '2024-01-06,"=""00456""",830,1']
+    path = tmp_path / "ledger.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    # when read
+    df, report = read(path)
+    # then the headers are the file's own, found through their spellings, and the cells are the bare texts
+    assert list(df.columns) == ["①일자", "적 요", "계정코드", "금액"] and report.header_rows == [1]
+    assert df["적 요"].tolist() == ["00123", "00456"]
+    assert df["계정코드"].tolist() == ["0813", "830"] and df.loc[0, "금액"] == "81100"
+
+
+@pytest.mark.parametrize(
+    ("text", "candidates"),
+    [
+        ("①일자", ["일자"]),
+        ("⑴ 일자", ["일자"]),
+        ("1. 일자", ["일자"]),
+        ("1)일자", ["일자"]),
+        ("적 요", ["적요"]),
+        ("ＡＭＯＵＮＴ", ["amount"]),
+        ("거래처(상호)", ["거래처(상호)", "거래처"]),
+        ("3.3%원천세", ["3.3%원천세"]),
+    ],
+)
+def test_header_spellings(text, candidates):
+    assert header_candidates(text) == candidates
+
+
+def test_csv_two_row_header_is_combined_per_column(tmp_path):
+    # given 금액 over 공급가액/부가세, 일자 and 적요 written once over both header rows
+    lines = ["일자,적요,금액,", ",,공급가액,부가세", "2024-01-05,식대,10000,1000", "2024-01-06,전기요금,20000,2000"]
+    path = write_csv(tmp_path / "ledger.csv", lines)
+    # when read
+    df, report = read(path)
+    # then the known sub-headers name the amount columns and the data starts under the lower row
+    assert list(df.columns) == ["일자", "적요", "공급가액", "부가세"]
+    assert report.header_rows == [1, 2] and report.header_row == 2
+    assert df["공급가액"].tolist() == ["10000", "20000"]
 
 
 # --- xlsx and Parquet -----------------------------------------------------------------------------

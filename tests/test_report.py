@@ -28,7 +28,7 @@ from tests._stages import ledger_stage
 
 METADATA = {
     "rows": 3,
-    "files": [{"url": "f.csv", "format": "csv", "encoding": "utf-8", "rows": 3}],
+    "files": [{"url": "f.csv", "format": "csv", "encoding": "utf-8", "rows": 3, "header_row": 1, "header_rows": [1]}],
     "columns": {},
     "unmapped_headers": [],
 }
@@ -194,3 +194,28 @@ def test_eval_report_counts_test_rows_with_separators(artifacts):
     publish_eval_report(reports)
     table = next(call for call in artifacts if call["key"] == "baseline-vs-llm")
     assert table["table"][0]["n_test"] == "12,345" and table["table"][0]["accuracy"] == 0.9
+
+
+def test_the_data_quality_report_shows_each_files_mapping_and_the_values_no_map_knows(work_dir):
+    # given a file read with a per-side amount column, an unmapped header and an evidence type no map knows
+    metadata = {
+        **METADATA,
+        "files": [{**METADATA["files"][0], "sheet": "전표", "header_rows": [3, 4]}],
+        "layouts": [
+            {
+                "url": "f.csv",
+                "mapping": {"일자": "date"},
+                "sided": {"출금": {"amount": "출금액"}},
+                "unmapped": ["거래점"],
+            }
+        ],
+    }
+    ledger = ledger_stage(work_dir, [{}, {}, {"vendor": "다이소"}])
+    normalized = ledger.model_copy(update={"report": {"unmapped_values": {"evidence_type": {"상품권": 2}}}})
+    # when rows are accounted and the report is written
+    summary = reconcile_rows.fn({"standardize": ledger, "normalize": normalized}, metadata, work_dir)
+    text = metadata_markdown(metadata, summary)
+    # then the mapping table names each original header, and the unknown value is counted with its rows
+    assert "| f.csv | 전표 | 3, 4 | 일자 | date |" in text and "| 출금액 | amount (출금) |" in text
+    assert "| 거래점 | (not mapped) |" in text and "| evidence_type | 상품권 | 2 |" in text
+    assert summary.unmapped_values == {"evidence_type": {"상품권": 2}}

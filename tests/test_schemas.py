@@ -27,13 +27,15 @@ def feature_frame() -> pd.DataFrame:
 
 
 def test_raw_ledger_accepts_any_file_headers_but_rejects_a_duplicate_row_id():
-    raw = pd.DataFrame({"row_id": [0, 0], "source_file": "a.csv", "source_row": [2, 3], "일자": ["x", "y"]})
+    raw = pd.DataFrame(
+        {"row_id": [0, 0], "source_file": "a.csv", "source_row": [2, 3], "row_digest": [7, 8], "일자": ["x", "y"]}
+    )
     assert "row_id" in rejected(RawLedger, raw)
     validate(raw.assign(row_id=[0, 1]), RawLedger, "test")  # the file's own 일자 header is fine
 
 
 def test_raw_ledger_rejects_a_source_row_above_the_first_line():
-    raw = pd.DataFrame({"row_id": [0], "source_file": "a.csv", "source_row": [0]})
+    raw = pd.DataFrame({"row_id": [0], "source_file": "a.csv", "source_row": [0], "row_digest": [7]})
     assert "source_row" in rejected(RawLedger, raw)
 
 
@@ -43,7 +45,7 @@ def test_ledger_is_strict_an_unknown_column_is_rejected():
 
 
 def test_ledger_requires_the_required_columns():
-    assert "vendor" in rejected(Ledger, text_frame([{}]).drop(columns=["vendor"]))
+    assert "'amount'" in rejected(Ledger, text_frame([{}]).drop(columns=["amount"]))
 
 
 @pytest.mark.parametrize(("column", "cell"), [("date", "2024년 1월 5일"), ("amount", "₩1,200")])
@@ -59,8 +61,8 @@ def test_clean_ledger_rejects_unparsed_text(column, cell):
 CLEAN_AS_CONFIGURED = with_required(CleanLedger.to_schema(), required_columns(column_spec(IngestParams()), False))
 
 
-def test_clean_ledger_rejects_a_blank_vendor():
-    assert "vendor" in rejected(CLEAN_AS_CONFIGURED, clean_frame(["2024-01-05"]).assign(vendor=None))
+def test_clean_ledger_rejects_a_blank_date():
+    assert "date" in rejected(CLEAN_AS_CONFIGURED, clean_frame(["2024-01-05"]).assign(date=pd.NaT))
 
 
 def test_feature_frame_accepts_built_features():
@@ -119,9 +121,9 @@ def test_validation_error_names_the_stage_column_check_and_rows():
 
 
 def test_validation_error_lists_every_failure_at_once():
-    df = clean_frame(["2024-01-05"]).assign(vendor=None, description=None)
+    df = clean_frame(["2024-01-05"]).assign(date=pd.NaT, amount=None)
     message = rejected(CLEAN_AS_CONFIGURED, df)
-    assert "'vendor'" in message and "'description'" in message
+    assert "'date'" in message and "'amount'" in message
 
 
 def test_write_then_read_round_trips_the_frame(work_dir):
@@ -133,7 +135,7 @@ def test_write_then_read_round_trips_the_frame(work_dir):
 
 def test_write_frame_refuses_an_invalid_frame_and_writes_nothing(work_dir, tmp_path):
     with pytest.raises(FrameValidationError, match="validate/data"):
-        write_frame(clean_frame(["2024-01-05"]).assign(vendor=None), CLEAN_AS_CONFIGURED, work_dir, "validate")
+        write_frame(clean_frame(["2024-01-05"]).assign(date=pd.NaT), CLEAN_AS_CONFIGURED, work_dir, "validate")
     assert not list((tmp_path / "work").rglob("*.parquet"))
 
 
