@@ -7,6 +7,7 @@ they go to the log file of the CLI run (and the Prefect run log, which keeps eve
 import contextlib
 import logging
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -24,6 +25,8 @@ QUIET_LIBRARIES = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",  # transformers' "Loading weights" / "Writing model shards" bars
 }
 OWN_HANDLER_LOGGERS = ("DeepSpeed",)  # loggers printing to stdout on their own handler: diverted to the file
+TERMINAL_MESSAGE = "terminal_message"  # attribute TerminalFilter sets: the record's shorter line for the terminal
+FAILED_STATE = re.compile(r"Finished in state (?P<state>\w+)\(.*? encountered an exception:? (?P<error>\w+):", re.S)
 MESSAGE_LINES = 12  # a longer error message (a training program's last output) is cut; the log file has it all
 FILE_FORMAT = {
     "format": "%(asctime)s %(levelname)-7s %(name)s - %(message)s",
@@ -34,39 +37,47 @@ FILE_FORMAT = {
 
 class TerminalFilter(logging.Filter):
     """Drops from the terminal: training-program lines, captured warnings, plain task completions, and the
-    error records of an error the CLI reports itself in one paragraph."""
+    error records of an error the CLI reports itself in one paragraph; that error's "Finished in state Failed(<its
+    whole message>)" lines are cut to the state and the error's name (the paragraph says the rest)."""
 
     def __init__(self, reported: Callable[[BaseException], bool]):
         super().__init__()
         self.reported = reported
+        self.reported_types: set[str] = set()  # names of the reported errors seen so far
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, CHILD_OUTPUT, False) or record.name == "py.warnings":
             return False
-        if (
-            record.name.startswith("prefect.task_runs")
-            and record.levelno == logging.INFO
-            and record.getMessage().startswith("Finished in state")
-        ):
+        finished = isinstance(record.msg, str) and record.msg.startswith("Finished in state")
+        if finished and record.name.startswith("prefect.task_runs") and record.levelno == logging.INFO:
             return False
         error = record.exc_info[1] if record.exc_info else None
-        return error is None or not self.reported(error)
+        if error is not None and self.reported(error):
+            self.reported_types.add(type(error).__name__)
+            return False
+        failed = FAILED_STATE.match(record.getMessage()) if finished else None
+        if failed and failed["error"] in self.reported_types:
+            setattr(record, TERMINAL_MESSAGE, f"Finished in state {failed['state']}: {failed['error']}")
+        return True
 
 
 class WithoutTraceback(logging.Formatter):
-    """The wrapped formatter's line without the exception traceback or stack (the log file keeps them)."""
+    """The wrapped formatter's line without the exception traceback or stack (the log file keeps them), and in
+    its short form when TerminalFilter gave it one."""
 
     def __init__(self, inner: logging.Formatter | None):
         super().__init__()
         self.inner = inner or logging.Formatter()
 
     def format(self, record: logging.LogRecord) -> str:
-        saved = record.exc_info, record.exc_text, record.stack_info
+        saved = record.exc_info, record.exc_text, record.stack_info, record.msg, record.args
         record.exc_info, record.exc_text, record.stack_info = None, None, None
+        if (short := getattr(record, TERMINAL_MESSAGE, None)) is not None:
+            record.msg, record.args = short, None
         try:
             return self.inner.format(record)
         finally:
-            record.exc_info, record.exc_text, record.stack_info = saved
+            record.exc_info, record.exc_text, record.stack_info, record.msg, record.args = saved
 
 
 class ToFileOnly(logging.Filter):
@@ -199,6 +210,10 @@ def print_prepare_result(result) -> None:
     print(f"rejected     {summary.rows_rejected:>10,}")
     for rule, count in summary.rejected_by_rule.items():
         print(f"  {rule:<24}{count:>8,}")
+    if lines := getattr(summary, "cancellations", {}).get("lines"):
+        print(f"cancelled    {lines:>10,} card cancellations (취소) kept as negative lines")
+    for left in getattr(summary, "files_left_out", []):
+        print(f"left out     {left['url']}: {left['reason']}")
     print(f"features     {summary.data_path}")
     print(f"rejects      {summary.rejects_csv}")
     print(f"metadata     {summary.metadata_path}")

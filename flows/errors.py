@@ -2,6 +2,31 @@
 
 import functools
 
+UNREADABLE_FILE = (
+    "re-export it from the accounting program as xlsx or CSV (UTF-8 or CP949) with its header row, "
+    "or leave it out of --input"
+)
+# A LedgerFileError's hint by what its message says, the first match (UNREADABLE_FILE when none matches).
+LEDGER_FILE_HINTS = (
+    (
+        "files cannot be read",
+        "fix or remove the files listed, or go on without them: --set ingest.on_file_error=skip",
+    ),
+    (
+        "was taken as the account code",
+        "name the column that holds the account codes (811, 0811 or 81100): "
+        '--set \'ingest.columns={"<its header>": "account_code"}\', or prepare the file unlabelled: --no-labels',
+    ),
+    (
+        "not found (aliases tried",
+        "if the headers listed are the ledger's, add the file's spelling to that column's aliases in "
+        'conf/columns.yaml, or map it for this run: --set \'ingest.columns={"<header>": "<column>"}\'; '
+        "if they are not (a cover sheet, a title row), name the ledger's sheet: --set ingest.sheet=NAME",
+    ),
+    ("ingest.sheet", "name the sheet that holds the ledger: --set ingest.sheet=NAME"),
+    ("password-protected", "open it in Excel and save it without a password, or export it again as xlsx or CSV"),
+)
+
 
 @functools.cache
 def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
@@ -26,8 +51,13 @@ def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
         (CheckpointError, "resume from 'latest' or from one of the complete checkpoints listed"),
         (FileExistsError, "continue that run with resume_from=latest, or start another with a new run_name"),
         (RunFolderError, "--model takes the folder runs/<name> of a finished training (or 'latest')"),
-        (LedgerFileError, "check the file's format, encoding and header row, or leave it out of --input"),
-        (NoRowsAcceptedError, "every row was rejected: the rejects file gives each row's rule and detail"),
+        (LedgerFileError, UNREADABLE_FILE),
+        (
+            NoRowsAcceptedError,
+            "the rules above say why (the rejects file has every row's rule and detail): a column mapped to the "
+            'wrong header (map the right one: --set \'ingest.columns={"<header>": "<column>"}\'), or limits '
+            "that leave nothing (preprocess.filter.*, preprocess.validate.date_min / date_max)",
+        ),
         (
             ConnectionError,
             "start the MLflow tracking server, or point mlflow.tracking_uri at a reachable one "
@@ -46,4 +76,8 @@ def hint_for(err: BaseException) -> str | None:
         kinds = expected_errors()
     except ImportError:  # a broken install: say the real error, not this one
         return None
-    return next((hint for kind, hint in kinds if isinstance(err, kind)), None)
+    hint = next((hint for kind, hint in kinds if isinstance(err, kind)), None)
+    if hint is UNREADABLE_FILE:  # a LedgerFileError: what to do depends on what is wrong with the file
+        problem = str(getattr(err, "problem", err))
+        hint = next((said for words, said in LEDGER_FILE_HINTS if words in problem), hint)
+    return hint

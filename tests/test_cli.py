@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import main
 from flows.console import CHILD_OUTPUT, TerminalFilter, WithoutTraceback, print_prefect_ui, print_training
+from flows.errors import hint_for
+from ledger.errors import LedgerFileError
 from tasks.train import TrainingOutcome, resumed_checkpoint
+from tests.conftest import write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,6 +83,80 @@ def test_bad_parameter_is_one_paragraph_per_field(tmp_path):
     paragraph, log_file = error_paragraph(cli(args, tmp_path, None), "prepare")
     assert "invalid PrepareParams parameters: preprocess.nope: Extra inputs are not permitted" in paragraph
     assert "ValidationError" in log_file.read_text(encoding="utf-8")
+
+
+def in_process_paragraph(argv: list[str], capsys) -> str:
+    """`main(argv)` in this process: exit status 2 and one error paragraph on stderr, no traceback anywhere."""
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, err[-3000:]
+    assert "Traceback" not in err and "Traceback" not in out
+    assert "encountered an exception" not in err  # Prefect's Failed-state lines do not repeat the message
+    assert err.count("account-tax prepare: error:") == 1
+    return err[err.index("account-tax prepare: error:") :]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_code_column_of_vendor_codes_is_one_paragraph_naming_file_and_column(tmp_path, capsys):
+    # given a labelled ledger whose 계정코드 column holds 5-digit 거래처 codes
+    rows = [
+        "2024-01-05,국민은행,이자,1000,00123",
+        "2024-01-06,김민수,급여,2000,00456",
+        "2024-01-07,한결,임대료,3000,01234",
+    ]
+    ledger = write_csv(tmp_path / "vendor_codes.csv", ["일자,거래처,적요,금액,계정코드", *rows])
+    # when prepared from the command line
+    paragraph = in_process_paragraph(["prepare", "--input", str(ledger), "--work-dir", str(tmp_path / "w")], capsys)
+    # then the paragraph names the file, the column and what it seems to hold, and how to point at the right one
+    assert "vendor_codes.csv" in paragraph and "'계정코드'" in paragraph and "거래처" in paragraph
+    assert "what to do:" in paragraph and "ingest.columns=" in paragraph and "--no-labels" in paragraph
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_an_unreadable_xls_is_one_paragraph_naming_the_file(tmp_path, capsys):
+    # given bytes that are no workbook and no text, named .xls
+    junk = tmp_path / "export.xls"
+    junk.write_bytes(bytes(range(256)) * 16)
+    # when prepared from the command line
+    paragraph = in_process_paragraph(["prepare", "--input", str(junk), "--work-dir", str(tmp_path / "w")], capsys)
+    # then the paragraph names the file and its problem, and says to export it again
+    first = paragraph.splitlines()[0]
+    assert "export.xls: " in first and len(first.split("export.xls: ", 1)[1]) > 10
+    assert "what to do: re-export it" in paragraph and "full log:" in paragraph
+
+
+@pytest.mark.parametrize(
+    ("problem", "said"),
+    [
+        (
+            "required column 'amount' not found (aliases tried: ['금액']). Headers in the file: ['x']",
+            "conf/columns.yaml",
+        ),
+        ("column '코드' was taken as the account code, but 90% of its values ...", "--no-labels"),
+        ("has no sheet 'Sheet1' (its sheets: ['조회조건', '원장']); set ingest.sheet", "--set ingest.sheet=NAME"),
+        ("2 of 3 files cannot be read (a.xls: ...)", "ingest.on_file_error=skip"),
+        ("binary data (NUL bytes), not a text ledger", "re-export it"),
+    ],
+)
+def test_a_file_error_gets_the_hint_for_its_problem(problem, said):
+    # given a file error of each kind, then what to do fits what is wrong
+    assert said in hint_for(LedgerFileError("file:///x.xls", problem))
+
+
+def test_a_reported_errors_failed_state_line_is_cut_to_its_name():
+    # given the terminal filter of a run whose LedgerFileError the CLI reports in its paragraph
+    terminal = TerminalFilter(reported=lambda err: isinstance(err, LedgerFileError))
+    error = LedgerFileError("file:///x.csv", "required column 'amount' not found " + "long " * 50)
+    assert not terminal.filter(record("Task run failed with exception", error))
+    # when Prefect logs the task's final state with the whole message
+    state = record(f"Finished in state Failed('Task run encountered an exception LedgerFileError: {error}')")
+    # then the terminal line is the state and the error's name; the record itself (the log file's) is untouched
+    assert terminal.filter(state)
+    assert WithoutTraceback(logging.Formatter()).format(state) == "Finished in state Failed: LedgerFileError"
+    assert "long long" in logging.Formatter().format(state)
+    # an error the CLI does not report keeps its whole line
+    other = record("Finished in state Failed('Task run encountered an exception KeyError: boom')")
+    assert terminal.filter(other) and "boom" in WithoutTraceback(logging.Formatter()).format(other)
 
 
 def outcome(run_dir: Path, resumed_from: str | None, already_finished: bool = False) -> TrainingOutcome:

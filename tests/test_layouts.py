@@ -72,3 +72,18 @@ def test_a_code_column_of_vendor_codes_is_an_error_naming_the_column():
     codes = pd.Series(["00123", "00456", "01234", "811"], dtype="str")
     with pytest.raises(LedgerFileError, match=r"column '코드'.*거래처 \(vendor\) codes.*ingest\.columns"):
         check_account_codes("ledger.xlsx", "코드", codes, chart_codes(), vendor_like=False)
+
+
+def test_no_header_spelling_names_two_columns():
+    # given conf/columns.yaml / then each spelling (normalized) belongs to one column or one side's amount or VAT
+    from collections import Counter
+
+    from ledger.columns import columns_conf
+    from ledger.headers import normalize_header
+    from params.prepare import IngestParams
+
+    conf = columns_conf(IngestParams())
+    spellings = [s for name in conf.columns for s in {normalize_header(a) for a in conf.spellings(name)}]
+    spellings += [s for sided in conf.sided_amounts.values() for s in {normalize_header(a) for a in sided.amount}]
+    spellings += [s for sided in conf.sided_amounts.values() for s in {normalize_header(a) for a in sided.vat}]
+    assert [s for s, n in Counter(spellings).items() if n > 1] == []
