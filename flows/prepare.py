@@ -38,7 +38,7 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     loaded = load_ledger(source, params.ingest, params.labels_required, wd)
     ledger = standardize_columns(loaded, params.ingest, params.labels_required, wd)
     metadata = extract_metadata(ledger, loaded)
-    cleaned = clean_ledger(ledger, p.clean, params.ingest, wd)
+    cleaned = clean_ledger(ledger, p.clean, wd)
     filtered = filter_ledger(cleaned, p.filter, params.ingest, wd)
     normalized = normalize_values(filtered, p.normalize, wd)
     validated = validate_ledger(normalized, p.validate_, params.ingest, params.labels_required, wd)

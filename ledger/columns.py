@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.conf import load_yaml
 from ledger.headers import header_candidates
-from ledger.readers import FileReport, normalize_header
+from ledger.readers import normalize_header
 from params.prepare import IngestParams
 
 # The stages compute with these (calendar and amount features): a conf may not make them optional.
@@ -117,12 +117,10 @@ def match_sided(headers: list[str], conf: ColumnsConf, taken: set[str]) -> dict[
     return {side: parts for side, parts in found.items() if "amount" in parts}
 
 
-def missing_required(
-    report: FileReport, conf: ColumnsConf, labels_required: bool, mapping: dict[str, str], sided: dict
-) -> list[str]:
-    """Errors for required columns no header of this file matches, naming the aliases tried."""
+def missing_required(conf: ColumnsConf, labels_required: bool, found: set[str]) -> list[str]:
+    """Errors for required columns not among the `found` ones (mapped, or derived from the file's layout),
+    naming the aliases tried."""
     spec = {name: col.model_dump() for name, col in conf.columns.items()}
-    found = set(mapping.values()) | ({"amount"} if sided else set())
     problems = []
     for canonical in required_columns(spec, labels_required):
         if canonical not in found:

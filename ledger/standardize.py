@@ -126,10 +126,10 @@ def standardize_file(
         mapping = {h: c for h, c in mapping.items() if c not in ("amount", "vat")}
     blocks = account_blocks(raw, headers, layout)
     has_blocks = bool(blocks["block"].any())
-    if problems := missing_required(report, conf, labels_required, {h: c for h, c in mapping.items()}, sided):
-        problems = [p for p in problems if not (has_blocks and "'account_code'" in p)]
-        if problems:
-            raise LedgerFileError(report.url, "; ".join(problems) + f". Headers in the file: {headers}")
+    found = set(mapping.values()) | ({"amount", "side"} if sided else set())
+    found |= {"account_code", "account_name"} if has_blocks else set()  # carried down from the block rows
+    if problems := missing_required(conf, labels_required, found):
+        raise LedgerFileError(report.url, "; ".join(problems) + f". Headers in the file: {headers}")
     out = pd.DataFrame(index=raw.index)
     for header, canonical in mapping.items():
         out[canonical] = raw[header].astype("str")

@@ -10,13 +10,11 @@ from ledger.cells import (
     normalize_code,
     parse_amounts,
     parse_dates,
-    spelling_key,
     tidy_text,
 )
 from ledger.columns import SignedSides, column_spec, columns_conf, required_columns
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, read_frame, write_frame
-from ledger.readers import normalize_header
 from ledger.rejects import reject, rule_counts, write_rejects
 from params.prepare import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
 from schemas import LINE_COLUMNS, TRACE_COLUMNS, CleanLedger, Ledger, with_required
@@ -39,9 +37,9 @@ def _finish(df: pd.DataFrame, rejects: list[pd.DataFrame], schema, work_dir: str
 
 
 @task(**STAGE)
-def clean_ledger(ledger: StageResult, params: CleanParams, ingest: IngestParams, work_dir: str) -> StageResult:
+def clean_ledger(ledger: StageResult, params: CleanParams, work_dir: str) -> StageResult:
     """Trim and NFC-normalize text; blank rows, rows that are no ledger lines (summary rows, account blocks,
-    repeated headers) and duplicates of every original cell go to rejects."""
+    repeated headers: marked by standardize from every original cell) and duplicates go to rejects."""
     df = read_frame(ledger.data, Ledger, "standardize output")
     columns = data_columns(df)
     for column in columns:
@@ -49,19 +47,11 @@ def clean_ledger(ledger: StageResult, params: CleanParams, ingest: IngestParams,
     blank = df[columns].isna().all(axis=1)
     line_rule = df["line_rule"] if "line_rule" in df else pd.Series(pd.NA, index=df.index, dtype="str")
     not_line = ~blank & line_rule.notna()
-    spec = column_spec(ingest)
-    # a header line repeated inside the data spells its own column names in the required columns
-    checked = [c for c in columns if spec.get(c, {}).get("required") is True]
-    header_hits = sum(
-        spelling_key(df[c]).isin({normalize_header(a) for a in [c, *spec[c]["aliases"]]}) for c in checked
-    )
-    repeated_header = ~blank & ~not_line & (header_hits >= 2)
     rejects = [
         reject(df, blank, "clean", "blank_row", "every cell is blank in the mapped columns"),
         reject(df, not_line, "clean", line_rule, df.get("line_detail", line_rule).fillna("")),
-        reject(df, repeated_header, "clean", "repeated_header", "the header line repeated inside the data"),
     ]
-    df = df[~blank & ~not_line & ~repeated_header]
+    df = df[~blank & ~not_line]
     duplicates = 0
     if params.drop_duplicates:
         # every cell the file has counts (two equal transfers differ in their time or balance)

@@ -13,6 +13,7 @@ from contracts.label_map import LabelMap
 from ledger.caching import STAGE
 from ledger.frames import OutputPath, StageResult, read_frame
 from ledger.spreadsheet import escape_formulas
+from monitor.quality import file_layouts, mapping_markdown, quality_markdown
 
 REJECTS_SHOWN = 5
 RARE_SHOWN = 20
@@ -115,65 +116,6 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
     return summary
 
 
-def file_layouts(metadata: dict) -> list[dict]:
-    """Per file: what was read (format, sheet, header rows) and how its headers were mapped."""
-    layouts = {layout["url"]: layout for layout in metadata.get("layouts", [])}
-    out = []
-    for f in metadata["files"]:
-        layout = layouts.get(f["url"], {})
-        sided = {h["amount"]: f"amount ({side})" for side, h in layout.get("sided", {}).items()}
-        sided |= {h["vat"]: f"vat ({side})" for side, h in layout.get("sided", {}).items() if "vat" in h}
-        out.append(
-            {
-                "url": f["url"],
-                "format": f["format"],
-                "sheet": f.get("sheet"),
-                "header_rows": f.get("header_rows", [f["header_row"]]),
-                "mapping": {**layout.get("mapping", {}), **sided},
-                "unmapped": layout.get("unmapped", []),
-                "period": layout.get("period"),
-            }
-        )
-    return out
-
-
-def mapping_markdown(summary: PrepareSummary) -> list[str]:
-    """The column-mapping table of each file, and the headers left unmapped."""
-    lines = [
-        "",
-        "## Column mapping",
-        "| file | sheet | header rows | original header | column |",
-        "|---|---|---|---|---|",
-    ]
-    for f in summary.files:
-        name = f["url"].rsplit("/", 1)[-1]
-        rows = ", ".join(map(str, f["header_rows"]))
-        for i, (header, column) in enumerate(f["mapping"].items()):
-            lines.append(f"| {name if i == 0 else ''} | {(f['sheet'] or '') if i == 0 else ''} | "
-                         f"{rows if i == 0 else ''} | {header} | {column} |")  # fmt: skip
-        for header in f["unmapped"]:
-            lines.append(f"|  |  |  | {header} | (not mapped) |")
-    return lines
-
-
-def quality_markdown(summary: PrepareSummary) -> list[str]:
-    """Values no map knows, files left out, card cancellations: what the user should look at."""
-    lines = []
-    if summary.unmapped_values:
-        lines += ["", "## Values no map knows (kept, mapped to the column's catch-all)", "| column | value | rows |"]
-        lines += ["|---|---|---|"]
-        for column, values in summary.unmapped_values.items():
-            lines += [f"| {column} | {value} | {rows:,} |" for value, rows in values.items()]
-    if summary.files_left_out:
-        lines += ["", "## Files left out", "| file | reason |", "|---|---|"]
-        lines += [f"| {f['url']} | {f['reason']} |" for f in summary.files_left_out]
-    if summary.cancellations.get("lines"):
-        c = summary.cancellations
-        lines += ["", f"Card cancellations kept as negative lines: {c['lines']:,} ({c['tied_to_approval']:,} tied to "
-                  f"their approval by 승인번호; rows without one: {c['untied_rows']})"]  # fmt: skip
-    return lines
-
-
 def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
     lines = [
         "# Data quality",
@@ -189,7 +131,8 @@ def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
     for name, col in metadata["columns"].items():
         top = ", ".join(f"{k} ({v:,})" for k, v in col["top"].items())
         lines.append(f"| {name} | {col['dtype']} | {col['nulls']:,} | {col['unique']:,} | {top} |")
-    lines += mapping_markdown(summary) + quality_markdown(summary)
+    lines += mapping_markdown(summary.files)
+    lines += quality_markdown(summary.unmapped_values, summary.files_left_out, summary.cancellations)
     lines += ["", f"Rejects: `{summary.rejects_csv}`"]
     return "\n".join(lines)
 

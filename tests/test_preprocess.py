@@ -14,7 +14,7 @@ INGEST = IngestParams()
 
 
 def clean(work_dir, rows, **params):
-    return clean_ledger.fn(ledger_stage(work_dir, rows), CleanParams(**params), INGEST, work_dir)
+    return clean_ledger.fn(ledger_stage(work_dir, rows), CleanParams(**params), work_dir)
 
 
 def filtered(work_dir, rows, **params):
@@ -42,7 +42,7 @@ def test_clean_rejects_blank_repeated_header_and_duplicate_rows_from_a_csv(tmp_p
     path = write_csv(tmp_path / "l.csv", [HEADER, ROWS[0], ",,,,,,,,,", HEADER, ROWS[1], ROWS[0]])
     _, standardized = ingest(path, work_dir)
     # when cleaned
-    result = clean_ledger.fn(standardized, CleanParams(), INGEST, work_dir)
+    result = clean_ledger.fn(standardized, CleanParams(), work_dir)
     # then each goes to rejects under its own rule, and nothing is lost
     assert_rows_accounted(result, rows_in=5)
     accepted, rejects = frames(result)

@@ -12,7 +12,7 @@ import tasks.evaluate as evaluation
 import tasks.report as report
 from contracts.label_map import LabelMap, LabelSlot
 from ledger.frames import Frame, StageResult
-from params.prepare import CleanParams, IngestParams
+from params.prepare import CleanParams
 from tasks.evaluate import EvalReport, metrics_markdown, publish_eval_report
 from tasks.preprocess import clean_ledger
 from tasks.report import (
@@ -37,7 +37,7 @@ METADATA = {
 def test_accounting_holds_and_writes_rejects(work_dir):
     # given a stage that rejects one duplicate out of three rows
     ledger = ledger_stage(work_dir, [{}, {}, {"vendor": "다이소"}])
-    cleaned = clean_ledger.fn(ledger, CleanParams(), IngestParams(), work_dir)
+    cleaned = clean_ledger.fn(ledger, CleanParams(), work_dir)
     # when rows are accounted
     summary = reconcile_rows.fn({"standardize": ledger, "clean": cleaned}, METADATA, work_dir)
     # then 3 in = 2 accepted + 1 rejected, and the rejects files list that row with its rule
@@ -60,7 +60,7 @@ def test_lost_rows_fail_the_check(work_dir):
 def test_markdown_names_files_and_totals(work_dir):
     # given a summary
     ledger = ledger_stage(work_dir, [{}, {}, {"vendor": "다이소"}])
-    cleaned = clean_ledger.fn(ledger, CleanParams(), IngestParams(), work_dir)
+    cleaned = clean_ledger.fn(ledger, CleanParams(), work_dir)
     summary = reconcile_rows.fn({"standardize": ledger, "clean": cleaned}, METADATA, work_dir)
     # when rendered for the UI, then it shows the file and the accounting
     text = metadata_markdown(METADATA, summary)
