@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from monitor.quality import terminal_lines
+
 CHILD_OUTPUT = "child_output"  # extra= flag tasks.train puts on each line the training program prints
 OUR_MODULES = ("flows", "tasks", "training", "ledger", "params", "synth", "contracts")
 # Libraries that print on handlers of their own: quiet in a CLI run unless the user's environment says otherwise.
@@ -210,10 +212,11 @@ def print_prepare_result(result) -> None:
     print(f"rejected     {summary.rows_rejected:>10,}")
     for rule, count in summary.rejected_by_rule.items():
         print(f"  {rule:<24}{count:>8,}")
-    if lines := getattr(summary, "cancellations", {}).get("lines"):
+    if lines := summary.cancellations.get("lines"):
         print(f"cancelled    {lines:>10,} card cancellations (취소) kept as negative lines")
-    for left in getattr(summary, "files_left_out", []):
+    for left in summary.files_left_out:
         print(f"left out     {left['url']}: {left['reason']}")
+    print("\n".join(terminal_lines(summary.files, summary.unmapped_values)))
     print(f"features     {summary.data_path}")
     print(f"rejects      {summary.rejects_csv}")
     print(f"metadata     {summary.metadata_path}")
@@ -283,4 +286,5 @@ def print_side_by_side(reports) -> None:
 def print_prediction(summary) -> None:
     print()
     print(f"predicted    {summary.rows_predicted:,} of {summary.rows_in:,} rows -> {summary.output}")
-    print(f"rejected     {summary.rows_rejected:,} rows (with reasons) -> {summary.rejects}")
+    rules = ", ".join(f"{rule} {n:,}" for rule, n in summary.rejected_by_rule.items())
+    print(f"rejected     {summary.rows_rejected:,} rows ({rules or 'none'}) -> {summary.rejects}")

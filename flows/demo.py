@@ -31,18 +31,31 @@ DEMO_TRAINING = {
 }
 
 
+NEXT_MONTH_STYLE = "journal-two-amounts"  # 더존 분개장: 차변/대변 amounts, 일계/월계 rows, title and period rows
+
+
 class DemoResult(BaseModel):
     pipeline: PipelineResult
     prediction: PredictSummary
 
 
 @task
-def synthesize_ledger(out: str, rows: int, accounts: int, seed: int, dirty: float, labels: bool = True) -> str:
+def synthesize_ledger(out: str, rows: int, accounts: int, seed: int, dirty: float) -> str:
     """Write a synthetic Korean ledger (CP949 CSV, as older bookkeeping software exports it)."""
     from synth.ledger import make_ledger, write_ledger
 
     ledger = make_ledger(rows, accounts, seed, dirty=dirty)
-    return write_ledger(ledger if labels else ledger.drop(columns=["계정코드", "계정과목"]), out, "csv", "cp949")
+    return write_ledger(ledger, out, "csv", "cp949")
+
+
+@task
+def synthesize_export(out: str, lines: int, accounts: int, seed: int, style: str) -> str:
+    """Write a synthetic ledger in the shape a bookkeeping program exports (synth/exports.py), e.g. a 더존 분개장
+    with 차변/대변 amount columns and 일계/월계 rows: the demo's next month goes through a real export's layout."""
+    from synth.exports import write_export
+    from synth.ledger import make_ledger
+
+    return write_export(make_ledger(lines * 2, accounts, seed), style, out, seed, lines=lines).path
 
 
 @task
@@ -57,13 +70,13 @@ def build_tiny_model(out: str) -> str:
 def demo(
     work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7, refresh_cache: bool = False
 ) -> DemoResult:
-    """Synthetic ledger + tiny model -> pipeline (prepare, train, evaluate) -> predict a second, unlabelled ledger."""
+    """Synthetic ledger + tiny model -> pipeline (prepare, train, evaluate) -> predict next month's 분개장 export."""
     ledger = synthesize_ledger(str(Path(work_dir) / "ledger.csv"), rows, accounts, seed, dirty=0.03)
     model = build_tiny_model(str(Path(work_dir) / "tiny-model"))
     prepare = PrepareParams(input=ledger, work_dir=work_dir, model=model)
     train = TrainOptions.model_validate(DEMO_TRAINING)
     result = pipeline(PipelineParams(prepare=prepare, train=train, refresh_cache=refresh_cache))
-    new_ledger = synthesize_ledger(str(Path(work_dir) / "next_month.csv"), 2000, accounts, seed + 1, 0.05, labels=False)
+    new_ledger = synthesize_export(str(Path(work_dir) / "next_month.csv"), 2000, accounts, seed + 1, NEXT_MONTH_STYLE)
     out = str(Path(work_dir) / "predictions.xlsx")
     predict = PredictParams(
         model=result.training.run_dir, input=new_ledger, out=out, work_dir=work_dir, refresh_cache=refresh_cache

@@ -12,6 +12,7 @@ from ledger.columns import ColumnsConf, match_columns, match_sided, missing_requ
 from ledger.conf import conf_path
 from ledger.layouts import Layout, account_blocks, complete_month_days, joined_cells, period_of, summary_rows
 from ledger.readers import FileReport, LedgerFileError, normalize_header
+from params.prepare import IngestParams
 
 LINE_COLUMNS = ["line_rule", "line_detail"]
 # an account-code column is believed when at least this share of its values look like account codes
@@ -112,13 +113,13 @@ def standardize_file(
     layout: Layout,
     known: set[str],
     labels_required: bool,
-    overrides: dict[str, str],
+    params: IngestParams,
     chart: set[str],
 ) -> tuple[pd.DataFrame, FileLayout]:
     """Canonical columns (text) plus line_rule / line_detail for the rows that are not ledger lines."""
     headers = report.headers
     spec = {name: col.model_dump() for name, col in conf.columns.items()}
-    mapping = match_columns(headers, spec, overrides)
+    mapping = match_columns(headers, spec, params.columns)
     sided = match_sided(headers, conf, set(mapping))
     if sided and "amount" in mapping.values() and len(sided) < 2:
         sided = {}  # one amount column plus a lone per-side column: the amount column is the amount
@@ -155,6 +156,8 @@ def standardize_file(
     if sided:
         _sided_amounts(raw, sided, out, rule, detail)
     period = period_of(report.title_lines, layout)
+    if period is None and params.year is not None:
+        period = (pd.Timestamp(params.year, 1, 1), pd.Timestamp(params.year, 12, 31))
     if "date" in out:
         out["date"] = complete_month_days(out["date"], period)
         if period is not None:

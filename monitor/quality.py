@@ -59,3 +59,20 @@ def quality_markdown(unmapped_values: dict, files_left_out: list[dict], cancella
         lines += ["", f"Card cancellations kept as negative lines: {c['lines']:,} ({c['tied_to_approval']:,} tied to "
                   f"their approval by 승인번호; rows without one: {c['untied_rows']})"]  # fmt: skip
     return lines
+
+
+def terminal_lines(files: list[dict], unmapped_values: dict[str, dict[str, int]], shown: int = 5) -> list[str]:
+    """The same for the terminal, a line or two per file: what was read and mapped, and the values no map knows."""
+    lines = []
+    for f in files:
+        where = f" sheet {f['sheet']}," if f.get("sheet") else ""
+        rows = "-".join(map(str, f["header_rows"]))
+        lines.append(f"file         {f['url'].rsplit('/', 1)[-1]} ({f['format']},{where} header row {rows})")
+        lines.append("  columns    " + ", ".join(f"{h} -> {c}" for h, c in f["mapping"].items()))
+        if f["unmapped"]:
+            lines.append("  not mapped " + ", ".join(f["unmapped"]))
+    for column, values in unmapped_values.items():
+        examples = ", ".join(f"{v} ({n:,})" for v, n in list(values.items())[:shown])
+        more = f" and {len(values) - shown} more" if len(values) > shown else ""
+        lines.append(f"unknown      {column}: {examples}{more} (kept; add spellings to conf/value_maps.yaml)")
+    return lines

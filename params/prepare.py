@@ -15,6 +15,13 @@ class IngestParams(Section):
     chart_of_accounts: ConfFile = Field(
         "chart_of_accounts.csv", description="account codes a labelled file's code column is checked against"
     )
+    year: int | None = Field(
+        None,
+        ge=1900,
+        le=2100,
+        description="the year a file covers when no title row names its period: month-day "
+        "dates (01-05) take it, and dates of other years are rejected (date_outside_period)",
+    )
     on_file_error: Literal["fail", "skip"] = Field(
         "fail", description="a folder's unreadable file stops the run (fail) or is listed and left out (skip)"
     )

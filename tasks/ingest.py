@@ -121,14 +121,12 @@ def standardize_columns(raw: StageResult, params: IngestParams, labels_required:
     conf, layout = columns_conf(params), load_layout(params.layouts_conf)
     known = known_headers(column_spec(params), conf)
     df = read_frame(raw.data, RawLedger, "load output")
-    parts, layouts = [], []
+    parts, layouts, chart = [], [], chart_codes(params.chart_of_accounts)
     for file in raw.report["files"]:
         report = FileReport.model_validate(file)
         rows = df[df["source_file"] == report.url]
         cells = rows[report.headers].astype("str")
-        out, file_layout = standardize_file(
-            cells, report, conf, layout, known, labels_required, params.columns, chart_codes(params.chart_of_accounts)
-        )
+        out, file_layout = standardize_file(cells, report, conf, layout, known, labels_required, params, chart)
         parts.append(pd.concat([rows[["row_id", "source_file", "source_row", "row_digest"]], out], axis=1))
         layouts.append(file_layout)
     out = pd.concat(parts, ignore_index=True)

@@ -14,6 +14,7 @@ from contracts.predictions import softmax
 from contracts.run_folder import RunFolder, head_rows
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, parquet_columns, read_frame, read_table, write_frame
+from ledger.rejects import rule_counts
 from ledger.spreadsheet import escape_formulas
 from monitor.progress import ProgressArtifact
 from params.predict import PredictParams
@@ -162,6 +163,7 @@ class PredictSummary(BaseModel):
     rows_in: int
     rows_predicted: int
     rows_rejected: int
+    rejected_by_rule: dict[str, int] = {}  # summary rows of an export are not lines to classify: they show here
     label_checks: dict[str, int] = {}  # when the ledger carries codes: match / differs / unknown to the model
     output: str
     rejects: str
@@ -195,6 +197,7 @@ def write_prediction_file(
         rows_in=rows_in,
         rows_predicted=len(table),
         rows_rejected=len(rejects),
+        rejected_by_rule=rule_counts(rejects),
         label_checks=preds["label_check"].value_counts().to_dict() if "label_check" in preds else {},
         output=str(path),
         rejects=str(rejects_out),

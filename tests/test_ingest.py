@@ -249,3 +249,16 @@ def test_a_folder_with_an_unreadable_file_skips_it_when_asked_and_says_so(tmp_pa
     assert [e["url"].rsplit("/", 1)[1] for e in loaded.report["file_errors"]] == ["b.xls"]
     skipped = loaded.report["files_skipped"]
     assert [s["url"].rsplit("/", 1)[1] for s in skipped] == ["~$a.xlsx"] and "lock file" in skipped[0]["reason"]
+
+
+def test_month_day_dates_take_ingest_year_when_no_title_names_the_period(tmp_path, work_dir):
+    # given a file of month-day dates and no title row
+    path = write_csv(tmp_path / "l.csv", ["일자,거래처,적요,금액", "01-05,쿠팡,볼펜,1000", "2023-12-31,KT,요금,3000"])
+    # when standardized without a year / then the dates stay as written (validation names them)
+    _, plain = ingest(path, work_dir, labels_required=False)
+    assert read_frame(plain.data)["date"].tolist() == ["01-05", "2023-12-31"]
+    # when standardized with ingest.year / then they take it, and a date of another year is marked
+    _, dated = ingest(tmp_path / "l.csv", work_dir + "2", labels_required=False, params=IngestParams(year=2024))
+    df = read_frame(dated.data)
+    assert df["date"].tolist() == ["2024-01-05", "2023-12-31"]
+    assert df["line_rule"].tolist()[1] == "date_outside_period"

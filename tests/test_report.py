@@ -219,3 +219,14 @@ def test_the_data_quality_report_shows_each_files_mapping_and_the_values_no_map_
     assert "| f.csv | 전표 | 3, 4 | 일자 | date |" in text and "| 출금액 | amount (출금) |" in text
     assert "| 거래점 | (not mapped) |" in text and "| evidence_type | 상품권 | 2 |" in text
     assert summary.unmapped_values == {"evidence_type": {"상품권": 2}}
+
+
+def test_the_terminal_names_each_files_columns_and_the_values_no_map_knows():
+    from monitor.quality import terminal_lines
+
+    files = [{"url": "/d/b.xlsx", "format": "xlsx", "sheet": "원장", "header_rows": [3, 4],
+              "mapping": {"일자": "date", "출금액": "amount (출금)"}, "unmapped": ["거래점"]}]  # fmt: skip
+    lines = terminal_lines(files, {"side": {"이체": 3, "x": 1}})
+    assert lines[0] == "file         b.xlsx (xlsx, sheet 원장, header row 3-4)"
+    assert lines[1] == "  columns    일자 -> date, 출금액 -> amount (출금)" and lines[2] == "  not mapped 거래점"
+    assert lines[3].startswith("unknown      side: 이체 (3), x (1) (kept;")
