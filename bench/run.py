@@ -19,7 +19,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100000,1000000", help="ledger rows for P1/P2/P4, comma separated")
     parser.add_argument("--root", default=str(ROOT / ".cache" / "bench"), help="scratch folder (wiped first)")
-    parser.add_argument("--only", choices=["data", "model"], help="run only the data (P1 P2 P4) or model (P3 P5) part")
+    parser.add_argument(
+        "--only",
+        choices=["data", "model", "exports"],
+        help="run only the data (P1 P2 P4), model (P3 P5) or export-reading (P6) part",
+    )
     parser.add_argument("--out", default=str(RESULTS), help="results file")
     return parser.parse_args(argv)
 
@@ -83,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
 
         sizes = [int(s) for s in args.sizes.split(",") if s]
         details["data"] = bench_data_flow(root, sizes, model, table)
+    if args.only in (None, "exports"):
+        from bench.exports import bench_exports
+
+        details["exports"] = bench_exports(root, table)
     if args.only in (None, "model"):
         from bench.model_steps import bench_model
 

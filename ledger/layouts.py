@@ -6,12 +6,15 @@ Pure, vectorized over a file's rows as read (its own headers, every cell text): 
 import re
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict
 
 from ledger.conf import load_yaml
 
 # taken out of a cell before it is compared with the summary words: "[ 월 계 ]", "** 합계 **", "- 누계 -"
 DECORATION = r"[\s\[\]()<>*=:：·.\-~_|]+"
+SUMMARY_CELL_CHARS = 30  # longer cells are text (a 적요), never a summary label
 MONTH_DAY = r"^\s*(\d{1,2})\s*[-/.월]\s*(\d{1,2})\s*일?\s*$"
 
 
@@ -41,12 +44,16 @@ def _cells(df: pd.DataFrame, columns: list[str]) -> list[pd.Series]:
 
 def summary_rows(df: pd.DataFrame, columns: list[str], layout: Layout) -> pd.Series:
     """The matched summary word per row (일계, 월계, 누계, 전기이월, 합계...), missing for real lines."""
-    pattern = re.compile(layout.summary_regex(), re.IGNORECASE)
+    pattern = layout.summary_regex()
     found = pd.Series(pd.NA, index=df.index, dtype="str")
     for cells in _cells(df, columns):
-        key = cells.str.replace(DECORATION, "", regex=True).str.lower()
-        hit = key.str.contains(pattern, na=False) & found.isna()
-        found = found.where(~hit, cells)
+        # a summary label is short: only short cells are matched (on a million rows the regex is the cost);
+        # pyarrow's RE2 directly: pandas falls back to Python per cell for these patterns
+        short = cells[cells.str.len().le(SUMMARY_CELL_CHARS).fillna(False) & found.isna()]
+        key = pc.utf8_lower(pc.replace_substring_regex(pa.array(short, type=pa.large_string()), DECORATION, ""))
+        matched = pc.fill_null(pc.match_substring_regex(key, pattern, ignore_case=True), False)
+        hit = short.index[matched.to_numpy(zero_copy_only=False)]
+        found.loc[hit] = cells.loc[hit]
     return found
 
 
@@ -54,25 +61,28 @@ def joined_cells(df: pd.DataFrame, columns: list[str]) -> tuple[pd.Series, pd.Se
     """Each row's non-blank cells joined by one space, and how many there are."""
     cells = _cells(df, columns)
     count = sum(c.notna().astype("int64") for c in cells) if cells else pd.Series(0, index=df.index)
-    text = pd.Series("", index=df.index, dtype="str")
-    for c in cells:
-        text = text.str.cat(c.fillna(""), sep=" ")
-    return text.str.replace(r"\s+", " ", regex=True).str.strip(), count
+    if not cells:
+        return pd.Series("", index=df.index, dtype="str"), count
+    arrays = [pa.array(c.fillna(""), type=pa.large_string()) for c in cells]
+    # pyarrow: pandas' str.cat loops in Python here
+    joined = pc.binary_join_element_wise(*arrays, pa.scalar(" ", pa.large_string()))
+    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(joined, r"\s+", " "))
+    return pd.Series(text, index=df.index, dtype="str"), count
 
 
-def account_blocks(df: pd.DataFrame, columns: list[str], layout: Layout) -> pd.DataFrame:
-    """Block rows of a ledger by account (`[811] 복리후생비`, `계정과목 : 0813 접대비`): columns `block` (bool),
-    and `code` / `name` carried down from each block row to the lines below it (missing above the first)."""
-    text, count = joined_cells(df, columns)
-    out = pd.DataFrame({"block": False, "code": pd.NA, "name": pd.NA}, index=df.index).astype(
+def account_blocks(text: pd.Series, count: pd.Series, layout: Layout) -> pd.DataFrame:
+    """Block rows of a ledger by account (`[811] 복리후생비`, `계정과목 : 0813 접대비`) from each row's joined cells
+    and their count (joined_cells): columns `block` (bool), and `code` / `name` carried down from each block row
+    to the lines below it (missing above the first)."""
+    out = pd.DataFrame({"block": False, "code": pd.NA, "name": pd.NA}, index=text.index).astype(
         {"code": "str", "name": "str"}
     )
-    few = count.between(1, 3)  # a block row is a label, not a line: it holds at most a few cells
+    few = text[count.between(1, 3)]  # a block row is a label, not a line: it holds at most a few cells
     for pattern in layout.account_block_patterns:
-        parts = text.where(few & ~out["block"]).str.extract(pattern)
-        hit = parts["code"].notna()
+        parts = few[~out.loc[few.index, "block"]].str.extract(pattern)
+        hit = parts.index[parts["code"].notna()]
         out.loc[hit, "code"], out.loc[hit, "name"] = parts.loc[hit, "code"], parts.loc[hit, "name"].str.strip()
-        out["block"] |= hit
+        out.loc[hit, "block"] = True
     if out["block"].any():
         out[["code", "name"]] = out[["code", "name"]].ffill()
     return out

@@ -125,7 +125,8 @@ def standardize_file(
         sided = {}  # one amount column plus a lone per-side column: the amount column is the amount
     if sided:
         mapping = {h: c for h, c in mapping.items() if c not in ("amount", "vat")}
-    blocks = account_blocks(raw, headers, layout)
+    text, count = joined_cells(raw, headers)
+    blocks = account_blocks(text, count, layout)
     has_blocks = bool(blocks["block"].any())
     found = set(mapping.values()) | ({"amount", "side"} if sided else set())
     found |= {"account_code", "account_name"} if has_blocks else set()  # carried down from the block rows
@@ -136,7 +137,6 @@ def standardize_file(
         out[canonical] = raw[header].astype("str")
     rule = pd.Series(pd.NA, index=raw.index, dtype="str")
     detail = pd.Series(pd.NA, index=raw.index, dtype="str")
-    text, count = joined_cells(raw, headers)
     titles = {" ".join(t.split()) for t in report.title_lines if t.strip()}
     _mark(
         rule,

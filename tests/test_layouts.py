@@ -4,7 +4,14 @@ import pandas as pd
 import pytest
 
 from ledger.errors import LedgerFileError
-from ledger.layouts import account_blocks, complete_month_days, load_layout, period_of, summary_rows
+from ledger.layouts import (
+    account_blocks,
+    complete_month_days,
+    joined_cells,
+    load_layout,
+    period_of,
+    summary_rows,
+)
 from ledger.standardize import chart_codes, check_account_codes, code_fits
 
 LAYOUT = load_layout()
@@ -32,7 +39,7 @@ def test_a_word_inside_a_longer_text_is_not_a_summary(cell):
 def test_account_blocks_carry_their_account_down_to_the_lines_below():
     # given two block rows in two spellings, each above its lines
     df = frame(["[811] 복리후생비", "01-05", "계정과목 : 0813 접대비", "01-06"], [None, "식대", None, "선물"])
-    blocks = account_blocks(df, ["c0", "c1"], LAYOUT)
+    blocks = account_blocks(*joined_cells(df, ["c0", "c1"]), LAYOUT)
     assert blocks["block"].tolist() == [True, False, True, False]
     assert blocks["code"].tolist() == ["811", "811", "0813", "0813"]
     assert blocks["name"].tolist() == ["복리후생비", "복리후생비", "접대비", "접대비"]
@@ -40,7 +47,7 @@ def test_account_blocks_carry_their_account_down_to_the_lines_below():
 
 def test_a_line_is_never_a_block_row():
     df = frame(["2024-01-05", "811"], ["쿠팡", "복리후생비"], ["11,000", "1,000"], ["볼펜", "x"])
-    assert not account_blocks(df, ["c0", "c1", "c2", "c3"], LAYOUT)["block"].any()
+    assert not account_blocks(*joined_cells(df, ["c0", "c1", "c2", "c3"]), LAYOUT)["block"].any()
 
 
 @pytest.mark.parametrize(
