@@ -14,6 +14,8 @@ STYLE_FILES: dict[str, tuple[str, int]] = {
     "simple-book": (".xlsx", 60),
     "xls-biff": (".xls", 60),
     "web-erp": (".csv", 60),
+    "semusarang-ledger": (".xlsx", 60),
+    "signed-tsv": (".txt", 60),
 }
 STYLES: tuple[str, ...] = tuple(STYLE_FILES)
 EXTENSIONS: dict[str, str] = {style: ext for style, (ext, _) in STYLE_FILES.items()}

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from synth import export_books as books
+from synth import export_more as more
 from synth import export_text as text
 from synth.export_common import REJECT_RULES, TRUTH_COLUMNS, ExportTruth, select_lines
 from synth.export_styles import DEFAULT_LINES, EXTENSIONS, STYLES
@@ -35,6 +36,8 @@ _WRITERS = {
     "simple-book": books.simple_book,
     "xls-biff": books.xls_biff,
     "web-erp": text.web_erp,
+    "semusarang-ledger": more.semusarang_ledger,
+    "signed-tsv": more.signed_tsv,
 }
 if set(_WRITERS) != set(STYLES):
     raise RuntimeError("synth/export_styles.py and synth.exports._WRITERS name different styles")

@@ -12,11 +12,12 @@ from synth.exports import EXTENSIONS, STYLES, write_export
 from synth.ledger import make_ledger
 
 ZIP, OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-FORMATS = {".xlsx": "zip", ".csv": "csv"}
+FORMATS = {".xlsx": "zip", ".csv": "csv", ".txt": "tsv"}
 BINARY_XLS = {"xls-biff": "ole2", "html-xls": "html"}
 CSV_ENCODINGS = {"journal-two-amounts": "cp949", "journal-paged": "utf-8-sig", "bank-statement": "utf-8-sig",
-                 "web-erp": "utf-8"}  # fmt: skip
-DATE_HEADERS = {"일자", "①일자", "거래일시", "승인일자"}
+                 "web-erp": "utf-8", "signed-tsv": "cp949"}  # fmt: skip
+TSV = {"signed-tsv"}
+DATE_HEADERS = {"일자", "①일자", "거래일시", "승인일자", "날짜"}
 TWO_ROW_HEADERS = {"html-xls", "simple-book"}
 
 
@@ -39,14 +40,17 @@ def sniff(data: bytes) -> str:
         return "ole2"
     if data.lstrip()[:6].lower() in (b"<html>", b"<html ", b"<!doct"):
         return "html"
-    return "csv" if b"\x00" not in data and b"," in data.split(b"\n", 1)[0] else "unknown"
+    if b"\x00" in data:
+        return "unknown"
+    first = data.split(b"\n", 1)[0]
+    return "tsv" if b"\t" in first else "csv" if b"," in first else "unknown"
 
 
 def sheet_rows(path: str, style: str) -> list[list[str]]:
     """The rows of the sheet (or CSV / HTML table) that holds the ledger, every cell as text ('' = blank)."""
     if style in CSV_ENCODINGS:
         with open(path, encoding=CSV_ENCODINGS[style], newline="") as fh:
-            return [[c.strip() for c in row] for row in csv.reader(fh)]
+            return [[c.strip() for c in row] for row in csv.reader(fh, delimiter="\t" if style in TSV else ",")]
     if style == "html-xls":
         import lxml.html
 
