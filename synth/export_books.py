@@ -34,6 +34,17 @@ def _amount_cells(ws, row: int, columns: range) -> None:
         ws.cell(row, col).number_format = AMOUNT_FORMAT
 
 
+def account_months(block: list[dict], balance: int):
+    """An account's lines month by month: [(line, debit, credit, running balance)] and the month's two sums."""
+    for _, month in groupby(block, key=lambda r: r["일자"][:7]):
+        rows = []
+        for r in month:
+            dr, cr = (r["amt"], None) if r["차대구분"] == "차변" else (None, r["amt"])
+            balance += (dr or 0) - (cr or 0)
+            rows.append((r, dr, cr, balance))
+        yield rows, sum(row[1] or 0 for row in rows), sum(row[2] or 0 for row in rows)
+
+
 def ledger_by_account(lines: pd.DataFrame, path: str, rng: np.random.Generator) -> Recorder:
     """계정별원장: per account a block row `[811] 복리후생비` (in one merged cell, or the code alone in the first cell
     and the name next to it), a 전기이월 row, its lines (일자 as MM-DD, 코드 = the 거래처's 5-digit code), then 월계
@@ -64,12 +75,8 @@ def ledger_by_account(lines: pd.DataFrame, path: str, rng: np.random.Generator) 
         _amount_cells(ws, ws.max_row, range(5, 8))
         rec.reject("summary_row")
         balance, total_dr, total_cr = opening, opening, 0
-        for _, month in groupby(block, key=lambda r: r["일자"][:7]):
-            month_dr = month_cr = 0
-            for r in month:
-                dr, cr = (r["amt"], None) if r["차대구분"] == "차변" else (None, r["amt"])
-                balance += (dr or 0) - (cr or 0)
-                month_dr, month_cr = month_dr + (dr or 0), month_cr + (cr or 0)
+        for month, month_dr, month_cr in account_months(block, balance):
+            for r, dr, cr, balance in month:
                 ws.append([r["일자"][5:], vendor_code.get(r["거래처"], ""), r["거래처"], r["적요"], dr, cr, balance])
                 _amount_cells(ws, ws.max_row, range(5, 8))
                 rec.line(r["일자"], r["amt"], r["차대구분"], code, r["거래처"], r["적요"])

@@ -9,7 +9,7 @@ from itertools import groupby
 import numpy as np
 import pandas as pd
 
-from synth.export_books import _amount_cells, _workbook
+from synth.export_books import _amount_cells, _workbook, account_months
 from synth.export_common import PERIOD_YEAR, Recorder, company, money, write_bytes
 
 SEMUSARANG_HEADER = ["일자", "적요", "거래처", "차변", "대변", "잔액"]
@@ -36,12 +36,8 @@ def semusarang_ledger(lines: pd.DataFrame, path: str, rng: np.random.Generator) 
         _amount_cells(ws, ws.max_row, range(4, 7))
         rec.reject("summary_row")
         total_dr = total_cr = 0
-        for _, month in groupby(block, key=lambda r: r["일자"][:7]):
-            month_dr = month_cr = 0
-            for r in month:
-                dr, cr = (r["amt"], None) if r["차대구분"] == "차변" else (None, r["amt"])
-                balance += (dr or 0) - (cr or 0)
-                month_dr, month_cr = month_dr + (dr or 0), month_cr + (cr or 0)
+        for month, month_dr, month_cr in account_months(block, balance):
+            for r, dr, cr, balance in month:
                 ws.append([dt.datetime.fromisoformat(r["일자"]), r["적요"], r["거래처"], dr, cr, balance])
                 ws.cell(ws.max_row, 1).number_format = "yyyy-mm-dd"
                 _amount_cells(ws, ws.max_row, range(4, 7))
