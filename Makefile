@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip $(QUIET_PIP)
 	$(PIP) "$(TORCH_SPEC)" $(QUIET_PIP)
-	$(PIP) -e '.[dev]' $(QUIET_PIP)
+	$(PIP) -e '.[dev,demo]' $(QUIET_PIP)
 	rm -f $(VENV)/.installed-*
 	touch $@
 

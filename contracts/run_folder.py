@@ -15,8 +15,10 @@ FINAL_FILES = (
     "tokenizer_config.json",
     "head_config/config.json",
 )
-# the head in a PEFT adapter: base_model.model.score.weight (decoders) or ...classifier.weight (encoders)
-HEAD_WEIGHT = re.compile(r"(score|classifier).*weight$")
+# a run with lora.enabled false saves the whole model instead of an adapter
+FULL_MODEL_FILES = ("config.json", "model.safetensors")
+# the head: base_model.model.score.weight (decoders), ...classifier.weight or ...classifier.out_proj.weight
+HEAD_WEIGHT = re.compile(r"(score|classifier)\.(?!.*dense\.)(.*\.)?weight$")  # not RoBERTa's inner dense
 
 
 class _Member:
@@ -46,6 +48,9 @@ class RunFolder(BaseModel):
     prepare_params = _Member("prepare_params.json")
     mlflow_run_id = _Member("mlflow_run_id")
     train_log = _Member("train.log")
+    probe = _Member("probe.json")  # the linear probe the head started from, and its own metrics
+    probe_predictions = _Member("probe_test_predictions.parquet")  # that probe's test-split predictions
+    head_lr = _Member("head_lr.json")  # the head's learning-rate multiplier, decided once per run
 
     @classmethod
     def of(cls, path: str | Path) -> "RunFolder":
@@ -53,8 +58,17 @@ class RunFolder(BaseModel):
         path = Path(path)
         return cls(root=str(path.parent if path.name == "final" and not (path / "final").is_dir() else path))
 
+    def weights_file(self) -> Path:
+        """The adapter, or the whole model of a full fine-tuning run."""
+        adapter = self.final / FINAL_FILES[1]
+        full = self.final / FULL_MODEL_FILES[1]
+        has_adapter = adapter.exists() or (self.final / FINAL_FILES[0]).exists()
+        return full if full.exists() and not has_adapter else adapter
+
     def missing_final_files(self) -> list[str]:
-        return [name for name in FINAL_FILES if not (self.final / name).exists()]
+        full = self.weights_file().name == FULL_MODEL_FILES[1]
+        names = [*FULL_MODEL_FILES, *FINAL_FILES[2:]] if full else FINAL_FILES
+        return [name for name in names if not (self.final / name).exists()]
 
 
 def head_rows(adapter: str | Path) -> int | None:
@@ -63,7 +77,7 @@ def head_rows(adapter: str | Path) -> int | None:
 
     with safe_open(str(adapter), "np") as weights:
         for key in weights.keys():  # noqa: SIM118  (safe_open is not a dict)
-            if HEAD_WEIGHT.search(key):
+            if HEAD_WEIGHT.search(key) and "original_module" not in key:
                 return int(weights.get_slice(key).get_shape()[0])
     return None
 

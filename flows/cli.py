@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a LoRA adapter on a tokenized dataset (DeepSpeed subprocess)")
     train.add_argument("--dataset", help="tokenized dataset folder printed by `prepare`")
-    train.add_argument("--model", help="base model folder")
+    train.add_argument("--model", help="base model folder; default: the bundled all-MiniLM-L6-v2")
     train.add_argument("--work-dir")
     train.add_argument("--run-name")
     train.add_argument("--resume-from", help="'latest' or a checkpoint folder")
@@ -70,8 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_param_options(train)
 
     pipe = sub.add_parser("pipeline", help="prepare + baseline + train; with no --input: the demo")
-    pipe.add_argument("--input", help="ledger file, folder or glob; omitted: the demo (synthetic ledger, tiny model)")
-    pipe.add_argument("--model", help="base model folder")
+    pipe.add_argument("--input", help="ledger file, folder or glob; omitted: the demo (a synthetic ledger)")
+    pipe.add_argument("--model", help="base model folder; default: the bundled all-MiniLM-L6-v2 (real, pretrained)")
     pipe.add_argument("--work-dir")
     _add_param_options(pipe)
 
@@ -89,12 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--batch-size", type=int, default=32)
     _add_refresh(predict)
 
-    demo = sub.add_parser("demo", help="synthetic ledger + tiny model -> pipeline -> predict a second ledger")
+    demo = sub.add_parser("demo", help="synthetic ledger + bundled real model -> pipeline -> predict a second ledger")
     demo.add_argument("--rows", type=int, default=20_000)
     demo.add_argument("--work-dir", default=DEMO_WORK_DIR)
     _add_refresh(demo)
 
-    tiny = sub.add_parser("make-tiny-model", help="build a tiny random decoder + tokenizer (tests, demo)")
+    tiny = sub.add_parser("make-tiny-model", help="build a tiny random decoder + tokenizer (fast tests, no download)")
     tiny.add_argument("--out", required=True)
     tiny.add_argument("--arch", choices=["qwen2", "llama"], default="qwen2")
     tiny.add_argument("--seed", type=int, default=0)
@@ -161,7 +161,7 @@ def run_train(args: argparse.Namespace) -> None:
     from flows.train import train_model
     from tasks.tracking import tracking_uri
 
-    print_training(train_model(params), tracking_uri(params.mlflow.tracking_uri, params.work_dir))
+    print_training(train_model(params), tracking_uri(params.mlflow.tracking_uri, params.work_dir), verdict=True)
 
 
 def run_pipeline(args: argparse.Namespace) -> None:
@@ -182,7 +182,7 @@ def run_pipeline(args: argparse.Namespace) -> None:
     result = pipeline(params)
     print_prepare_result(result.prepared)
     print_training(result.training, tracking_uri(params.train.mlflow.tracking_uri, params.prepare.work_dir))
-    print_side_by_side([result.baseline, result.llm])
+    print_side_by_side([result.baseline, result.probe, result.llm])
 
 
 def run_demo(args: argparse.Namespace) -> None:
@@ -193,10 +193,10 @@ def run_demo(args: argparse.Namespace) -> None:
     result = demo(work_dir=args.work_dir, rows=args.rows, refresh_cache=args.refresh_cache)
     print_prepare_result(result.pipeline.prepared)
     print_training(result.pipeline.training, tracking_uri(None, args.work_dir))
-    print_side_by_side([result.pipeline.baseline, result.pipeline.llm])
+    print_side_by_side([result.pipeline.baseline, result.pipeline.probe, result.pipeline.llm])
     print_prediction(result.prediction)
     print(f"\nledger       {Path(args.work_dir) / 'ledger.csv'}")
-    print("next         account-tax pipeline --input YOUR_LEDGER.xlsx --model /path/to/base-model   (README.md)")
+    print("next         account-tax pipeline --input YOUR_LEDGER.xlsx [--model /path/to/Qwen3-or-BERT]   (README.md)")
 
 
 def run_baseline(args: argparse.Namespace) -> None:

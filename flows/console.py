@@ -242,8 +242,9 @@ def training_origin(outcome) -> str:
     return origin
 
 
-def print_training(outcome, tracking_uri: str) -> None:
-    """Final metrics, where the adapter and the training output are, and the MLflow run actually used."""
+def print_training(outcome, tracking_uri: str, verdict: bool = False) -> None:
+    """Final metrics, whether it learned (`verdict`: the side-by-side table says it otherwise), where the adapter
+    and the training output are, and the MLflow run actually used."""
     from contracts.run_folder import RunFolder
 
     folder = RunFolder(root=outcome.run_dir)
@@ -252,6 +253,8 @@ def print_training(outcome, tracking_uri: str) -> None:
     for key in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "test_loss"):
         if key in outcome.metrics:
             print(f"  {key:<22}{outcome.metrics[key]:.4f}")
+    if verdict and outcome.report is not None and outcome.report.verdict:
+        print(f"verdict      {outcome.report.verdict}")
     print(f"adapter      {outcome.final_dir}")
     print(f"checkpoints  {folder.checkpoints} ({', '.join(outcome.checkpoints) or 'none'})")
     if folder.train_log.exists():
@@ -280,7 +283,7 @@ def print_side_by_side(reports) -> None:
     from tasks.evaluate import metrics_markdown
 
     print()
-    print(metrics_markdown(reports))
+    print(metrics_markdown([r for r in reports if r is not None]))
 
 
 def print_prediction(summary) -> None:

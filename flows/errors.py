@@ -39,10 +39,19 @@ def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
     from tasks.preflight import OutputFolderError
     from tasks.report import NoRowsAcceptedError
     from tasks.train import TrainingFailed
+    from training.architecture import ModelConfigError
+    from training.bundled_model import BundledModelError
     from training.checkpoints import CheckpointError
 
     return (
         (OutputFolderError, "choose another folder (--work-dir, --out) or make this one writable"),
+        (
+            ModelConfigError,
+            "point --model at a model folder of a family that works (Qwen2/3, Llama, Gemma, Mistral; BERT, RoBERTa, "
+            "XLM-R, ELECTRA, DeBERTa: README, Models) "
+            "or fix the lora / head setting named above (pipeline: --set train.lora.<key>=..., train: lora.<key>)",
+        ),
+        (BundledModelError, "run `make install` (it installs the bundled model) or pass --model /path/to/base-model"),
         (
             TrainingFailed,
             "the training program failed; its whole output is in the run's train.log. Fix the cause and run again "

@@ -1,7 +1,8 @@
 """The whole pipeline: prepare_data then train_model, as subflows, one parameter model with both sections.
 
 account-tax pipeline --input ledger.xlsx --model /models/Qwen3-4B --config params.yaml
-account-tax pipeline                                  # no --input: the demo, synthetic ledger + tiny model (= make run)
+account-tax pipeline --input ledger.xlsx              # no --model: the bundled real model (all-MiniLM-L6-v2)
+account-tax pipeline                                  # no --input: the demo (= make run)
 """
 
 from pathlib import Path
@@ -16,7 +17,7 @@ from ledger.caching import refreshable
 from params.pipeline import PipelineParams
 from tasks.baseline import train_baseline
 from tasks.evaluate import EvalReport, publish_eval_report
-from tasks.preflight import check_output_folders
+from tasks.preflight import check_model, check_output_folders, provide_base_model
 from tasks.tracking import check_mlflow_store
 from tasks.train import TrainingOutcome
 
@@ -26,6 +27,7 @@ class PipelineResult(BaseModel):
     training: TrainingOutcome
     llm: EvalReport
     baseline: EvalReport
+    probe: EvalReport | None = None  # the linear probe the LLM's head started from
 
 
 @flow(name="pipeline", flow_run_name=run_namer("pipeline"), log_prints=True)
@@ -34,8 +36,13 @@ def pipeline(params: PipelineParams) -> PipelineResult:
     """Ledger -> tokenized dataset -> LoRA adapter with metrics in MLflow."""
     check_output_folders({"work_dir": params.prepare.work_dir})
     check_mlflow_store(params.train.mlflow.tracking_uri, params.train.mlflow.experiment, params.prepare.work_dir)
+    params = params.with_model(provide_base_model(params.prepare.model, params.prepare.work_dir))
+    check_model(params.prepare.model, params.train.lora, params.train.head)
     prepared = prepare_data(params.prepare)
     baseline = train_baseline(prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir)
     training = train_model(params.training(str(Path(prepared.dataset.path).parent)))
-    publish_eval_report([baseline, training.report])
-    return PipelineResult(prepared=prepared, training=training, llm=training.report, baseline=baseline)
+    reports = [baseline, training.probe_report, training.report]
+    publish_eval_report([r for r in reports if r is not None])
+    return PipelineResult(
+        prepared=prepared, training=training, llm=training.report, baseline=baseline, probe=training.probe_report
+    )

@@ -9,8 +9,8 @@ from prefect.logging.loggers import flow_run_logger
 from flows.naming import run_namer
 from ledger.caching import refreshable
 from params.train import TrainParams
-from tasks.evaluate import evaluate_training, publish_eval_report
-from tasks.preflight import check_output_folders
+from tasks.evaluate import evaluate_probe, evaluate_training, publish_eval_report
+from tasks.preflight import check_model, check_output_folders, provide_base_model
 from tasks.tracking import close_mlflow_run, fail_mlflow_run, open_mlflow_run
 from tasks.train import TrainingOutcome, plan_run, run_dir_for, run_training
 
@@ -36,6 +36,8 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
 def train_model(params: TrainParams) -> TrainingOutcome:
     """Tokenized dataset + base model -> LoRA adapter, checkpoints, metrics in MLflow."""
     check_output_folders({"work_dir": params.work_dir})
+    params = params.model_copy(update={"model": provide_base_model(params.model, params.work_dir)})
+    check_model(params.model, params.lora, params.head)
     run = plan_run(params)
     tracking = open_mlflow_run(
         run, params.mlflow.tracking_uri, params.mlflow.experiment, params.model_dump(mode="json")
@@ -44,7 +46,8 @@ def train_model(params: TrainParams) -> TrainingOutcome:
     outcome = run_training.with_options(retries=params.retries)(
         run, params.launcher, params.num_gpus, params.hostfile, tracking
     )
-    report = evaluate_training(outcome.final_dir)
+    probe = evaluate_probe(outcome.run_dir)
+    report = evaluate_training(outcome.final_dir, probe)
     close_mlflow_run(tracking, outcome.final_dir, outcome.metrics, report.report_dir)
-    publish_eval_report([report])
-    return outcome.model_copy(update={"report": report})
+    publish_eval_report([r for r in (probe, report) if r is not None])
+    return outcome.model_copy(update={"report": report, "probe_report": probe})

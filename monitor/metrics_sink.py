@@ -98,7 +98,7 @@ class MetricsSink:
             # the program's trainer.log() wrote the same test metrics as a `log` event at this step just before
             seen_step, seen = self.last_log
             metrics = {k: v for k, v in metrics.items() if not (seen_step == step and k in seen)}
-        else:
+        elif kind != "probe":  # the linear probe's own metrics, at step 0
             return
         if end <= self.logged:
             return

@@ -1,7 +1,5 @@
 """`pipeline`'s parameters: prepare_data's and train_model's sections and the baseline's (the user's)."""
 
-from pydantic import model_validator
-
 from params.base import FlowParams
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
@@ -9,7 +7,8 @@ from params.train import TrainOptions, TrainParams
 
 
 class PipelineParams(FlowParams):
-    """`pipeline`: prepare_data then train_model; the model and work dir are shared by both."""
+    """`pipeline`: prepare_data then train_model; the model and work dir are shared by both. No model: the
+    bundled real model (training.bundled_model)."""
 
     prepare: PrepareParams
     train: TrainOptions = TrainOptions()
@@ -21,8 +20,6 @@ class PipelineParams(FlowParams):
             dataset=dataset, model=self.prepare.model, work_dir=self.prepare.work_dir, **self.train.model_dump()
         )
 
-    @model_validator(mode="after")
-    def _model_given(self):
-        if not self.prepare.model:
-            raise ValueError("pipeline: prepare.model (the base model folder) is required to build and train")
-        return self
+    def with_model(self, model: str) -> "PipelineParams":
+        """The same parameters with the base model folder resolved (the bundled one when none was given)."""
+        return self.model_copy(update={"prepare": self.prepare.model_copy(update={"model": model})})

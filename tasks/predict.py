@@ -46,7 +46,7 @@ def load_run(run: str) -> TrainedRun:
         raise RunFolderError(f"{final}: incomplete run folder, missing {missing} (did the training finish?)")
     label_map = LabelMap.read(final / LABEL_MAP_FILE)
     head = json.loads((final / "head_config" / "config.json").read_text())
-    rows = head_rows(final / "adapter_model.safetensors")
+    rows = head_rows(folder.weights_file())
     if head.get("num_labels", len(head.get("id2label", {}))) != label_map.num_slots or rows not in (
         None,
         label_map.num_slots,
@@ -88,19 +88,10 @@ def replay_params(run: TrainedRun, params: PredictParams) -> PrepareParams:
 
 
 def load_classifier(run: TrainedRun):
-    """Base model rebuilt with the saved head config, the adapter merged in, in eval mode."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    """The run's classifier (base + adapter merged, its pooling) in eval mode, and its tokenizer."""
+    from training.model import load_trained
 
-    tokenizer = AutoTokenizer.from_pretrained(run.final_dir)
-    head = AutoConfig.from_pretrained(Path(run.final_dir) / "head_config")
-    dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
-    base = AutoModelForSequenceClassification.from_pretrained(run.model_path, config=head, dtype=dtype)
-    if run.pad_added:
-        base.resize_token_embeddings(len(tokenizer))
-    model = PeftModel.from_pretrained(base, run.final_dir).merge_and_unload().eval()
-    return model.to("cuda" if torch.cuda.is_available() else "cpu"), tokenizer
+    return load_trained(run.model_path, run.final_dir, run.pad_added)
 
 
 def top_k(logits: np.ndarray, used: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

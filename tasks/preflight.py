@@ -5,6 +5,10 @@ import uuid
 from pathlib import Path
 
 from prefect import task
+from prefect.logging import get_run_logger
+
+from training.architecture import ModelLayout, read_layout
+from training.config import HeadSettings, LoraSettings
 
 
 class OutputFolderError(OSError):
@@ -32,3 +36,31 @@ def writable_folder(folder: str | Path, what: str) -> Path:
 def check_output_folders(folders: dict[str, str]) -> dict[str, str]:
     """Every output folder the flow will write (parameter name -> folder) exists and takes a file."""
     return {what: str(writable_folder(folder, what)) for what, folder in folders.items()}
+
+
+@task
+def provide_base_model(model: str | None, work_dir: str) -> str:
+    """The base model folder: the one given, or the bundled real model unpacked under <work_dir>/models."""
+    from training.bundled_model import BUNDLED, bundled_model
+
+    if model and model != BUNDLED:
+        return model
+    path = bundled_model(Path(work_dir) / "models")
+    get_run_logger().info(
+        "no model folder given: training the bundled all-MiniLM-L6-v2 (a real pretrained English encoder, "
+        "22M parameters, Hangul read as jamo) from %s; pass --model for your own Qwen3 / Llama / BERT folder",
+        path,
+    )
+    return str(path)
+
+
+@task
+def check_model(model: str, lora: LoraSettings, head: HeadSettings) -> ModelLayout:
+    """The model folder is a classifier base and the LoRA and head settings fit it: checked before any data work."""
+    layout = read_layout(model, lora, head)
+    get_run_logger().info(
+        "model %s: %s %s, %d layers; LoRA on %s of layers %s; pooling %s",
+        model, layout.family, layout.model_type, layout.num_layers,
+        "/".join(layout.target_suffixes) or "nothing (full fine-tuning)", layout.layers, layout.pooling,
+    )  # fmt: skip
+    return layout

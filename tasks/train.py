@@ -24,6 +24,7 @@ from monitor.mlflow_store import METRICS, MlflowRun, store_for
 from monitor.progress import ProgressArtifact
 from params.train import TrainParams
 from tasks.evaluate import EvalReport
+from training.architecture import ModelConfigError
 from training.checkpoints import list_checkpoints, resolve_resume
 from training.config import RunConfig, read_run_config, write_run_config
 from training.launcher import free_port, launcher_command, launcher_env, process_group
@@ -49,6 +50,7 @@ class TrainingOutcome(BaseModel):
     metrics: dict[str, float]
     checkpoints: list[str]
     report: EvalReport | None = None  # per-class report of the test split, added by the flow
+    probe_report: EvalReport | None = None  # the same for the linear probe the head started from
 
 
 class TrainingFailed(RuntimeError):
@@ -56,9 +58,8 @@ class TrainingFailed(RuntimeError):
 
 
 def default_run_name(params: TrainParams, dataset_fingerprint: str) -> str:
-    settings = json.dumps(
-        [params.lora.model_dump(), params.loss.model_dump(), params.trainer.model_dump()], sort_keys=True
-    )
+    sections = (params.lora, params.head, params.loss, params.trainer)
+    settings = json.dumps([s.model_dump() for s in sections], sort_keys=True)
     return f"{Path(params.model).name}-{dataset_fingerprint[:8]}-{hashlib.sha256(settings.encode()).hexdigest()[:6]}"
 
 
@@ -119,6 +120,7 @@ def plan_run(params: TrainParams) -> PlannedRun:
         resume_from=params.resume_from,
         max_eval_samples=params.max_eval_samples,
         lora=params.lora,
+        head=params.head,
         loss=params.loss,
         trainer=params.trainer,
     )
@@ -143,7 +145,7 @@ class ProgressFollower:
     def __init__(self, path: str, logger, sink: MetricsSink | None = None):
         self.path, self.logger, self.offset, self.sink = Path(path), logger, 0, sink
         self.artifact = ProgressArtifact("training-progress", 0, "training steps", every=10.0)
-        self.bar, self.last, self.step = None, {}, 0
+        self.bar, self.last, self.step, self.fatal = None, {}, 0, None
 
     def poll(self) -> None:
         events, self.offset = read_events(self.path, self.offset)
@@ -167,6 +169,11 @@ class ProgressFollower:
                 f"{k}={v:.4g}" for k, v in event["metrics"].items() if "runtime" not in k and "per_second" not in k
             )
             self.logger.info("step %s/%s %s", step, total, shown)
+        elif event["event"] == "probe" and event.get("metrics"):
+            shown = ", ".join(f"{k.removeprefix('probe_')}={v:.4g}" for k, v in event["metrics"].items())
+            self.logger.info("head starts from a linear probe on the frozen model (valid: %s)", shown)
+        elif event["event"] == "fatal":
+            self.fatal = event.get("message")
         elif event["event"] in ("resume", "checkpoint", "saved") and (
             where := event.get("checkpoint") or event.get("path")
         ):
@@ -189,7 +196,16 @@ class ProgressFollower:
             )
 
 
-@task(cache_policy=StageCache(programs=("training.__main__",), exclude=("mlflow_run",)), persist_result=True)
+def retriable(task, task_run, state) -> bool:
+    """Retry what a relaunch can mend (a killed rank, a lost host), never a model or setting that cannot work."""
+    return not isinstance(state.result(raise_on_failure=False), ModelConfigError)
+
+
+@task(
+    cache_policy=StageCache(programs=("training.__main__",), exclude=("mlflow_run",)),
+    persist_result=True,
+    retry_condition_fn=retriable,
+)
 def run_training(
     run: PlannedRun, launcher: str, num_gpus: int, hostfile: str | None, mlflow_run: MlflowRun | None = None
 ) -> TrainingOutcome:
@@ -229,6 +245,8 @@ def run_training(
             _sleep(2.0, proc)
         follower.poll()
     follower.close()
+    if proc.returncode != 0 and follower.fatal:
+        raise ModelConfigError(follower.fatal)
     if proc.returncode != 0:
         raise TrainingFailed(
             f"{cmd[0]} exited with {proc.returncode} (whole output: {train_log}); last output:\n" + "\n".join(tail)

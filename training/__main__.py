@@ -17,6 +17,7 @@ import shutil
 import sys
 
 LOGGER = logging.getLogger("training")
+CONFIGURATION_ERROR = 3  # exit status of a run whose model or settings cannot work (the flow does not retry it)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,11 +77,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from contracts.label_map import LabelMap
     from contracts.predictions import TEST_PREDICTIONS_FILE, save_test_predictions
+    from training.architecture import ModelConfigError
     from training.arguments import training_arguments
     from training.callbacks import GpuMemoryCallback, ProgressCallback, ProgressFile, is_rank_zero
     from training.checkpoints import resolve_resume
     from training.config import read_run_config
-    from training.model import build_model
+    from training.head import settle_head_lr
+    from training.model import HEAD_NAMES, load_base, plain_model, wrap_for_training
+    from training.probe import init_head_from_probe, measure_head_input
     from training.trainer import WeightedTrainer, compute_metrics
     from training.weights import compute_class_weights
 
@@ -95,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # tokenizer: the one saved with the dataset (pad token already set there)
     tokenizer = AutoTokenizer.from_pretrained(config.tokenizer_path)
-
-    # model: head over every label slot, LoRA on the last layers
-    model = build_model(config, tokenizer)
+    collator = DataCollatorWithPadding(tokenizer)
 
     # class weights from the train split; dummy slots get a fixed weight
     label_map = LabelMap.read(config.label_map)
@@ -106,8 +108,37 @@ def main(argv: list[str] | None = None) -> int:
         labels = np.asarray(dataset["train"]["label"], dtype="int64")
         weights, report = compute_class_weights(labels, label_map.used_ids(), label_map.num_slots, config.loss)
 
-    # trainer
+    # model: head over every label slot, the family's pooling; a setting that cannot work ends here, unretried
     resume = resolve_resume(config.resume_from, config.checkpoint_dir)
+    try:
+        model, layout, new_modules = load_base(config, tokenizer)
+    except ModelConfigError as err:
+        progress.write("fatal", kind="configuration", message=str(err))
+        LOGGER.error("%s", err)
+        return CONFIGURATION_ERROR
+
+    seed = config.trainer.seed
+    # head: from a linear probe on the frozen base (LP-FT); a resumed run has its trained head in the checkpoint
+    probe = None
+    if config.head.init == "probe" and resume is None:
+        splits = {"train": dataset["train"], "valid": evaluation, "test": dataset.get("test")}
+        probe, probe_test = init_head_from_probe(model, splits, collator, config.head, weights, seed)
+        progress.write("probe", step=0, metrics={f"probe_{k}": v for k, v in probe.get("valid", {}).items()})
+        if is_rank_zero():
+            config.folder.probe.write_text(json.dumps(probe, indent=2))
+            if probe_test is not None:
+                save_test_predictions(probe_test, np.asarray(dataset["test"]["label"]), config.folder.probe_predictions)
+    # the head's learning rate, matched to the scale of what it reads (training/head.py); kept on resume
+    rms = None
+    if resume is None and config.head.lr_multiplier is None:
+        rms = probe["feature_rms"] if probe else measure_head_input(model, dataset["train"], collator, seed)
+    head_lr = settle_head_lr(config.folder.head_lr, rms, config.head.lr_multiplier)
+    if is_rank_zero():
+        config.folder.head_lr.write_text(json.dumps(head_lr))
+    LOGGER.info("head learning rate: x%.3g of the trainer's (feature RMS %s)", head_lr["lr_multiplier"], rms)
+    model = wrap_for_training(model, config, layout, new_modules)
+
+    # trainer
     callbacks = [ProgressCallback(progress)]
     if torch.cuda.is_available():
         callbacks.append(GpuMemoryCallback())
@@ -117,10 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         train_dataset=dataset["train"],
         eval_dataset=evaluation,
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=collator,
         compute_metrics=compute_metrics,
         callbacks=callbacks,
         class_weights=None if weights is None else torch.tensor(weights, dtype=torch.float32),
+        head_modules=(*HEAD_NAMES, *new_modules),
+        head_lr_multiplier=head_lr["lr_multiplier"],
     )
 
     # train (resuming continues the global step and the learning-rate schedule)
@@ -134,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if is_rank_zero():
         tokenizer.save_pretrained(str(config.final_dir))
         # the head's config (num_labels, id2label, pad id): the base model is rebuilt from it to load the adapter
-        trainer.model.base_model.model.config.save_pretrained(str(config.final_dir / "head_config"))
+        plain_model(trainer.model).config.save_pretrained(str(config.final_dir / "head_config"))
         shutil.copy(config.label_map, config.final_dir / "label_map.json")
         shutil.copy(args.config, config.final_dir / "run.yaml")
         (config.final_dir / "class_weights.json").write_text(
@@ -142,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
                 {"weights": None if weights is None else [float(w) for w in weights], "report": report}, indent=2
             )
         )
+        if config.folder.probe.exists():
+            shutil.copy(config.folder.probe, config.final_dir / config.folder.probe.name)
     progress.write("saved", path=str(config.final_dir), step=trainer.state.global_step)
 
     # evaluate on the test split; rank 0 keeps the predictions for the per-class report

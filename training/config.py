@@ -1,6 +1,7 @@
 """The run configuration: one YAML file the flow writes and the training program reads. No prefect here."""
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,20 +14,42 @@ class Strict(BaseModel):
 
 
 class LoraSettings(Strict):
-    """LoRA on the attention projections of the last layers; the classification head trains fully."""
+    """LoRA on the attention of the last layers; the head and whatever the checkpoint lacks train fully."""
 
+    enabled: bool = Field(True, description="false: full fine-tuning of every weight (comparisons, small models)")
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: list[str] = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    target_modules: list[str] | None = Field(
+        None, description="last names of the Linear layers to adapt; None: every Linear of the attention block"
+    )
     layers_to_transform: list[int] | None = Field(
         [-6, -5, -4, -3, -2, -1], description="negative indices count from the last layer; None: all layers"
     )
-    modules_to_save: list[str] = ["score"]
+    modules_to_save: list[str] | None = Field(
+        None, description="modules trained fully besides the head and the newly initialised ones"
+    )
+
+
+class HeadSettings(Strict):
+    """What the classification head reads and where it starts."""
+
+    pooling: Literal["auto", "last", "cls", "mean"] = Field(
+        "auto", description="auto: last real token (decoders), as the checkpoint was trained or [CLS] (encoders)"
+    )
+    init: Literal["probe", "random"] = Field(
+        "probe", description="probe: start from a logistic regression on the frozen model's features (LP-FT)"
+    )
+    probe_samples: int = Field(4000, ge=10, description="train rows the probe reads (every class at least once)")
+    probe_c: float = Field(1.0, gt=0, description="inverse L2 strength of the probe's logistic regression")
+    lr_multiplier: float | None = Field(
+        None, gt=0, description="head learning rate = trainer's x this; None: 1 / RMS of what the head reads, 1-100"
+    )
 
 
 class LossSettings(Strict):
-    """Class-weighted cross-entropy: inverse frequency, smoothed, capped, sum kept."""
+    """Class-weighted cross-entropy: inverse frequency, smoothed, capped (min/max bound the ratio), then scaled
+    so that a train row weighs 1 on average (normalize='examples') or the classes average 1 ('classes')."""
 
     class_weights: bool = True
     alpha: float = Field(0.5, ge=0, le=1, description="0: uniform, 1: full inverse frequency")
@@ -36,6 +59,10 @@ class LossSettings(Strict):
         0.01, gt=0, description="classes with no train rows count as this share of the mean"
     )
     dummy_weight: float = Field(1.0, ge=0, description="weight of unused label slots (never a target)")
+    normalize: Literal["examples", "classes"] = Field(
+        "examples",
+        description="examples: a train row weighs 1 on average (the loss keeps its scale); classes: classes average 1",
+    )
 
 
 class TrainerSettings(Strict):
@@ -75,6 +102,7 @@ class RunConfig(Strict):
     resume_from: str | None = Field(None, description="None, 'latest' or a checkpoint folder")
     max_eval_samples: int | None = None
     lora: LoraSettings = LoraSettings()
+    head: HeadSettings = HeadSettings()
     loss: LossSettings = LossSettings()
     trainer: TrainerSettings = TrainerSettings()
 

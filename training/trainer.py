@@ -18,10 +18,39 @@ class WeightedTrainer(Trainer):
     micro-batch and would break that equality.)
     """
 
-    def __init__(self, *args, class_weights: torch.Tensor | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        class_weights: torch.Tensor | None = None,
+        head_modules: tuple[str, ...] = (),
+        head_lr_multiplier: float = 1.0,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
         self.model_accepts_loss_kwargs = False
+        self.head_modules, self.head_lr_multiplier = head_modules, head_lr_multiplier
+
+    def create_optimizer(self, model=None):
+        """The Trainer's optimizer, with the head's parameters in groups of their own at lr x head_lr_multiplier.
+
+        A head reads features whose scale is the base model's business (a sentence encoder's mean-pooled
+        states are ~15x smaller than a decoder's normalised ones); one Adam step moves its logits in
+        proportion to that scale, so its learning rate is divided by it (training/head.py).
+        """
+        optimizer = super().create_optimizer(model)
+        if self.head_lr_multiplier == 1.0 or not self.head_modules:
+            return optimizer
+        opt_model = self.model if model is None else model
+        head = {id(p) for n, p in opt_model.named_parameters() if p.requires_grad and is_head(n, self.head_modules)}
+        for group in list(optimizer.param_groups):
+            moved = [p for p in group["params"] if id(p) in head]
+            if moved:
+                group["params"] = [p for p in group["params"] if id(p) not in head]
+                extra = {k: v for k, v in group.items() if k != "params"}
+                optimizer.add_param_group({**extra, "params": moved, "lr": group["lr"] * self.head_lr_multiplier})
+        optimizer.param_groups[:] = [g for g in optimizer.param_groups if g["params"]]
+        return optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
@@ -31,6 +60,12 @@ class WeightedTrainer(Trainer):
         per_example = nn.functional.cross_entropy(logits, labels, weight=weight, reduction="none")
         loss = per_example.mean()
         return (loss, outputs) if return_outputs else loss
+
+
+def is_head(name: str, modules: tuple[str, ...]) -> bool:
+    """A parameter of one of the head modules (`classifier`, `score`, newly initialised ones), peft-wrapped or not."""
+    dotted = f".{name}."
+    return any(f".{module}." in dotted for module in modules)
 
 
 def compute_metrics(eval_pred) -> dict[str, float]:

@@ -48,7 +48,8 @@ def cap_keeping_sum(
 def compute_class_weights(
     labels: np.ndarray, real_slots: list[int], num_slots: int, settings: LossSettings
 ) -> tuple[np.ndarray, dict]:
-    """Per-slot weights and a report. Real slots average 1; unused (dummy) slots get `dummy_weight`."""
+    """Per-slot weights and a report. normalize='examples': a train row weighs 1 on average; 'classes': real
+    slots average 1. Unused (dummy) slots get `dummy_weight`."""
     counts = np.bincount(labels, minlength=num_slots).astype("float64")
     real = np.asarray(sorted(real_slots), dtype=int)
     real_counts = counts[real]
@@ -62,6 +63,11 @@ def compute_class_weights(
     target = float(real.size)
     smoothed *= target / smoothed.sum()
     capped, iterations = cap_keeping_sum(smoothed, settings.min_weight, settings.max_weight, target)
+    example_mean = float((counts[real] * capped).sum() / max(counts[real].sum(), 1.0))
+    if settings.normalize == "examples" and example_mean > 0:
+        # a train row weighs 1 on average: the weighted loss keeps the plain loss's scale (and so the learning
+        # rate its meaning); with classes averaging 1, frequent classes weigh ~0.3 and learning crawls
+        capped = capped / example_mean
     weights = np.full(num_slots, settings.dummy_weight, dtype="float64")
     weights[real] = capped
     report = {
@@ -73,6 +79,8 @@ def compute_class_weights(
         "max": float(capped.max()),
         "iterations": iterations,
         "alpha": settings.alpha,
+        "normalize": settings.normalize,
+        "mean_weight_per_example_before": example_mean,
         "counts": {int(i): int(c) for i, c in zip(real, counts[real], strict=True)},
     }
     return weights, report

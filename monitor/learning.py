@@ -1,0 +1,61 @@
+"""Did a model learn? Words for the summary, the log and the UI, from its test predictions and two floors:
+always answering the most frequent account, and the linear probe the head started from."""
+
+import numpy as np
+from pydantic import BaseModel
+
+MARGIN = 0.02  # within this of a floor is not above it
+CONSTANT_SHARE = 0.95  # one account for this share of the rows, where the truth is far more varied: constant
+
+
+class Verdict(BaseModel):
+    learned: bool
+    text: str
+
+
+def majority_floor(y_true: np.ndarray) -> tuple[float, float]:
+    """Accuracy and macro-F1 of answering the test split's most frequent account for every row."""
+    from sklearn.metrics import f1_score
+
+    values, counts = np.unique(y_true, return_counts=True)
+    majority = values[counts.argmax()]
+    guess = np.full_like(y_true, majority)
+    return float(counts.max() / len(y_true)), float(f1_score(y_true, guess, average="macro", zero_division=0))
+
+
+def learning_verdict(
+    name: str, y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, float], probe: dict[str, float] | None
+) -> Verdict:
+    """Constant predictions, no better than the majority class, or worse than the probe: said in words."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if len(y_true) == 0:
+        return Verdict(learned=False, text=f"{name}: no test rows, nothing to judge")
+    values, counts = np.unique(y_pred, return_counts=True)
+    top_share, top = counts.max() / len(y_pred), values[counts.argmax()]
+    true_share = np.unique(y_true, return_counts=True)[1].max() / len(y_true)
+    accuracy, macro = majority_floor(y_true)
+    if len(values) == 1 or (top_share >= CONSTANT_SHARE and true_share < CONSTANT_SHARE - 0.25):
+        return Verdict(
+            learned=False,
+            text=f"{name} did NOT learn: it gives {top_share:.0%} of the test rows the same label slot ({top}); "
+            "train longer (trainer.max_steps), check the learning rate, or use another base model",
+        )
+    if metrics["accuracy"] <= accuracy + MARGIN:
+        return Verdict(
+            learned=False,
+            text=f"{name} did NOT learn: accuracy {metrics['accuracy']:.3f} is no better than always answering the "
+            f"most frequent account ({accuracy:.3f})",
+        )
+    floor = f"majority-class accuracy {accuracy:.3f}, macro-F1 {macro:.3f}"
+    if probe and metrics["f1_macro"] < probe["f1_macro"] - MARGIN:
+        return Verdict(
+            learned=False,
+            text=f"{name} fell below its starting linear probe: macro-F1 {metrics['f1_macro']:.3f} < "
+            f"{probe['f1_macro']:.3f} ({floor}); fine-tuning hurt: lower the learning rate or train longer",
+        )
+    against_probe = f", probe macro-F1 {probe['f1_macro']:.3f}" if probe else ""
+    return Verdict(
+        learned=True,
+        text=f"{name} learned: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['f1_macro']:.3f} "
+        f"({floor}{against_probe})",
+    )
