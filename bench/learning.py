@@ -16,6 +16,7 @@ Writes bench/LEARNING-RESULTS.md (curves: macro-F1 on 300 valid rows against ste
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -24,7 +25,9 @@ from pathlib import Path
 from bench.common import ROOT, machine
 
 OUT = ROOT / "bench" / "LEARNING-RESULTS.md"
+RESULTS = ROOT / "bench" / "RESULTS.md"
 EVAL_ROWS = 300
+BEGIN, END = "<!-- learning: written by bench.learning -->", "<!-- /learning -->"
 
 
 def parse_args(argv):
@@ -74,6 +77,7 @@ def run_product(name: str, dataset: str, model: str, root: Path, trainer: dict, 
     from flows.train import train_model
     from params.train import TrainParams
 
+    shutil.rmtree(root / "runs" / name, ignore_errors=True)  # each figure from a fresh run
     settings = {"logging_steps": 10, "save_steps": 10_000, "per_device_train_batch_size": 16, **trainer}
     params = TrainParams(
         dataset=dataset, model=model, work_dir=str(root), run_name=name, max_eval_samples=EVAL_ROWS,
@@ -122,7 +126,8 @@ def plan(args, dataset: str, model: str, root: Path, ledger: str) -> dict:
         ),
         "ours-full-ft-as-plain": lambda: run_product(
             "ours-full-ft-as-plain", dataset, model, root, {**curve, **same_as_plain, "learning_rate": 5e-5},
-            lora={"enabled": False}, loss={"class_weights": False}, head={"init": "random", "pooling": "cls"},
+            lora={"enabled": False}, loss={"class_weights": False},
+            head={"init": "random", "pooling": "cls", "lr_multiplier": 1.0},
         ),
         "ours-lora-random-head": lambda: run_product(
             "ours-lora-random-head", dataset, model, root, {**curve, "learning_rate": 5e-4}, head={"init": "random"}
@@ -132,6 +137,9 @@ def plan(args, dataset: str, model: str, root: Path, ledger: str) -> dict:
         ),
         "baseline": lambda: run_baseline(ledger, root),
     }
+    for init in ("probe", "random"):  # LP-FT on the tiny random decoder too: does the default help there?
+        name = f"tiny-decoder-{init}-head"
+        runs[name] = lambda init=init, name=name: tiny_run(name, root, ledger, init, steps)
     for lr in (2e-4, 5e-4, 2e-3):
         name = f"sweep-lpft-lr{lr:g}-{sweep}steps"
         runs[name] = lambda lr=lr, name=name: run_product(
@@ -140,13 +148,28 @@ def plan(args, dataset: str, model: str, root: Path, ledger: str) -> dict:
     return runs
 
 
+def tiny_run(name: str, root: Path, ledger: str, init: str, steps: int) -> dict:
+    """The same ledger through the tiny random decoder (its own tokenizer), with the given head start."""
+    from flows.prepare import prepare_data
+    from params.prepare import PrepareParams
+    from synth.tiny_model import make_tiny_model
+
+    model = root / "tiny-model"
+    if not (model / "config.json").exists():
+        make_tiny_model(model)
+    prepared = prepare_data(PrepareParams(input=ledger, work_dir=str(root / "tiny"), model=str(model)))
+    dataset = str(Path(prepared.dataset.path).parent)
+    trainer = {"max_steps": steps, "eval_steps": max(steps // 4, 1), "learning_rate": 2e-3}
+    return run_product(name, dataset, str(model), root, trainer, head={"init": init})
+
+
 def overfit(dataset: str, model: str, root: Path) -> dict:
     """64 rows of 8 accounts as train = valid = test, a random head: train accuracy must reach ~1.0."""
     from bench.sanity import tiny_batch_dataset
 
     tiny = tiny_batch_dataset(dataset, root / "tiny-batch", rows=64, classes=8)
     return run_product(
-        "overfit-64", tiny, model, root, {"max_steps": 40, "eval_steps": 10, "learning_rate": 2e-3},
+        "overfit-64", tiny, model, root, {"max_steps": 60, "eval_steps": 10, "learning_rate": 3e-3},
         head={"init": "random"},
     )  # fmt: skip
 
@@ -197,8 +220,28 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"name": name, "test": done[name]["test"], "seconds": done[name]["seconds"]}), flush=True)
     ordered = [done[n] for n in runs if n in done]
     Path(args.out).write_text(render(ordered, machine(), args), encoding="utf-8")
-    print(f"results -> {args.out}")
+    update_results(RESULTS, Path(args.out))
+    print(f"results -> {args.out} (and its section in {RESULTS})")
     return 0
+
+
+def learning_section(learning: Path = OUT) -> str:
+    """The learning results as a RESULTS.md section between markers ('' when never run)."""
+    if not learning.exists():
+        return ""
+    body = learning.read_text(encoding="utf-8").split("\n", 1)[1]
+    return f"{BEGIN}\n## Learning: the real model, probe, LP-FT, plain fine-tuning, baseline\n{body}{END}\n"
+
+
+def update_results(results: Path, learning: Path) -> None:
+    """Replace (or append) the learning section of RESULTS.md; the rest of the file is left as it is."""
+    text = results.read_text(encoding="utf-8") if results.exists() else ""
+    section = learning_section(learning)
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1 :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    results.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--root", default=str(ROOT / ".cache" / "bench"), help="scratch folder (wiped first)")
     parser.add_argument(
         "--only",
-        choices=["data", "model", "exports"],
-        help="run only the data (P1 P2 P4), model (P3 P5) or export-reading (P6) part",
+        choices=["data", "model", "exports", "learning"],
+        help="run only the data (P1 P2 P4), model (P3 P5), export-reading (P6) or learning (bench.learning) part",
     )
     parser.add_argument("--out", default=str(RESULTS), help="results file")
     return parser.parse_args(argv)
@@ -74,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True)
     start = time.perf_counter()
     table, details = Table(), {}
+    if args.only == "learning":  # its own section of RESULTS.md; the other figures stay as they are
+        from bench.learning import main as bench_learning
+
+        return bench_learning([])
 
     from synth.tiny_model import make_tiny_model
 
@@ -95,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.model_steps import bench_model
 
         details["model"] = bench_model(root, model, table)
-    Path(args.out).write_text(render(table, facts, details, time.perf_counter() - start), encoding="utf-8")
+    from bench.learning import learning_section
+
+    report = render(table, facts, details, time.perf_counter() - start) + "\n" + learning_section()
+    Path(args.out).write_text(report, encoding="utf-8")
     print(table.markdown())
     print(f"written: {args.out}")
     return 0

@@ -38,8 +38,9 @@ class WeightedTrainer(Trainer):
         states are ~15x smaller than a decoder's normalised ones); one Adam step moves its logits in
         proportion to that scale, so its learning rate is divided by it (training/head.py).
         """
+        fresh = self.optimizer is None  # DeepSpeed's set-up and the Trainer's both ask: split the groups once
         optimizer = super().create_optimizer(model)
-        if self.head_lr_multiplier == 1.0 or not self.head_modules:
+        if not fresh or self.head_lr_multiplier == 1.0 or not self.head_modules:
             return optimizer
         opt_model = self.model if model is None else model
         head = {id(p) for n, p in opt_model.named_parameters() if p.requires_grad and is_head(n, self.head_modules)}
