@@ -23,12 +23,12 @@ DEMO_TRAINING = {
     "resume_from": "latest",  # a rerun continues (or, when finished, just re-saves and re-evaluates)
     "max_eval_samples": 300,
     "trainer": {
-        "max_steps": 80,
+        "max_steps": 120,
         "per_device_train_batch_size": 16,
         "learning_rate": 5e-4,
-        "logging_steps": 10,
-        "eval_steps": 40,
-        "save_steps": 40,
+        "logging_steps": 20,
+        "eval_steps": 60,
+        "save_steps": 60,
     },
 }
 # The bundled encoder reads Hangul as jamo (~230 tokens a line): the first 128 hold date, vendor, 적요, amounts,

@@ -1,6 +1,6 @@
 """The data-preparation flow: ingest -> preprocess -> features -> labels, split, text, tokens.
 
-account-tax prepare --input ledger.csv --model models/tiny
+account-tax prepare --input ledger.csv --model models/tiny     (--model bundled:all-MiniLM-L6-v2: the bundled model)
 """
 
 from prefect import flow
@@ -12,7 +12,7 @@ from ledger.frames import StageResult
 from params.prepare import PrepareParams
 from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
-from tasks.preflight import check_output_folders
+from tasks.preflight import check_output_folders, provide_base_model
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
 from tasks.report import PrepareSummary, publish_dataset_report, publish_prepare_report, reconcile_rows
 from tasks.split import LabelMapFile, assign_label_slots, split_dataset
@@ -34,6 +34,8 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     """Ledger file(s) -> validated features + rejects + rows accounting -> tokenized DatasetDict on disk."""
     p, wd = params.preprocess, params.work_dir
     check_output_folders({"work_dir": wd})
+    if params.model:  # 'bundled:...' becomes the unpacked folder before any data work
+        params = params.model_copy(update={"model": provide_base_model(params.model, wd)})
     source = fingerprint_input(params.input, params.ingest)
     loaded = load_ledger(source, params.ingest, params.labels_required, wd)
     ledger = standardize_columns(loaded, params.ingest, params.labels_required, wd)

@@ -5,6 +5,7 @@ import numpy as np
 from pydantic import BaseModel
 
 MARGIN = 0.02  # within this of a floor is not above it
+BARELY = 0.10  # accuracy gained over the majority class below which a model has not learned enough to use
 CONSTANT_SHARE = 0.95  # one account for this share of the rows, where the truth is far more varied: constant
 
 
@@ -47,6 +48,12 @@ def learning_verdict(
             f"most frequent account ({accuracy:.3f})",
         )
     floor = f"majority-class accuracy {accuracy:.3f}, macro-F1 {macro:.3f}"
+    if metrics["accuracy"] < accuracy + BARELY:
+        return Verdict(
+            learned=False,
+            text=f"{name} barely learned: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['f1_macro']:.3f} "
+            f"({floor}); train longer (trainer.max_steps) or start the head from a probe (head.init: probe)",
+        )
     if probe and metrics["f1_macro"] < probe["f1_macro"] - MARGIN:
         return Verdict(
             learned=False,

@@ -17,6 +17,7 @@ from contracts.run_folder import FINAL_FILES
 from params.paths import DATASET_MANIFEST, latest_dataset, latest_run, resolve_latest
 from params.predict import PredictParams
 from params.train import TrainParams
+from training.bundled_model import BUNDLED
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
@@ -54,10 +55,10 @@ def finished_run(folder: Path, mtime_ns: int | None = None) -> Path:
 def demo_outputs(root: Path) -> Path:
     """A folder laid out like `make run`'s data/demo (empty files: only their existence is checked)."""
     demo = root / "data" / "demo"
-    for name in ("ledger.csv", "next_month.csv", "tiny-model/config.json"):
+    for name in ("ledger.csv", "next_month.csv"):
         touch(demo / name)
     touch(demo / "datasets" / "tokenized-demo" / MANIFEST_FILE)
-    finished_run(demo / "runs" / "tiny-model-demo")
+    finished_run(demo / "runs" / "all-MiniLM-L6-v2-demo")
     return demo
 
 
@@ -67,7 +68,7 @@ def path_values(values: dict, prefix: str = "params") -> dict[str, str]:
     for key, value in values.items():
         if isinstance(value, dict):
             found.update(path_values(value, f"{prefix}.{key}"))
-        elif key in PATH_KEYS and isinstance(value, str):
+        elif key in PATH_KEYS and isinstance(value, str) and value != BUNDLED:  # the flow unpacks the bundled model
             found[f"{prefix}.{key}"] = value
     return found
 

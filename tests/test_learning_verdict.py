@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from monitor.learning import CONSTANT_SHARE, MARGIN, Verdict, learning_verdict, majority_floor
+from monitor.learning import BARELY, CONSTANT_SHARE, MARGIN, Verdict, learning_verdict, majority_floor
 from tasks.evaluate import EvalReport, build_report, metrics_markdown
 from tests.test_evaluate import LABEL_MAP, Y_PRED, Y_TRUE
 
@@ -73,6 +73,19 @@ def test_predictions_within_margin_of_the_majority_class_did_not_learn():
     assert verdict.learned is False
     assert "did NOT learn" in verdict.text
     assert "accuracy 0.610 is no better than always answering the most frequent account (0.600)" in verdict.text
+
+
+def test_a_small_gain_over_the_majority_class_is_barely_learned():
+    # given 100 rows, 60 of account 0, and predictions right on 65 (5 points over the majority floor)
+    y_true = np.array([0] * 60 + [1] * 20 + [2] * 20)
+    y_pred = np.array([0] * 55 + [1] * 5 + [1] * 5 + [0] * 15 + [2] * 5 + [0] * 15)
+    metrics = scores(y_true, y_pred)
+    assert MARGIN < metrics["accuracy"] - 0.60 < BARELY
+    # when judged
+    verdict = learning_verdict("llm", y_true, y_pred, metrics, probe=None)
+    # then it is not counted as learned, and the words say so with the floor
+    assert verdict.learned is False and "barely learned" in verdict.text
+    assert "majority-class accuracy 0.600" in verdict.text
 
 
 def test_macro_f1_below_the_probe_by_more_than_the_margin_did_not_learn():
