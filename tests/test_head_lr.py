@@ -202,3 +202,20 @@ def test_creating_the_optimizer_again_does_not_multiply_the_head_rate_twice(tmp_
     by_id = lr_of(optimizer)
     assert by_id[id(trainer.model.classifier.weight)] == pytest.approx(BASE_LR * 10)
     assert by_id[id(trainer.model.body.weight)] == pytest.approx(BASE_LR)
+
+
+def test_a_multiplier_close_to_one_keeps_the_trainers_rate_and_groups():
+    # given features of RMS 0.95 (a decoder's normalised states): 1/RMS = 1.05
+    # when the multiplier is decided / then it is exactly 1 (no separate head group for a 5% difference)
+    assert lr_multiplier(0.95, None) == 1.0 and lr_multiplier(0.5, None) == 2.0
+
+
+def test_a_resume_reads_the_multiplier_of_the_checkpoint_it_resumes(tmp_path):
+    # given a run folder without head_lr.json (a copied run) and a checkpoint that carries its own
+    checkpoint = tmp_path / "checkpoints" / "checkpoint-8"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "head_lr.json").write_text(json.dumps({"feature_rms": 0.08, "lr_multiplier": 12.5}))
+    # when the resumed run settles its head rate without measuring
+    decided = settle_head_lr(tmp_path / "head_lr.json", None, None, str(checkpoint))
+    # then it is the checkpoint's: the optimizer state there has the head's groups
+    assert decided["lr_multiplier"] == 12.5

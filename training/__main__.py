@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     rms = None
     if resume is None and config.head.lr_multiplier is None:
         rms = probe["feature_rms"] if probe else measure_head_input(model, dataset["train"], collator, seed)
-    head_lr = settle_head_lr(config.folder.head_lr, rms, config.head.lr_multiplier)
+    head_lr = settle_head_lr(config.folder.head_lr, rms, config.head.lr_multiplier, resume)
     if is_rank_zero():
         config.folder.head_lr.write_text(json.dumps(head_lr))
     LOGGER.info("head learning rate: x%.3g of the trainer's (feature RMS %s)", head_lr["lr_multiplier"], rms)

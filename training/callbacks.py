@@ -6,10 +6,13 @@ tracking server can never raise inside a training rank.
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
 from transformers import TrainerCallback
+
+from contracts.run_folder import RunFolder
 
 
 def is_rank_zero() -> bool:
@@ -49,6 +52,9 @@ class ProgressCallback(TrainerCallback):
         )
 
     def on_save(self, args, state, control, **kwargs):
+        keep = RunFolder(root=str(self.progress.path.parent)).head_lr  # a resume needs the same optimizer groups
+        if keep.exists() and is_rank_zero():
+            shutil.copy(keep, Path(args.output_dir) / f"checkpoint-{state.global_step}" / keep.name)
         self.progress.write(
             "checkpoint",
             step=state.global_step,
