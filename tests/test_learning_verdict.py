@@ -7,6 +7,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from monitor.learning import BARELY, CONSTANT_SHARE, MARGIN, Verdict, learning_verdict, majority_floor
 from tasks.evaluate import EvalReport, build_report, metrics_markdown
 from tests.test_evaluate import LABEL_MAP, Y_PRED, Y_TRUE
+from tests.test_evaluate import _report as evaluation_report
 
 # 40 test rows, four accounts of 10 rows each: the majority floor is 25% accuracy.
 BALANCED = np.repeat([0, 1, 2, 3], 10)
@@ -166,17 +167,7 @@ def test_build_report_of_constant_predictions_says_not_learned(tmp_path):
 
 
 def _report(name: str, verdict: str, learned: bool | None) -> EvalReport:
-    metrics = {"accuracy": 0.9, "f1_weighted": 0.9, "f1_macro": 0.8, "n_test": 100.0}
-    return EvalReport(
-        name=name,
-        metrics=metrics,
-        per_class_csv=f"/r/{name}/per_class.csv",
-        confusion_png=f"/r/{name}/c.png",
-        f1_png=f"/r/{name}/f.png",
-        report_dir=f"/r/{name}",
-        verdict=verdict,
-        learned=learned,
-    )
+    return evaluation_report(name, 0.9, 0.9, 0.8).model_copy(update={"verdict": verdict, "learned": learned})
 
 
 def test_markdown_lists_verdicts_of_non_baseline_reports():
