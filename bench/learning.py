@@ -125,8 +125,13 @@ def plan(args, dataset: str, model: str, root: Path, ledger: str) -> dict:
             "plain-transformers-full-ft", dataset, model, root, steps, 5e-5
         ),
         "ours-full-ft-as-plain": lambda: run_product(
-            "ours-full-ft-as-plain", dataset, model, root, {**curve, **same_as_plain, "learning_rate": 5e-5},
-            lora={"enabled": False}, loss={"class_weights": False},
+            "ours-full-ft-as-plain",
+            dataset,
+            model,
+            root,
+            {**curve, **same_as_plain, "learning_rate": 5e-5},
+            lora={"enabled": False},
+            loss={"class_weights": False},
             head={"init": "random", "pooling": "cls", "lr_multiplier": 1.0},
         ),
         "ours-lora-random-head": lambda: run_product(

@@ -76,17 +76,19 @@ def train_inprocess(spec: dict) -> dict:
 
 
 def predict(spec: dict) -> dict:
-    """Our classify() (tokenize, length-sorted batches, top-k, progress) vs a bare forward loop, same model."""
+    """Our Predictor.predict() (tokenize, length-sorted batches, top-k, progress) vs a bare forward loop, same model."""
     import pandas as pd
     import torch
     from prefect import flow
 
-    from tasks.predict import classify, load_classifier, load_run
+    from monitor.progress import ProgressArtifact
+    from scoring.predictor import Predictor
+    from tasks.predict import load_run
 
     run = load_run(spec["run_dir"])
-    model, tokenizer = load_classifier(run)
+    predictor = Predictor.open(run.model_dir)
+    model, tokenizer = predictor.load()
     texts = pd.read_parquet(spec["texts"], columns=["text"])["text"].head(PREDICT_ROWS).tolist()
-    used = run.label_map.used_mask()
     size, max_length = 32, 256
 
     def bare() -> None:
@@ -99,7 +101,8 @@ def predict(spec: dict) -> dict:
 
     @flow(name="bench_classify")
     def ours() -> None:
-        classify(texts, model, tokenizer, used, 3, size, max_length)
+        progress = ProgressArtifact("bench-predict-progress", len(texts), "rows classified")
+        predictor.predict(texts, 3, size, max_length, progress.update)
 
     timings = {"bare": [], "ours": []}
     for _ in range(2):  # alternate, keep the best of each: the two share the machine's noise

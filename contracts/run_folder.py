@@ -21,7 +21,7 @@ FULL_MODEL_FILES = ("config.json", "model.safetensors")
 HEAD_WEIGHT = re.compile(r"(score|classifier)\.(?!.*dense\.)(.*\.)?weight$")  # not RoBERTa's inner dense
 
 
-class _Member:
+class Member:
     """A path inside the run folder, named once: `RunFolder(root=r).run_yaml` is Path(r) / "run.yaml"."""
 
     def __init__(self, relative: str) -> None:
@@ -36,21 +36,21 @@ class _Member:
 class RunFolder(BaseModel):
     """Paths of one run, all derived from its root."""
 
-    model_config = ConfigDict(ignored_types=(_Member,))
+    model_config = ConfigDict(ignored_types=(Member,))
 
     root: str
 
-    run_yaml = _Member("run.yaml")
-    progress = _Member("progress.jsonl")
-    checkpoints = _Member("checkpoints")
-    final = _Member("final")
-    reports = _Member("reports")
-    prepare_params = _Member("prepare_params.json")
-    mlflow_run_id = _Member("mlflow_run_id")
-    train_log = _Member("train.log")
-    probe = _Member("probe.json")  # the linear probe the head started from, and its own metrics
-    probe_predictions = _Member("probe_test_predictions.parquet")  # that probe's test-split predictions
-    head_lr = _Member("head_lr.json")  # the head's learning-rate multiplier, decided once per run
+    run_yaml = Member("run.yaml")
+    progress = Member("progress.jsonl")
+    checkpoints = Member("checkpoints")
+    final = Member("final")
+    reports = Member("reports")
+    prepare_params = Member("prepare_params.json")
+    mlflow_run_id = Member("mlflow_run_id")
+    train_log = Member("train.log")
+    probe = Member("probe.json")  # the linear probe the head started from, and its own metrics
+    probe_predictions = Member("probe_test_predictions.parquet")  # that probe's test-split predictions
+    head_lr = Member("head_lr.json")  # the head's learning-rate multiplier, decided once per run
 
     @classmethod
     def of(cls, path: str | Path) -> "RunFolder":

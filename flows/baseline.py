@@ -16,8 +16,12 @@ from tasks.evaluate import EvalReport, publish_eval_report
 @flow(name="baseline", flow_run_name=run_namer("baseline"))
 @refreshable
 def baseline(params: BaselineFlowParams) -> EvalReport:
-    """Labelled ledger -> the same split and texts as the LLM -> TF-IDF + logistic regression report."""
+    """Labelled ledger -> the same split and texts as the LLM -> TF-IDF + logistic regression, calibrated, kept in
+    baselines/<name>/ for `predict --model`."""
     prepared = prepare_data(params.prepare.model_copy(update={"model": None}))
-    report = train_baseline(prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir)
+    report = train_baseline(
+        prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir, params.prepare,
+        prepared.train_vendors, params.target_accuracy,
+    )  # fmt: skip
     publish_eval_report([report])
     return report

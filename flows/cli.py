@@ -80,13 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--work-dir")
     _add_param_options(base)
 
-    predict = sub.add_parser("predict", help="classify a new ledger with a trained run")
-    predict.add_argument("--model", required=True, help="run folder (runs/<name>) of a finished training, or latest")
+    predict = sub.add_parser("predict", help="classify a new ledger: calibrated codes, auto / review per line")
+    predict.add_argument(
+        "--model", required=True, help="runs/<name>, baselines/<name>, models:/NAME/VERSION (MLflow registry), latest"
+    )
     predict.add_argument("--input", required=True)
     predict.add_argument("--out", required=True, help=".csv or .xlsx")
     predict.add_argument("--work-dir", default="data")
     predict.add_argument("--top-k", type=int, default=3)
     predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--language", choices=("ko", "en"), help="output headers and words (default ko)")
+    predict.add_argument("--tracking-uri", help="MLflow store of a models:/ URI (default <work-dir>/mlflow.db)")
     _add_refresh(predict)
 
     demo = sub.add_parser("demo", help="synthetic ledger + bundled real model -> pipeline -> predict a second ledger")
@@ -139,7 +143,7 @@ def _synth_export(args: argparse.Namespace, start: float) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> None:
-    from flows.console import print_prepare_result
+    from flows.summaries import print_prepare_result
     from params.loading import load_params
     from params.prepare import PrepareParams
 
@@ -152,7 +156,7 @@ def run_prepare(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from flows.console import print_training
+    from flows.summaries import print_training
     from params.loading import load_params
     from params.train import TrainParams
 
@@ -170,7 +174,7 @@ def run_pipeline(args: argparse.Namespace) -> None:
             raise ValueError("--model, --config and --set need --input; without --input the demo runs as it is")
         run_demo(argparse.Namespace(**{**vars(args), "rows": 20_000, "work_dir": args.work_dir or DEMO_WORK_DIR}))
         return
-    from flows.console import print_prepare_result, print_side_by_side, print_training
+    from flows.summaries import print_prepare_result, print_side_by_side, print_training
     from params.loading import load_params
     from params.pipeline import PipelineParams
 
@@ -182,18 +186,18 @@ def run_pipeline(args: argparse.Namespace) -> None:
     result = pipeline(params)
     print_prepare_result(result.prepared)
     print_training(result.training, tracking_uri(params.train.mlflow.tracking_uri, params.prepare.work_dir))
-    print_side_by_side([result.baseline, result.probe, result.llm])
+    print_side_by_side([result.baseline, result.probe, result.llm], result.choice)
 
 
 def run_demo(args: argparse.Namespace) -> None:
-    from flows.console import print_prediction, print_prepare_result, print_side_by_side, print_training
     from flows.demo import demo
+    from flows.summaries import print_prediction, print_prepare_result, print_side_by_side, print_training
     from tasks.tracking import tracking_uri
 
     result = demo(work_dir=args.work_dir, rows=args.rows, refresh_cache=args.refresh_cache)
     print_prepare_result(result.pipeline.prepared)
     print_training(result.pipeline.training, tracking_uri(None, args.work_dir))
-    print_side_by_side([result.pipeline.baseline, result.pipeline.probe, result.pipeline.llm])
+    print_side_by_side([result.pipeline.baseline, result.pipeline.probe, result.pipeline.llm], result.pipeline.choice)
     print_prediction(result.prediction)
     print(f"\nledger       {Path(args.work_dir) / 'ledger.csv'}")
     print("next         account-tax pipeline --input YOUR_LEDGER.xlsx [--model /path/to/Qwen3-or-BERT]   (README.md)")
@@ -201,7 +205,7 @@ def run_demo(args: argparse.Namespace) -> None:
 
 def run_baseline(args: argparse.Namespace) -> None:
     from flows.baseline import baseline
-    from flows.console import print_side_by_side
+    from flows.summaries import print_side_by_side
     from params.baseline import BaselineFlowParams
     from params.loading import load_params
 
@@ -211,12 +215,12 @@ def run_baseline(args: argparse.Namespace) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> None:
-    from flows.console import print_prediction
     from flows.predict import predict_ledger
+    from flows.summaries import print_prediction
     from params.loading import load_params
     from params.predict import PredictParams
 
-    options = ("model", "input", "out", "work_dir", "top_k", "batch_size")
+    options = ("model", "input", "out", "work_dir", "top_k", "batch_size", "language", "tracking_uri")
     print_prediction(predict_ledger(load_params(PredictParams, None, _overrides(args, *options))))
 
 
@@ -245,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command not in FLOW_COMMANDS:
             COMMANDS[args.command](args)
             return 0
-        from flows.console import cli_logging, new_log_file, print_prefect_ui
+        from flows.console import cli_logging, new_log_file
+        from flows.summaries import print_prefect_ui
 
         demo = args.command == "pipeline" and not args.input
         log_file = new_log_file(args.command, args.work_dir or (DEMO_WORK_DIR if demo else None))

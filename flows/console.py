@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from monitor.quality import terminal_lines
-
 CHILD_OUTPUT = "child_output"  # extra= flag tasks.train puts on each line the training program prints
 OUR_MODULES = ("flows", "tasks", "training", "ledger", "params", "synth", "contracts")
 # Libraries that print on handlers of their own: quiet in a CLI run unless the user's environment says otherwise.
@@ -194,100 +192,10 @@ def keep_traceback(err: BaseException, log_file: Path | None, command: str) -> P
     return log_file
 
 
-def _tool(name: str) -> str:
+def venv_tool(name: str) -> str:
     """A console script of this environment, as a path the user can type from here."""
     path = Path(sys.executable).parent / name
     if not path.exists():
         return name
     relative = os.path.relpath(path)
     return str(path) if relative.startswith("..") else relative
-
-
-def print_prepare_result(result) -> None:
-    """Rows accounting, output paths and, when built, the tokenized dataset."""
-    summary = result.summary
-    print()
-    print(f"rows in      {summary.rows_in:>10,}")
-    print(f"accepted     {summary.rows_accepted:>10,}")
-    print(f"rejected     {summary.rows_rejected:>10,}")
-    for rule, count in summary.rejected_by_rule.items():
-        print(f"  {rule:<24}{count:>8,}")
-    if lines := summary.cancellations.get("lines"):
-        print(f"cancelled    {lines:>10,} card cancellations (취소) kept as negative lines")
-    for left in summary.files_left_out:
-        print(f"left out     {left['url']}: {left['reason']}")
-    print("\n".join(terminal_lines(summary.files, summary.unmapped_values)))
-    print(f"features     {summary.data_path}")
-    print(f"rejects      {summary.rejects_csv}")
-    print(f"metadata     {summary.metadata_path}")
-    if result.dataset is None:
-        print("dataset      not built (give --model PATH to tokenize, and labelled data)")
-        return
-    dataset, tokens = result.dataset, result.dataset.stats["all"]
-    print(f"splits       {', '.join(f'{k} {v:,}' for k, v in dataset.rows.items())}")
-    rare = result.split.get("rare_classes_in_train_only", {})
-    print(f"rare classes {len(rare):,} kept in train only")
-    print(
-        f"tokens       p50 {tokens['p50']:.0f}, p95 {tokens['p95']:.0f}, max {tokens['max']:,}, "
-        f"truncated {tokens['truncated_share']:.1%} at {tokens['max_length']:,}"
-    )
-    print(f"dataset      {dataset.path}")
-
-
-def training_origin(outcome) -> str:
-    """How the adapter came to be: from scratch, resumed from a checkpoint, or finished by an earlier run."""
-    origin = f"resumed from {Path(outcome.resumed_from).name}" if outcome.resumed_from else "from scratch"
-    if getattr(outcome, "already_finished", False):
-        return f"by an earlier launch ({origin}); already finished, nothing trained this time"
-    return origin
-
-
-def print_training(outcome, tracking_uri: str, verdict: bool = False) -> None:
-    """Final metrics, whether it learned (`verdict`: the side-by-side table says it otherwise), where the adapter
-    and the training output are, and the MLflow run actually used."""
-    from contracts.run_folder import RunFolder
-
-    folder = RunFolder(root=outcome.run_dir)
-    print()
-    print(f"trained      {outcome.global_step:,} steps, {training_origin(outcome)}")
-    for key in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "test_loss"):
-        if key in outcome.metrics:
-            print(f"  {key:<22}{outcome.metrics[key]:.4f}")
-    if verdict and outcome.report is not None and outcome.report.verdict:
-        print(f"verdict      {outcome.report.verdict}")
-    print(f"adapter      {outcome.final_dir}")
-    print(f"checkpoints  {folder.checkpoints} ({', '.join(outcome.checkpoints) or 'none'})")
-    if folder.train_log.exists():
-        print(f"train log    {folder.train_log}")
-    run_id = folder.mlflow_run_id.read_text().strip() if folder.mlflow_run_id.exists() else None
-    print(f"MLflow       {tracking_uri}" + (f", run {run_id}" if run_id else ""))
-    if not tracking_uri.startswith(("http://", "https://", "databricks")):
-        print(
-            f"MLflow UI    {_tool('mlflow')} ui --backend-store-uri {tracking_uri} --port 5000 -> http://127.0.0.1:5000"
-        )
-
-
-def print_prefect_ui() -> None:
-    """Where the flow runs can be seen: the configured server's UI, or how to keep runs next time."""
-    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
-
-    if api := PREFECT_API_URL.value():
-        print(f"Prefect UI   {PREFECT_UI_URL.value() or api} (flow runs, logs, artifacts)")
-        return
-    keep = f"{_tool('prefect')} server start; export PREFECT_API_URL=http://127.0.0.1:4200/api"
-    print(f"Prefect UI   none: this command's temporary Prefect server is gone; to keep runs: {keep}")
-
-
-def print_side_by_side(reports) -> None:
-    """Baseline and LLM metrics in columns, then where each report's files are."""
-    from tasks.evaluate import metrics_markdown
-
-    print()
-    print(metrics_markdown([r for r in reports if r is not None]))
-
-
-def print_prediction(summary) -> None:
-    print()
-    print(f"predicted    {summary.rows_predicted:,} of {summary.rows_in:,} rows -> {summary.output}")
-    rules = ", ".join(f"{rule} {n:,}" for rule, n in summary.rejected_by_rule.items())
-    print(f"rejected     {summary.rows_rejected:,} rows ({rules or 'none'}) -> {summary.rejects}")

@@ -15,7 +15,7 @@ from params.pipeline import PipelineParams
 from params.predict import PredictParams
 from params.prepare import PrepareParams
 from params.train import TrainOptions
-from tasks.predict import PredictSummary
+from tasks.predict_output import PredictSummary
 
 # A few minutes on a laptop CPU through the real DeepSpeed launcher. The head starts from a linear probe of the
 # frozen model (LP-FT), then LoRA fine-tunes at a learning rate that keeps what the probe found (bench/LEARNING.md).

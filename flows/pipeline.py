@@ -15,7 +15,9 @@ from flows.prepare import PrepareResult, prepare_data
 from flows.train import train_model
 from ledger.caching import refreshable
 from params.pipeline import PipelineParams
+from scoring.choice import ModelChoice
 from tasks.baseline import train_baseline
+from tasks.calibrate import choose_deployment
 from tasks.evaluate import EvalReport, publish_eval_report
 from tasks.preflight import check_model, check_output_folders, provide_base_model
 from tasks.tracking import check_mlflow_store
@@ -28,6 +30,7 @@ class PipelineResult(BaseModel):
     llm: EvalReport
     baseline: EvalReport
     probe: EvalReport | None = None  # the linear probe the LLM's head started from
+    choice: ModelChoice | None = None  # LLM or baseline: which to deploy, and why
 
 
 @flow(name="pipeline", flow_run_name=run_namer("pipeline"), log_prints=True)
@@ -39,10 +42,14 @@ def pipeline(params: PipelineParams) -> PipelineResult:
     params = params.with_model(provide_base_model(params.prepare.model, params.prepare.work_dir))
     check_model(params.prepare.model, params.train.lora, params.train.head)
     prepared = prepare_data(params.prepare)
-    baseline = train_baseline(prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir)
+    baseline = train_baseline(
+        prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir, params.prepare,
+        prepared.train_vendors, params.target_accuracy,
+    )  # fmt: skip
     training = train_model(params.training(str(Path(prepared.dataset.path).parent)))
-    reports = [baseline, training.probe_report, training.report]
-    publish_eval_report([r for r in reports if r is not None])
+    choice = choose_deployment([training.report, baseline], params.target_accuracy)
+    publish_eval_report([r for r in (baseline, training.probe_report, training.report) if r is not None], choice)
     return PipelineResult(
-        prepared=prepared, training=training, llm=training.report, baseline=baseline, probe=training.probe_report
-    )
+        prepared=prepared, training=training, llm=training.report, baseline=baseline, probe=training.probe_report,
+        choice=choice,
+    )  # fmt: skip

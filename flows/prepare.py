@@ -15,7 +15,7 @@ from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, stand
 from tasks.preflight import check_output_folders, provide_base_model
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
 from tasks.report import PrepareSummary, publish_dataset_report, publish_prepare_report, reconcile_rows
-from tasks.split import LabelMapFile, assign_label_slots, split_dataset
+from tasks.split import LabelMapFile, assign_label_slots, save_train_vendors, split_dataset
 from tasks.text import serialize_text
 from tasks.tokenize import TokenizedDataset, save_prepare_params, tokenize_dataset
 
@@ -26,6 +26,7 @@ class PrepareResult(BaseModel):
     label_map: LabelMapFile | None = None
     dataset: TokenizedDataset | None = None  # when a model was given
     split: dict = {}
+    train_vendors: str | None = None  # the train split's vendors (json), when the ledger has a vendor column
 
 
 @flow(name="prepare_data", flow_run_name=run_namer("prepare"), log_prints=True)
@@ -56,10 +57,13 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
         return PrepareResult(summary=summary)
     labels = assign_label_slots(selected, params.labels, wd)
     split = split_dataset(selected, labels, params.split, wd)
+    vendors = save_train_vendors(split, wd)
     texts = serialize_text(split, params.text, wd)
     if params.model is None:
-        return PrepareResult(summary=summary, texts=texts, label_map=labels, split=split.report)
+        return PrepareResult(summary=summary, texts=texts, label_map=labels, split=split.report, train_vendors=vendors)
     dataset = tokenize_dataset(texts, labels, params.model, params.tokenize, wd)
-    save_prepare_params(dataset, params)
+    save_prepare_params(dataset, params, vendors)
     publish_dataset_report(labels, split, texts, dataset)
-    return PrepareResult(summary=summary, texts=texts, label_map=labels, dataset=dataset, split=split.report)
+    return PrepareResult(
+        summary=summary, texts=texts, label_map=labels, dataset=dataset, split=split.report, train_vendors=vendors
+    )

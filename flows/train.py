@@ -9,6 +9,7 @@ from prefect.logging.loggers import flow_run_logger
 from flows.naming import run_namer
 from ledger.caching import refreshable
 from params.train import TrainParams
+from tasks.calibrate import calibrate_training
 from tasks.evaluate import evaluate_probe, evaluate_training, publish_eval_report
 from tasks.preflight import check_model, check_output_folders, provide_base_model
 from tasks.tracking import close_mlflow_run, fail_mlflow_run, open_mlflow_run
@@ -40,14 +41,15 @@ def train_model(params: TrainParams) -> TrainingOutcome:
     check_model(params.model, params.lora, params.head)
     run = plan_run(params)
     tracking = open_mlflow_run(
-        run, params.mlflow.tracking_uri, params.mlflow.experiment, params.model_dump(mode="json")
+        run, params.mlflow.tracking_uri, params.mlflow.experiment, params.model_dump(mode="json"), params.dataset
     )
     # the flow logs the program's step metrics from its progress file into this run (the program has no client)
     outcome = run_training.with_options(retries=params.retries)(
         run, params.launcher, params.num_gpus, params.hostfile, tracking
     )
     probe = evaluate_probe(outcome.run_dir)
-    report = evaluate_training(outcome.final_dir, probe)
-    close_mlflow_run(tracking, outcome.final_dir, outcome.metrics, report.report_dir)
+    calibration = calibrate_training(outcome.final_dir, params.target_accuracy)
+    report = evaluate_training(outcome.final_dir, probe, calibration)
+    registered = close_mlflow_run(tracking, outcome.final_dir, outcome.metrics, report.report_dir, calibration)
     publish_eval_report([r for r in (probe, report) if r is not None])
-    return outcome.model_copy(update={"report": report, "probe_report": probe})
+    return outcome.model_copy(update={"report": report, "probe_report": probe, "registered": registered})

@@ -10,7 +10,7 @@ import hashlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("contracts", "flows", "ledger", "monitor", "params", "schemas", "synth", "tasks", "training")
+PACKAGES = ("contracts", "flows", "ledger", "monitor", "params", "schemas", "scoring", "synth", "tasks", "training")
 
 
 def module_path(name: str, root: Path = ROOT) -> Path | None:

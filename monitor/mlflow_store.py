@@ -32,6 +32,17 @@ class MlflowRun(BaseModel):
     run_dir: str  # holds the run id, progress.jsonl (the step metrics) and the logged-offset record
 
 
+class RegisteredModel(BaseModel):
+    """A version of a model in the MLflow registry."""
+
+    name: str
+    version: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
 class TrackingUnavailable(ConnectionError):
     """The store did not answer (or answered with a transient error): worth trying again later."""
 
@@ -133,9 +144,33 @@ class RestStore:
         body["params"] = [{"key": k, "value": v} for k, v in (params or {}).items()]
         self._call("POST", f"{API}/runs/log-batch", json=body)
 
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        body = {"experiment_id": experiment_id, "key": key, "value": value}
+        self._call("POST", f"{API}/experiments/set-experiment-tag", json=body)
+
+    def log_dataset(self, run_id: str, dataset: dict, context: str) -> None:
+        """dataset: name, digest, source_type, source, profile (as mlflow.entities.Dataset has them)."""
+        inputs = [{"dataset": dataset, "tags": [{"key": "mlflow.data.context", "value": context}]}]
+        self._call("POST", f"{API}/runs/log-inputs", json={"run_id": run_id, "datasets": inputs})
+
+    def artifact_uri(self, run_id: str) -> str:
+        return self._call("GET", f"{API}/runs/get", params={"run_id": run_id})["run"]["info"]["artifact_uri"]
+
+    def register_model(self, name: str, source: str, run_id: str) -> str:
+        """A new version of the registered model `name` (created when missing); its version number."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._call("POST", f"{API}/registered-models/create", json={"name": name})
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        body = {"name": name, "source": source, "run_id": run_id}
+        return str(self._call("POST", f"{API}/model-versions/create", json=body)["model_version"]["version"])
+
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> None:
         """Upload a folder; through the server's artifact proxy when it has one (mlflow-artifacts:)."""
-        artifact_uri = self._call("GET", f"{API}/runs/get", params={"run_id": run_id})["run"]["info"]["artifact_uri"]
+        artifact_uri = self.artifact_uri(run_id)
         if not artifact_uri.startswith("mlflow-artifacts:"):  # s3://, a shared path...: MLflow's own repository
             _log_with_repository(self.uri, artifact_uri, local_dir, artifact_path)
             return
@@ -158,7 +193,7 @@ class LocalStore:
     def __init__(self, uri: str):
         from mlflow import MlflowClient
 
-        self.uri, self.client = uri, MlflowClient(tracking_uri=uri)
+        self.uri, self.client = uri, MlflowClient(tracking_uri=uri, registry_uri=uri)
 
     def _do(self, call: Callable[[], T]) -> T:
         try:
@@ -191,6 +226,28 @@ class LocalStore:
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> None:
         self._do(lambda: self.client.log_artifacts(run_id, local_dir, artifact_path=artifact_path))
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        self._do(lambda: self.client.set_experiment_tag(experiment_id, key, value))
+
+    def log_dataset(self, run_id: str, dataset: dict, context: str) -> None:
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        entity = DatasetInput(Dataset(**dataset), tags=[InputTag("mlflow.data.context", context)])
+        self._do(lambda: self.client.log_inputs(run_id, datasets=[entity]))
+
+    def artifact_uri(self, run_id: str) -> str:
+        return self._do(lambda: self.client.get_run(run_id).info.artifact_uri)
+
+    def register_model(self, name: str, source: str, run_id: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self._do(lambda: self.client.create_registered_model(name))
+        except MlflowException as err:
+            if err.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        return str(self._do(lambda: self.client.create_model_version(name, source, run_id=run_id)).version)
 
 
 def _log_with_repository(uri: str, artifact_uri: str, local_dir: str, artifact_path: str) -> None:

@@ -15,3 +15,13 @@ class FlowParams(Section):
     refresh_cache: bool = Field(
         False, description="ignore cached task results: every step runs again (and its new result is cached)"
     )
+
+
+def target_accuracy_field():
+    """The accuracy the lines coded automatically must reach on the valid split (the auto / review threshold)."""
+    return Field(
+        0.98,
+        ge=0.5,
+        lt=1.0,
+        description="accuracy the automatically coded lines must reach on validation; the rest go to review",
+    )

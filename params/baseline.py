@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from params.base import FlowParams, Section
+from params.base import FlowParams, Section, target_accuracy_field
 from params.prepare import PrepareParams
 
 
@@ -22,3 +22,4 @@ class BaselineFlowParams(FlowParams):
 
     prepare: PrepareParams
     baseline: BaselineParams = BaselineParams()
+    target_accuracy: float = target_accuracy_field()

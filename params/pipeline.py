@@ -1,6 +1,6 @@
 """`pipeline`'s parameters: prepare_data's and train_model's sections and the baseline's (the user's)."""
 
-from params.base import FlowParams
+from params.base import FlowParams, target_accuracy_field
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
 from params.train import TrainOptions, TrainParams
@@ -13,11 +13,16 @@ class PipelineParams(FlowParams):
     prepare: PrepareParams
     train: TrainOptions = TrainOptions()
     baseline: BaselineParams = BaselineParams()
+    target_accuracy: float = target_accuracy_field()  # the same for the LLM and the baseline: they are compared
 
     def training(self, dataset: str) -> TrainParams:
         """train_model's parameters for the dataset prepare_data built."""
         return TrainParams(
-            dataset=dataset, model=self.prepare.model, work_dir=self.prepare.work_dir, **self.train.model_dump()
+            dataset=dataset,
+            model=self.prepare.model,
+            work_dir=self.prepare.work_dir,
+            target_accuracy=self.target_accuracy,
+            **self.train.model_dump(),
         )
 
     def with_model(self, model: str) -> "PipelineParams":

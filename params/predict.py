@@ -1,5 +1,7 @@
 """`predict_ledger`'s parameters (the user's): which run, which ledger, where the predictions go."""
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from params.base import FlowParams
@@ -10,13 +12,19 @@ class PredictParams(FlowParams):
     """A finished training run classifies a new ledger."""
 
     model: str = Field(
-        ..., description="training run folder (runs/<name> or its final/); 'latest': newest finished in <work_dir>/runs"
+        ...,
+        description="training run folder (runs/<name> or its final/), baseline folder (baselines/<name>), "
+        "registered MLflow model (models:/NAME/VERSION); 'latest': newest finished in <work_dir>/runs",
     )
     input: str = Field(..., description="ledger file, folder or glob to classify (labels not needed)")
     out: str = Field(..., description="output file: .csv or .xlsx")
     work_dir: str = "data"
     top_k: int = Field(3, ge=1)
     batch_size: int = Field(32, ge=1)
+    language: Literal["ko", "en"] = Field(
+        "ko", description="ko: Korean headers and words in the output file; en: the column names and codes as stored"
+    )
+    tracking_uri: str | None = Field(None, description="MLflow store of a models:/ URI; default <work_dir>/mlflow.db")
 
     @model_validator(mode="after")
     def _resolve_latest_run(self):

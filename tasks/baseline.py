@@ -1,5 +1,7 @@
-"""A baseline on the same split and texts: TF-IDF over character n-grams + logistic regression."""
+"""A baseline on the same split and texts: TF-IDF over character n-grams + logistic regression, calibrated and
+kept as a folder `predict` can use like a training run."""
 
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -7,47 +9,91 @@ from pathlib import Path
 import numpy as np
 from prefect import task
 
+from contracts.baseline_folder import BaselineFolder
+from contracts.dataset import write_prepare_params
 from contracts.label_map import LabelMap
 from ledger.caching import STAGE
 from ledger.frames import StageResult, read_frame
 from params.baseline import BaselineParams
+from params.prepare import PrepareParams
 from schemas import TextFrame
+from scoring.calibration import PROB_FLOOR
+from scoring.report import calibrate_model
 from tasks.evaluate import EvalReport, build_report
 from tasks.split import LabelMapFile
 
 
-@task(**STAGE)
-def train_baseline(texts: StageResult, labels: LabelMapFile, params: BaselineParams, work_dir: str) -> EvalReport:
-    """Fit TF-IDF + logistic regression on train, report on test like the LLM."""
-    import joblib
+def fit_baseline(train_texts, train_labels, params: BaselineParams):
+    """The TF-IDF + logistic regression pipeline, fitted (lbfgs stopped at max_iter, on purpose)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    frame = read_frame(texts.data, TextFrame, "text output")
-    train, test = frame[frame["split"] == "train"], frame[frame["split"] == "test"]
-    if test.empty:
-        raise ValueError("baseline: the split has no test rows (split.test is 0?)")
     model = make_pipeline(
         TfidfVectorizer(
             analyzer="char_wb",
             ngram_range=(params.ngram_min, params.ngram_max),
             sublinear_tf=True,
             max_features=params.max_features,
-            min_df=2 if len(train) > 1000 else 1,
+            min_df=2 if len(train_texts) > 1000 else 1,
             max_df=params.max_df,
             dtype=np.float32,
         ),
         LogisticRegression(C=params.C, max_iter=params.max_iter),  # lbfgs: multinomial, fast on sparse inputs
     )
-    start = time.perf_counter()
     with warnings.catch_warnings():  # stopping lbfgs early is the speed/accuracy trade-off max_iter sets
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(train["text"], train["label"])
+        model.fit(train_texts, train_labels)
+    return model
+
+
+def baseline_logits(model, texts, num_slots: int) -> tuple[np.ndarray, np.ndarray]:
+    """Log-probabilities over every label slot (the classes it never saw: -inf) and the mask of its classes."""
+    classes = np.asarray(model.classes_, dtype="int64")
+    allowed = np.zeros(num_slots, dtype=bool)
+    allowed[classes] = True
+    logits = np.full((len(texts), num_slots), -np.inf)
+    if len(texts):
+        logits[:, classes] = np.log(np.maximum(model.predict_proba(texts), PROB_FLOOR))
+    return logits, allowed
+
+
+@task(**STAGE)
+def train_baseline(
+    texts: StageResult,
+    labels: LabelMapFile,
+    params: BaselineParams,
+    work_dir: str,
+    prepare: PrepareParams,
+    vendors: str | None = None,
+    target_accuracy: float = 0.98,
+) -> EvalReport:
+    """Fit on train, calibrate on valid, report on test like the LLM; keep it in baselines/<name>/."""
+    frame = read_frame(texts.data, TextFrame, "text output")
+    parts = {name: frame[frame["split"] == name] for name in ("train", "valid", "test")}
+    if parts["test"].empty:
+        raise ValueError("baseline: the split has no test rows (split.test is 0?)")
+    label_map = LabelMap.read(labels.path)
+    start = time.perf_counter()
+    model = fit_baseline(parts["train"]["text"], parts["train"]["label"], params)
     fit_seconds = time.perf_counter() - start
-    out = Path(work_dir) / "reports" / f"baseline-{texts.data.fingerprint[:12]}"
-    report = build_report(test["label"], model.predict(test["text"]), LabelMap.read(labels.path), out, "baseline")
-    joblib.dump(model, out / "model.joblib")
+    folder = BaselineFolder(root=str(Path(work_dir) / "baselines" / f"baseline-{texts.data.fingerprint[:12]}"))
+    scored = {}
+    for name in ("valid", "test"):
+        logits, allowed = baseline_logits(model, parts[name]["text"], label_map.num_slots)
+        scored[name] = (logits, parts[name]["label"].to_numpy())
+    calibration = calibrate_model(
+        "baseline", scored["valid"], scored["test"], allowed, target_accuracy, folder.reports / "calibration"
+    )
+    report = build_report(scored["test"][1], scored["test"][0].argmax(axis=1), label_map, folder.reports, "baseline")
+    import joblib
+
+    joblib.dump(model, folder.model)
+    shutil.copy(labels.path, folder.label_map)
+    write_prepare_params(prepare.model_copy(update={"model": None}), folder.root)
+    if vendors:
+        shutil.copy(vendors, folder.train_vendors)
+    calibration.write(folder.root)
     report.metrics["fit_seconds"] = round(fit_seconds, 2)
-    return report
+    return report.model_copy(update={"calibration": calibration, "model_dir": folder.root})

@@ -9,13 +9,16 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
+from contracts.calibration import Calibration
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.predictions import TEST_PREDICTIONS_FILE, read_test_predictions
 from contracts.run_folder import RunFolder
 from ledger.frames import OutputPath
 from monitor.learning import learning_verdict
+from scoring.choice import ModelChoice
+from scoring.fonts import hangul_font
 
-HANGUL_FONT_HINTS = ("cjk", "nanum", "noto sans kr", "undotum", "unbatang", "malgun", "applegothic", "baekmuk")
+PER_CLASS_SHOWN = 30  # rows of each model's per-class table in the UI artifact (the CSV has them all)
 
 
 class EvalReport(BaseModel):
@@ -27,16 +30,8 @@ class EvalReport(BaseModel):
     report_dir: str
     verdict: str = ""  # did it learn, in words (monitor/learning.py)
     learned: bool | None = None
-
-
-def hangul_font() -> str | None:
-    """A font family that renders Hangul, if one is installed (else plots show codes: never tofu boxes)."""
-    from matplotlib import font_manager
-
-    for font in font_manager.fontManager.ttflist:
-        if any(hint in font.name.lower() or hint in font.fname.lower() for hint in HANGUL_FONT_HINTS):
-            return font.name
-    return None
+    calibration: Calibration | None = None  # temperature, auto / review threshold and their figures
+    model_dir: str | None = None  # what `predict --model` takes for this model (None: not usable on its own)
 
 
 def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, label_map: LabelMap) -> pd.DataFrame:
@@ -68,19 +63,18 @@ def plot_reports(table: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarray, ou
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    font = hangul_font()
     top = table.head(top_n)
-    names = [f"{c} {n}" if font else str(c) for c, n in zip(top["code"], top["name"], strict=True)]
-    with plt.rc_context({"font.family": font} if font else {}):
+    names = [f"{c} {n}" if n != c else str(c) for c, n in zip(top["code"], top["name"], strict=True)]
+    with plt.rc_context({"font.family": hangul_font()}):
         matrix = confusion_matrix(y_true, y_pred, labels=top["id"].tolist()).astype(float)
         matrix = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         fig, ax = plt.subplots(figsize=(1 + 0.45 * len(top), 1 + 0.45 * len(top)))
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
         ax.set_xticks(range(len(top)), names, rotation=90, fontsize=7)
         ax.set_yticks(range(len(top)), names, fontsize=7)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(f"confusion matrix, {len(top)} most frequent accounts (row-normalised)")
+        ax.set_xlabel("예측 계정 (predicted)")
+        ax.set_ylabel("실제 계정 (true)")
+        ax.set_title(f"혼동 행렬 confusion matrix: 빈도 상위 {len(top)}개 계정 (row-normalised)")
         fig.tight_layout()
         confusion = out / "confusion_matrix.png"
         fig.savefig(confusion, dpi=120)
@@ -89,7 +83,7 @@ def plot_reports(table: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarray, ou
         ax.barh(names[::-1], top["f1"].to_numpy()[::-1], color="tab:blue")
         ax.set_xlim(0, 1)
         ax.set_xlabel("F1")
-        ax.set_title("per-class F1 (most frequent accounts)")
+        ax.set_title("계정별 F1 per-class (most frequent accounts)")
         fig.tight_layout()
         f1_chart = out / "per_class_f1.png"
         fig.savefig(f1_chart, dpi=120)
@@ -141,7 +135,9 @@ def evaluate_probe(run_dir: str) -> EvalReport | None:
 
 
 @task
-def evaluate_training(final_dir: str, probe: EvalReport | None = None) -> EvalReport:
+def evaluate_training(
+    final_dir: str, probe: EvalReport | None = None, calibration: Calibration | None = None
+) -> EvalReport:
     """Per-class report and plots from the test predictions the training program saved; did it learn?"""
     predictions = read_test_predictions(Path(final_dir) / TEST_PREDICTIONS_FILE)
     label_map = LabelMap.read(Path(final_dir) / LABEL_MAP_FILE)
@@ -155,7 +151,7 @@ def evaluate_training(final_dir: str, probe: EvalReport | None = None) -> EvalRe
     )
     logger = get_run_logger()
     (logger.info if report.learned else logger.warning)("%s", report.verdict)
-    return report
+    return report.model_copy(update={"calibration": calibration, "model_dir": str(Path(final_dir).parent)})
 
 
 def metrics_markdown(reports: list[EvalReport]) -> str:
@@ -171,14 +167,65 @@ def metrics_markdown(reports: list[EvalReport]) -> str:
     return "\n".join(lines)
 
 
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def calibration_markdown(reports: list[EvalReport]) -> str:
+    """Temperature, ECE before / after, threshold, coverage and accuracy of the auto lines, per calibrated model."""
+    calibrated = [r for r in reports if r.calibration is not None]
+    if not calibrated:
+        return ""
+    lines = [
+        "| model | temperature | test ECE before -> after | auto threshold | valid coverage | test coverage "
+        "| test accuracy of auto lines |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in calibrated:
+        c = r.calibration
+        ece = f"{c.test.ece_before:.3f} -> {c.test.ece_after:.3f}" if c.test else "-"
+        threshold = f"p >= {c.threshold:.3f}" if c.automates else "none (every line to review)"
+        lines.append(
+            f"| {r.name} | {c.temperature:.3g} | {ece} | {threshold} | {_share(c.valid.coverage if c.valid else None)} "
+            f"| {_share(c.test.coverage if c.test else None)} | {_share(c.test.auto_accuracy if c.test else None)} |"
+        )
+    target = calibrated[0].calibration.target_accuracy
+    plots = [f"- {r.name}: `{p}`" for r in calibrated for p in r.calibration.plots.values()]
+    return "\n".join([f"## Calibration and automatic coding (target accuracy {target:.0%})", "", *lines, "", *plots])
+
+
+def per_class_markdown(report: EvalReport, shown: int = PER_CLASS_SHOWN) -> str:
+    """The most frequent accounts of one model: code, name, support, precision, recall, F1."""
+    if not Path(report.per_class_csv).exists():
+        return f"### {report.name}: per-class table missing (`{report.per_class_csv}` is gone)"
+    table = pd.read_csv(report.per_class_csv, encoding="utf-8-sig", dtype={"code": str})
+    lines = [f"### {report.name}: per-class (test, {min(shown, len(table))} of {len(table)} accounts by support)", ""]
+    lines += ["| code | name | support | precision | recall | F1 |", "|---|---|---|---|---|---|"]
+    for row in table.head(shown).itertuples():
+        lines.append(
+            f"| {row.code} | {row.name} | {row.support} | {row.precision:.3f} | {row.recall:.3f} | {row.f1:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def choice_markdown(choice: ModelChoice) -> str:
+    lines = [f"## Model to deploy: **{choice.chosen}**", "", choice.reason, ""]
+    lines.append(f"`account-tax predict --model {choice.model_dir} --input NEXT_MONTH.xlsx --out predictions.xlsx`")
+    return "\n".join(lines)
+
+
 def _shown(key: str, value: float) -> str | float:
     """A count with thousands separators (n_test), a score to 4 decimals."""
     return f"{value:,.0f}" if key.startswith("n_") else round(value, 4)
 
 
-def publish_eval_report(reports: list[EvalReport]) -> None:
-    """Evaluation summary (markdown) and the baseline-vs-LLM table in the Prefect UI."""
-    create_markdown_artifact(key="eval-metrics", markdown="# Evaluation (test split)\n\n" + metrics_markdown(reports))
+def publish_eval_report(reports: list[EvalReport], choice: ModelChoice | None = None) -> None:
+    """Evaluation in the Prefect UI: metrics side by side, calibration and coverage, the model to deploy, and each
+    model's per-class table (markdown); the baseline-vs-LLM table."""
+    sections = ["# Evaluation (test split)", metrics_markdown(reports)]
+    sections += [choice_markdown(choice)] if choice else []
+    sections += [calibration_markdown(reports), *[per_class_markdown(r) for r in reports]]
+    create_markdown_artifact(key="eval-metrics", markdown="\n\n".join(s for s in sections if s))
     rows = [{"model": r.name, **{k: _shown(k, v) for k, v in r.metrics.items()}} for r in reports]
     rows_tested = ", ".join(f"{r.name} {r.metrics['n_test']:,.0f}" for r in reports if "n_test" in r.metrics)
     description = "test-split metrics" + (f" (rows: {rows_tested})" if rows_tested else "")

@@ -7,9 +7,10 @@ import pandas as pd
 from prefect import task
 from pydantic import BaseModel
 
+from contracts.calibration import write_train_vendors
 from contracts.label_map import LabelMap, LabelSlot
 from ledger.caching import STAGE
-from ledger.frames import OutputPath, StageResult, read_frame, sha256_file, write_frame
+from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, sha256_file, write_frame
 from params.prepare import LabelParams, SplitParams
 from schemas import SplitColumns, selected_schema
 
@@ -116,3 +117,14 @@ def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitPara
         "rare_classes_in_train_only": {str(k): int(v) for k, v in rare.items()},
     }
     return StageResult(data=data, report=report)
+
+
+@task(**STAGE)
+def save_train_vendors(split: StageResult, work_dir: str) -> OutputPath | None:
+    """The train split's vendors (normalised): prediction sends a line with a vendor never seen to review."""
+    if "vendor" not in parquet_columns(split.data.path):
+        return None
+    df = pd.read_parquet(split.data.path, columns=["vendor", "split"])
+    folder = Path(work_dir) / "stages" / "vendors" / split.data.fingerprint[:16]
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(write_train_vendors(df.loc[df["split"].eq("train"), "vendor"], folder))

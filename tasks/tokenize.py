@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from prefect import task
 from tqdm import tqdm
 
+from contracts.calibration import TRAIN_VENDORS_FILE
 from contracts.dataset import TokenizedDataset, write_prepare_params
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from ledger.caching import StageCache, model_fingerprint
@@ -161,6 +162,9 @@ def tokenize_dataset(
 
 
 @task
-def save_prepare_params(dataset: TokenizedDataset, params: PrepareParams) -> str:
-    """Keep the data-preparation parameters with the dataset: prediction replays the same steps."""
+def save_prepare_params(dataset: TokenizedDataset, params: PrepareParams, vendors: str | None = None) -> str:
+    """Keep the data-preparation parameters (and the train split's vendors) with the dataset: prediction replays
+    the same steps and compares new lines' vendors."""
+    if vendors:
+        shutil.copy(vendors, dataset.folder / TRAIN_VENDORS_FILE)
     return str(write_prepare_params(params, dataset.folder))

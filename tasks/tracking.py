@@ -5,18 +5,25 @@ own timeout and retries (monitor.mlflow_store), and the training program never t
 step metrics are logged by the flow from progress.jsonl (monitor.metrics_sink).
 """
 
+import json
 import logging
 from pathlib import Path
 
 from prefect import task
 from prefect.logging import get_run_logger
 
+from contracts.calibration import Calibration
+from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from contracts.run_folder import RunFolder
 from monitor.metrics_sink import CLOSE_DELAYS, MetricsSink
-from monitor.mlflow_store import QUICK, STEADY, MlflowRun, TrackingUnavailable, retrying, store_for
+from monitor.mlflow_store import QUICK, STEADY, MlflowRun, RegisteredModel, TrackingUnavailable, retrying, store_for
 from tasks.train import PlannedRun
 
-__all__ = ["MlflowRun", "check_mlflow_store", "close_mlflow_run", "fail_mlflow_run", "open_mlflow_run"]
+__all__ = [
+    "MlflowRun", "check_mlflow_store", "close_mlflow_run", "fail_mlflow_run", "fetch_registered_model",
+    "open_mlflow_run",
+]  # fmt: skip
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI opens it as model training
 
 SETUP_DELAYS = (2.0, 5.0)  # a blip while opening the run; a dead server already failed the reachability check
 FAIL_DELAYS = (2.0,)  # the flow is failing already: a short try, then a warning
@@ -45,8 +52,10 @@ def check_mlflow_store(uri: str | None, experiment: str, work_dir: str) -> str:
 
 
 @task(retries=2, retry_delay_seconds=5)
-def open_mlflow_run(run: PlannedRun, uri: str | None, experiment: str, params: dict) -> MlflowRun:
-    """Check the store, then start (or, when resuming, reopen) the run and log the parameters."""
+def open_mlflow_run(
+    run: PlannedRun, uri: str | None, experiment: str, params: dict, dataset: str | None = None
+) -> MlflowRun:
+    """Check the store, then start (or, when resuming, reopen) the run; log the parameters and the dataset."""
     logger = get_run_logger()
     uri = tracking_uri(uri, run.work_dir)
     found = reach_store(uri, experiment)
@@ -62,6 +71,7 @@ def open_mlflow_run(run: PlannedRun, uri: str | None, experiment: str, params: d
             (Path(run.work_dir).resolve() / "mlartifacts").as_uri() if uri.startswith("sqlite") else None,
         ),
     )
+    again("marking the experiment as model training", lambda: store.set_experiment_tag(experiment_id, *EXPERIMENT_KIND))
     id_file = RunFolder(root=run.run_dir).mlflow_run_id
     if run.resuming and id_file.exists():
         run_id = id_file.read_text().strip()
@@ -75,15 +85,24 @@ def open_mlflow_run(run: PlannedRun, uri: str | None, experiment: str, params: d
         for start in range(0, len(keys), 100):  # MLflow takes at most 100 params per batch
             chunk = {k: flat[k] for k in keys[start : start + 100]}
             again("logging the parameters", lambda chunk=chunk: store.log_batch(run_id, params=chunk))
+        if dataset is not None:
+            again("logging the dataset", lambda: store.log_dataset(run_id, dataset_entity(dataset), "training"))
     return MlflowRun(tracking_uri=uri, experiment=experiment, run_id=run_id, run_dir=run.run_dir)
 
 
 @task
 def close_mlflow_run(
-    mlflow_run: MlflowRun, final_dir: str, metrics: dict[str, float], reports_dir: str | None = None
-) -> None:
-    """Log what is left of the step metrics, the final metrics, the adapter folder and the reports, then end the
-    run (the only place that ends it). Retries for about a minute, then fails with a clear error."""
+    mlflow_run: MlflowRun,
+    final_dir: str,
+    metrics: dict[str, float],
+    reports_dir: str | None = None,
+    calibration: Calibration | None = None,
+) -> RegisteredModel | None:
+    """Log what is left of the step metrics, then the one-off values (final/..., calibration/...), the model
+    (an MLflow pyfunc model of final/, registered under the experiment's name) and the reports; then end the run
+    (the only place that ends it). Retries for about a minute, then fails with a clear error."""
+    from scoring.mlflow_model import save_pyfunc
+
     logger = get_run_logger()
     run_id, store = mlflow_run.run_id, store_for(mlflow_run.tracking_uri, STEADY)
     progress = RunFolder(root=mlflow_run.run_dir).progress
@@ -95,18 +114,99 @@ def close_mlflow_run(
         return retrying(what, call, delays, logger)
 
     try:
-        if metrics:
-            rows = [{"key": f"final_{k}", "value": float(v), "timestamp": 0, "step": 0} for k, v in metrics.items()]
+        # after the step metrics, and in sections of their own: the UI shows the loss curve first
+        values = {f"final/{k}": v for k, v in metrics.items()} | calibration_metrics(calibration)
+        if values:
+            rows = [{"key": k, "value": float(v), "timestamp": 0, "step": 0} for k, v in values.items()]
             again("logging the final metrics", lambda: store.log_batch(run_id, metrics=rows))
-        again("uploading the adapter", lambda: store.log_artifacts(run_id, final_dir, "adapter"))
+        pyfunc = save_pyfunc(final_dir, Path(mlflow_run.run_dir) / "mlflow_model")
+        again("uploading the model", lambda: store.log_artifacts(run_id, str(pyfunc), "model"))
+        source = again("reading the artifact location", lambda: store.artifact_uri(run_id)).rstrip("/") + "/model"
+        version = again("registering the model", lambda: store.register_model(mlflow_run.experiment, source, run_id))
+        registered = RegisteredModel(name=mlflow_run.experiment, version=version)
+        logger.info("model registered as %s", registered.uri)
         if reports_dir:
             again("uploading the reports", lambda: store.log_artifacts(run_id, reports_dir, "reports"))
         again("ending the MLflow run", lambda: store.set_status(run_id, "FINISHED"))
     except TrackingUnavailable as err:
         raise TrackingUnavailable(
             f"could not close MLflow run {run_id} at {mlflow_run.tracking_uri}: {err}. Training is done and safe: "
-            f"adapter in {final_dir}, step metrics in {progress}"
+            f"model in {final_dir}, step metrics in {progress}"
         ) from err
+    return registered
+
+
+def calibration_metrics(calibration: Calibration | None) -> dict[str, float]:
+    """Temperature, ECE before / after, threshold, coverage and auto accuracy, as calibration/... metrics."""
+    if calibration is None:
+        return {}
+    values = {"calibration/temperature": calibration.temperature, "calibration/threshold": calibration.threshold}
+    for split, figures in (("valid", calibration.valid), ("test", calibration.test)):
+        if figures is None:
+            continue
+        values |= {
+            f"calibration/{split}_ece_before": figures.ece_before,
+            f"calibration/{split}_ece_after": figures.ece_after,
+        }
+        values[f"calibration/{split}_coverage"] = figures.coverage
+        if figures.auto_accuracy is not None:
+            values[f"calibration/{split}_auto_accuracy"] = figures.auto_accuracy
+    return values
+
+
+def dataset_entity(dataset_path: str) -> dict:
+    """The tokenized dataset as MLflow's run input: name, digest (its content key), source (the ledger), rows."""
+    dataset = read_tokenized_dataset(dataset_path)
+    params_file = dataset.folder / PREPARE_PARAMS_FILE
+    source = json.loads(params_file.read_text(encoding="utf-8")).get("input", "") if params_file.exists() else ""
+    return {
+        "name": f"ledger {Path(str(source)).name}" if source else dataset.folder.name,
+        "digest": dataset.folder.name.rsplit("-", 1)[-1][:36],
+        "source_type": "local",
+        "source": json.dumps({"uri": str(source), "tokenized": dataset.path}, ensure_ascii=False),
+        "profile": json.dumps(
+            {"num_rows": sum(dataset.rows.values()), **{f"{k}_rows": v for k, v in dataset.rows.items()}}
+        ),
+    }
+
+
+def registered_source(uri: str, store_uri: str) -> str:
+    """models:/NAME/VERSION or models:/NAME@ALIAS -> where that version's files are (asked of this store: MLflow's
+    own models:/ resolution would ask the process-wide default registry instead)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+    spec = uri.removeprefix("models:/").strip("/")
+    if "@" in spec:
+        name, alias = spec.split("@", 1)
+        return client.get_model_version_by_alias(name, alias).source
+    name, _, version = spec.rpartition("/")
+    if not name or not version.isdigit():
+        raise ValueError(f"{uri}: expected models:/NAME/VERSION or models:/NAME@ALIAS")
+    return client.get_model_version_download_uri(name, version)
+
+
+@task(retries=1, retry_delay_seconds=5)
+def fetch_registered_model(uri: str, tracking: str | None, work_dir: str) -> str:
+    """models:/NAME/VERSION -> the trained model folder, downloaded under <work_dir>/models/registry/."""
+    from mlflow.artifacts import download_artifacts
+    from mlflow.exceptions import MlflowException
+
+    from scoring.mlflow_model import model_folder_of
+
+    store_uri = tracking_uri(tracking, work_dir)
+    try:
+        source = registered_source(uri, store_uri)
+    except MlflowException as err:
+        raise ValueError(f"{uri}: not found in the MLflow registry at {store_uri} ({err.message})") from err
+    name_version = uri.removeprefix("models:/").strip("/").replace("/", "-").replace("@", "-")
+    target = Path(work_dir).resolve() / "models" / "registry" / name_version
+    target.mkdir(parents=True, exist_ok=True)
+    local = download_artifacts(artifact_uri=source, dst_path=str(target), tracking_uri=store_uri)
+    folder = model_folder_of(local)
+    if not folder.is_dir():
+        raise ValueError(f"{uri}: the registered model has no artifacts/final/ folder: not an account-tax model")
+    return str(folder)
 
 
 def fail_mlflow_run(run_dir: str, uri: str | None, work_dir: str, logger=None) -> bool:

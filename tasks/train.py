@@ -20,7 +20,7 @@ from ledger.caching import StageCache
 from ledger.conf import conf_path
 from ledger.frames import OutputPath
 from monitor.metrics_sink import MetricsSink, read_events
-from monitor.mlflow_store import METRICS, MlflowRun, store_for
+from monitor.mlflow_store import METRICS, MlflowRun, RegisteredModel, store_for
 from monitor.progress import ProgressArtifact
 from params.train import TrainParams
 from tasks.evaluate import EvalReport
@@ -51,6 +51,7 @@ class TrainingOutcome(BaseModel):
     checkpoints: list[str]
     report: EvalReport | None = None  # per-class report of the test split, added by the flow
     probe_report: EvalReport | None = None  # the same for the linear probe the head started from
+    registered: RegisteredModel | None = None  # the MLflow model version (models:/NAME/VERSION)
 
 
 class TrainingFailed(RuntimeError):

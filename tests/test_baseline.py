@@ -9,6 +9,7 @@ import pytest
 from contracts.label_map import LabelMap, LabelSlot
 from ledger.frames import StageResult, write_frame
 from params.baseline import BaselineParams
+from params.prepare import PrepareParams
 from schemas import TextFrame
 from tasks.baseline import train_baseline
 from tasks.split import LabelMapFile
@@ -22,13 +23,15 @@ ACCOUNTS = {
 }
 
 
-def tiny_inputs(work_dir: str) -> tuple:
-    """A TextFrame of 8 train + 2 test rows per account and the label map file it refers to."""
-    rows = []
-    for slot, (_, _, words) in ACCOUNTS.items():
-        for i in range(10):
-            split = "test" if i < 2 else "train"
-            rows.append({"split": split, "text": f"적요: {words} {i} | 금액: {1000 * (i + 1):,}원", "label": slot})
+def tiny_inputs(work_dir: str, splits: list[str] | None = None) -> tuple:
+    """A TextFrame with one row per entry of `splits` per account (default: 2 test + 8 train) and the label map
+    file it refers to."""
+    splits = splits or ["test"] * 2 + ["train"] * 8
+    rows = [
+        {"split": split, "text": f"적요: {words} {i} | 금액: {1000 * (i + 1):,}원", "label": slot}
+        for slot, (_, _, words) in ACCOUNTS.items()
+        for i, split in enumerate(splits)
+    ]
     frame = write_frame(pd.DataFrame(rows), TextFrame, work_dir, "text")
     label_map = LabelMap(
         num_slots=6,
@@ -42,38 +45,51 @@ def tiny_inputs(work_dir: str) -> tuple:
     return StageResult(data=frame), labels
 
 
+def prepare_params(work_dir: str) -> PrepareParams:
+    """The data-preparation parameters the texts were made with (kept beside the baseline for predict)."""
+    return PrepareParams(input=str(Path(work_dir) / "ledger.csv"), work_dir=work_dir)
+
+
+def train(texts, labels, work_dir: str, params: BaselineParams | None = None):
+    return train_baseline.fn(texts, labels, params or BaselineParams(), work_dir, prepare_params(work_dir))
+
+
 def assert_report_files(report) -> None:
-    """The CSV, both PNGs and the fitted model are in the report folder."""
+    """The CSV and both PNGs are in the report folder, inside the baseline folder that holds the fitted model."""
     folder = Path(report.report_dir)
+    assert folder == Path(report.model_dir) / "reports"
     for path in (report.per_class_csv, report.confusion_png, report.f1_png):
         assert Path(path).is_file() and Path(path).parent == folder, path
     for png in (report.confusion_png, report.f1_png):
         data = Path(png).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 1024
-    assert (folder / "model.joblib").is_file()
+    assert (Path(report.model_dir) / "model.joblib").is_file()
 
 
 def test_task_on_a_tiny_frame(work_dir):
     # given 30 labelled texts (24 train, 6 test) of three easily told apart accounts
     texts, labels = tiny_inputs(work_dir)
     # when the baseline is trained (min_df 1 on a tiny train split; max_df drops the field names)
-    report = train_baseline.fn(texts, labels, BaselineParams(), work_dir)
+    report = train(texts, labels, work_dir)
     # then it separates them and reports on the 6 test rows, in a folder named after the texts' fingerprint
     assert report.name == "baseline"
     assert report.metrics["n_test"] == 6
     assert report.metrics["accuracy"] == 1.0
-    assert Path(report.report_dir) == Path(work_dir) / "reports" / f"baseline-{texts.data.fingerprint[:12]}"
+    assert Path(report.model_dir) == Path(work_dir) / "baselines" / f"baseline-{texts.data.fingerprint[:12]}"
     assert_report_files(report)
+    # and, with no valid rows to fit on, the calibration is the identity and no line is coded automatically
+    assert report.calibration is not None and report.calibration.temperature == 1.0
+    assert not report.calibration.automates
     table = pd.read_csv(report.per_class_csv, encoding="utf-8-sig", dtype={"code": str})
     assert sorted(table["code"]) == ["811", "814", "830"] and set(table["support"]) == {2}
     # and the saved pipeline predicts label slots from raw text
-    model = joblib.load(Path(report.report_dir) / "model.joblib")
+    model = joblib.load(Path(report.model_dir) / "model.joblib")
     assert model.predict(["적요: 인터넷 요금 KT 9"]).tolist() == [1]
 
 
 def saved_vocabulary(report) -> set[str]:
     """The n-grams the fitted TF-IDF step of the saved pipeline kept."""
-    model = joblib.load(Path(report.report_dir) / "model.joblib")
+    model = joblib.load(Path(report.model_dir) / "model.joblib")
     return set(model.steps[0][1].vocabulary_)
 
 
@@ -83,7 +99,7 @@ def test_max_df_drops_ngrams_present_in_every_training_text(tmp_path, max_df, ke
     work = str(tmp_path / f"work-{max_df}")
     texts, labels = tiny_inputs(work)
     # when the baseline is trained with that max_df
-    report = train_baseline.fn(texts, labels, BaselineParams(max_df=max_df), work)
+    report = train(texts, labels, work, BaselineParams(max_df=max_df))
     # then the n-gram is left out of the vocabulary below 1.0 and kept at 1.0, while the account words stay
     vocabulary = saved_vocabulary(report)
     assert ("적요" in vocabulary) is kept
@@ -97,7 +113,7 @@ def test_task_needs_test_rows(work_dir):
     no_test = texts.model_copy(update={"data": write_frame(df, TextFrame, work_dir, "text", name="train-only")})
     # when the baseline is trained, then it says why it cannot report
     with pytest.raises(ValueError, match="test"):
-        train_baseline.fn(no_test, labels, BaselineParams(), work_dir)
+        train(no_test, labels, work_dir)
 
 
 def test_params_reject_unknown_keys():
@@ -124,6 +140,7 @@ def test_flow_learns_a_synthetic_ledger(tmp_path, work_dir):
     assert report.metrics["accuracy"] > 3 * majority, (report.metrics, majority)
     assert report.metrics["f1_weighted"] > 0.5, report.metrics
     assert 0 < report.metrics["f1_macro"] <= 1
-    # and every report file is there, under the work dir
-    assert Path(report.report_dir).parent == Path(work_dir) / "reports"
+    # and every report file is there, in a baseline folder under the work dir, calibrated on the valid split
+    assert Path(report.model_dir).parent == Path(work_dir) / "baselines"
     assert_report_files(report)
+    assert report.calibration is not None and report.calibration.valid is not None

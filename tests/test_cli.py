@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from flows.console import CHILD_OUTPUT, TerminalFilter, WithoutTraceback, print_prefect_ui, print_training
+from flows.console import CHILD_OUTPUT, TerminalFilter, WithoutTraceback
 from flows.errors import hint_for
+from flows.summaries import print_prefect_ui, print_training
 from ledger.errors import LedgerFileError
 from tasks.train import TrainingOutcome, resumed_checkpoint
 from tests.conftest import write_csv

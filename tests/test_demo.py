@@ -20,6 +20,13 @@ def test_the_demo_trains_the_real_model_beside_the_baseline_and_predicts(tmp_pat
     assert (tmp_path / "demo" / "models" / "all-MiniLM-L6-v2" / "model.safetensors").exists()
     assert pipeline.llm.learned, pipeline.llm.verdict
     assert pipeline.probe is not None and pipeline.baseline.metrics["f1_macro"] > 0
-    # and next month's export was predicted with more than one account
-    predicted = pd.read_excel(result.prediction.output)
-    assert result.prediction.rows_predicted > 1000 and predicted["pred1_code"].nunique() > 5
+    # and the pipeline said which of the two to deploy, from their calibrated valid figures
+    assert pipeline.choice is not None and pipeline.choice.chosen in ("llm", "baseline"), pipeline.choice
+    assert pipeline.llm.calibration is not None and pipeline.baseline.calibration is not None
+    # and next month's export was predicted with more than one account, each line auto or review
+    prediction = result.prediction
+    predicted = pd.read_excel(prediction.output, sheet_name="전체")
+    assert prediction.rows_predicted > 1000 and predicted["예측1 계정코드"].nunique() > 5
+    assert set(predicted["처리"]) <= {"자동", "검토"}
+    assert prediction.rows_auto + prediction.rows_review == prediction.rows_predicted
+    assert "lines coded automatically" in prediction.headline()

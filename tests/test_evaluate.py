@@ -1,5 +1,8 @@
-"""Evaluation reports: metrics as sklearn computes them, real classes only, plots in both font branches, artifacts."""
+"""Evaluation reports: metrics as sklearn computes them, real classes only, plots in the bundled Hangul font,
+markdown (metrics, model choice, calibration, per-class tables) and artifacts."""
 
+import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +11,21 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
 import tasks.evaluate as evaluation
+from contracts.calibration import Calibration, SplitFigures
 from contracts.label_map import LabelMap, LabelSlot
-from tasks.evaluate import EvalReport, build_report, metrics_markdown, per_class_table, publish_eval_report
+from contracts.predictions import TEST_PREDICTIONS_FILE
+from scoring.choice import Candidate, ModelChoice
+from scoring.fonts import hangul_font
+from tasks.evaluate import (
+    EvalReport,
+    build_report,
+    calibration_markdown,
+    evaluate_training,
+    metrics_markdown,
+    per_class_markdown,
+    per_class_table,
+    publish_eval_report,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Three real accounts in slots 0, 2, 5 of an 8-slot head; slots 1, 3, 4, 6, 7 are unused (dummy) slots.
@@ -80,54 +96,79 @@ def _assert_png(path: str) -> None:
     assert data[:8] == PNG_MAGIC and len(data) > 1024, path
 
 
-@pytest.mark.filterwarnings("ignore:Glyph.*missing:UserWarning")
-@pytest.mark.parametrize(("font", "expected"), [(None, "811"), ("DejaVu Sans", "811 복리후생비")])
-def test_plots_written_in_both_font_branches(tmp_path, monkeypatch, font, expected):
-    # given a machine with (pretended) or without a font that renders Hangul
-    monkeypatch.setattr(evaluation, "hangul_font", lambda: font)
+def _glyph_warnings(caught) -> list[str]:
+    return [str(w.message) for w in caught if "missing from font" in str(w.message)]
+
+
+def test_plots_name_accounts_by_code_and_name_in_the_bundled_hangul_font(tmp_path, monkeypatch):
+    # given a report to plot, with Korean account names and Korean axis titles
     axes = _tick_labels(monkeypatch)
-    # when a report is built
-    report = build_report(Y_TRUE, Y_PRED, LABEL_MAP, tmp_path, "llm", top_n=2)
+    # when it is built, every warning recorded
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = build_report(Y_TRUE, Y_PRED, LABEL_MAP, tmp_path, "llm", top_n=2)
     # then both plots are real, non-trivial PNG files
     _assert_png(report.confusion_png)
     _assert_png(report.f1_png)
     assert Path(report.confusion_png).parent == Path(report.f1_png).parent == tmp_path
-    # and the axes name the top_n classes by code, with the Korean name only when it can be drawn
-    confusion_rows = [t.get_text() for t in axes[0].get_yticklabels()]
-    assert confusion_rows == [expected, "830 소모품비" if font else "830"]
-    f1_rows = " ".join(t.get_text() for t in axes[1].get_yticklabels())
-    assert expected in f1_rows and "814" not in f1_rows
-    assert ("복리후생비" in f1_rows) is (font is not None)
+    # and the axes name the top_n classes as "code name", whatever fonts the host has
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["811 복리후생비", "830 소모품비"]
+    assert [t.get_text() for t in axes[0].get_xticklabels()] == ["811 복리후생비", "830 소모품비"]
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == ["830 소모품비", "811 복리후생비"]  # barh: bottom up
+    # and they are drawn in the font koreanize-matplotlib ships, with no glyph missing anywhere
+    bundled = hangul_font()
+    assert {t.get_fontname() for ax in axes for t in ax.get_yticklabels()} == {bundled}
+    assert axes[0].xaxis.label.get_fontname() == bundled
+    assert _glyph_warnings(caught) == []
 
 
-@pytest.mark.parametrize(
-    ("installed", "expected"),
-    [
-        (["DejaVu Sans", "STIXGeneral"], None),
-        (["DejaVu Sans", "NanumGothic"], "NanumGothic"),
-        (["Noto Sans CJK JP"], "Noto Sans CJK JP"),
-    ],
-)
-def test_hangul_font_detected_by_name(monkeypatch, installed, expected):
-    # given the fonts matplotlib knows about
-    from matplotlib import font_manager
-
-    fonts = [font_manager.FontEntry(fname=f"/fonts/{name.replace(' ', '')}.ttf", name=name) for name in installed]
-    monkeypatch.setattr(font_manager.fontManager, "ttflist", fonts)
-    # when the detector looks, then only a Korean/CJK font counts
-    assert evaluation.hangul_font() == expected
+def test_an_account_named_by_its_code_is_labelled_once(tmp_path, monkeypatch):
+    # given an account whose name is its code (a ledger without an account-name column)
+    label_map = LABEL_MAP.model_copy(
+        update={"labels": [*LABEL_MAP.labels[:2], LabelSlot(id=5, code="814", name="814")]}
+    )
+    axes = _tick_labels(monkeypatch)
+    # when plotted with every class shown
+    build_report(Y_TRUE, Y_PRED, label_map, tmp_path, "llm", top_n=3)
+    # then it reads "814", not "814 814", beside the named ones
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["811 복리후생비", "830 소모품비", "814"]
 
 
-def _report(name: str, accuracy: float, f1w: float, f1m: float) -> EvalReport:
-    metrics = {"accuracy": accuracy, "f1_weighted": f1w, "f1_macro": f1m, "n_test": 100.0}
+def test_plotting_does_not_change_the_global_font(tmp_path):
+    # given matplotlib's font family before a report
+    import matplotlib
+
+    before = list(matplotlib.rcParams["font.family"])
+    # when a report is plotted, then the Hangul font was used inside the plot only
+    build_report(Y_TRUE, Y_PRED, LABEL_MAP, tmp_path, "llm", top_n=2)
+    assert list(matplotlib.rcParams["font.family"]) == before
+
+
+def _report(name: str, accuracy: float, f1w: float, f1m: float, folder: str = "/r", **extra) -> EvalReport:
+    metrics = {"accuracy": accuracy, "f1_weighted": f1w, "f1_macro": f1m, "n_test": 1200.0}
     return EvalReport(
         name=name,
         metrics=metrics,
-        per_class_csv=f"/r/{name}/per_class.csv",
-        confusion_png=f"/r/{name}/c.png",
-        f1_png=f"/r/{name}/f.png",
-        report_dir=f"/r/{name}",
+        per_class_csv=f"{folder}/{name}/per_class.csv",
+        confusion_png=f"{folder}/{name}/c.png",
+        f1_png=f"{folder}/{name}/f.png",
+        report_dir=f"{folder}/{name}",
+        **extra,
     )
+
+
+def _figures(coverage: float, auto_accuracy: float | None, f1_macro: float = 0.8) -> SplitFigures:
+    return SplitFigures(
+        rows=100, accuracy=0.9, f1_macro=f1_macro, ece_before=0.1, ece_after=0.02, coverage=coverage,
+        auto_accuracy=auto_accuracy, auto_lines=round(100 * coverage),
+    )  # fmt: skip
+
+
+def _calibration(threshold: float, plots: dict | None = None) -> Calibration:
+    return Calibration(
+        model="baseline", temperature=1.5, target_accuracy=0.98, threshold=threshold,
+        valid=_figures(0.6, 0.985), test=_figures(0.55, 0.981), plots=plots or {},
+    )  # fmt: skip
 
 
 def test_markdown_puts_models_side_by_side():
@@ -136,24 +177,126 @@ def test_markdown_puts_models_side_by_side():
     # when rendered
     text = metrics_markdown(reports)
     lines = text.splitlines()
-    # then one column per model and one row per metric, 4 decimals
-    assert "| metric | baseline | llm |" in lines
+    # then one column per model and one row per metric, 4 decimals, the test rows with thousands separators
+    assert lines[:2] == ["| metric | baseline | llm |", "|---|---|---|"]
     assert "| accuracy | 0.9123 | 0.9500 |" in lines
     assert "| F1 weighted | 0.9000 | 0.9400 |" in lines
     assert "| F1 macro | 0.8000 | 0.8500 |" in lines
-    assert "/r/llm/per_class.csv" in text
+    assert "| test rows | 1,200 | 1,200 |" in lines
+    # and each model's files are named
+    assert "- llm: `/r/llm/per_class.csv`, `/r/llm/c.png`, `/r/llm/f.png`" in lines
 
 
-def test_publish_creates_both_artifacts(monkeypatch):
-    # given the artifact functions recorded instead of sent to an API
+def test_calibration_table_has_one_row_per_calibrated_model():
+    # given a calibrated baseline, an LLM whose valid split never reached the target, and an uncalibrated probe
+    reports = [
+        _report("baseline", 0.9, 0.9, 0.8, calibration=_calibration(0.9, {"reliability": "/r/b/reliability.png"})),
+        _report("llm", 0.95, 0.94, 0.85, calibration=_calibration(1.5)),
+        _report("probe", 0.7, 0.7, 0.6),
+    ]
+    # when rendered
+    lines = calibration_markdown(reports).splitlines()
+    # then the target heads the section, each calibrated model has its figures, the probe none
+    assert lines[0] == "## Calibration and automatic coding (target accuracy 98%)"
+    assert "| baseline | 1.5 | 0.100 -> 0.020 | p >= 0.900 | 60.0% | 55.0% | 98.1% |" in lines
+    assert any(line.startswith("| llm |") and "none (every line to review)" in line for line in lines)
+    assert not any(line.startswith("| probe") for line in lines)
+    assert "- baseline: `/r/b/reliability.png`" in lines
+    # and with no calibrated model there is no section at all
+    assert calibration_markdown([_report("probe", 0.7, 0.7, 0.6)]) == ""
+
+
+def test_per_class_markdown_shows_the_most_frequent_accounts(tmp_path):
+    # given a per-class CSV as build_report writes it (three accounts)
+    report = build_report(Y_TRUE, Y_PRED, LABEL_MAP, tmp_path / "llm", "llm", top_n=2)
+    # when two rows are shown
+    lines = per_class_markdown(report, shown=2).splitlines()
+    # then the header says how many of how many, and the rows are code, name, support, precision, recall, F1
+    assert lines[0] == "### llm: per-class (test, 2 of 3 accounts by support)"
+    assert lines[2] == "| code | name | support | precision | recall | F1 |"
+    assert lines[4].startswith("| 811 | 복리후생비 | 5 | ") and lines[5].startswith("| 830 | 소모품비 | 3 | ")
+    assert len(lines) == 6  # 814 is left out
+
+
+def test_per_class_markdown_says_when_the_csv_is_gone():
+    report = _report("llm", 0.95, 0.94, 0.85, folder="/no/such/folder")
+    assert per_class_markdown(report) == (
+        "### llm: per-class table missing (`/no/such/folder/llm/per_class.csv` is gone)"
+    )
+
+
+def _record_artifacts(monkeypatch) -> dict:
     calls = {}
     monkeypatch.setattr(evaluation, "create_markdown_artifact", lambda **kw: calls.setdefault("markdown", kw))
     monkeypatch.setattr(evaluation, "create_table_artifact", lambda **kw: calls.setdefault("table", kw))
-    reports = [_report("baseline", 0.9, 0.9, 0.8), _report("llm", 0.95, 0.94, 0.85)]
-    # when published
-    publish_eval_report(reports)
-    # then the markdown and the comparison table are there under their keys
-    assert calls["markdown"]["key"] == "eval-metrics" and "| metric | baseline | llm |" in calls["markdown"]["markdown"]
+    return calls
+
+
+def test_publish_creates_both_artifacts(tmp_path, monkeypatch):
+    # given the artifact functions recorded instead of sent to an API, a baseline with its per-class CSV on disk
+    # and calibration, and an LLM report whose CSV is gone
+    calls = _record_artifacts(monkeypatch)
+    baseline = build_report(Y_TRUE, Y_PRED, LABEL_MAP, tmp_path / "baseline", "baseline", top_n=2)
+    baseline = baseline.model_copy(update={"calibration": _calibration(0.9), "model_dir": str(tmp_path / "b")})
+    llm = _report("llm", 0.95, 0.94, 0.85, folder=str(tmp_path / "gone"))
+    candidates = [
+        Candidate(name=n, model_dir=f"/m/{n}", valid_f1_macro=0.8, valid_coverage=c, test_coverage=None,
+                  test_auto_accuracy=None, test_f1_macro=None)
+        for n, c in (("baseline", 0.6), ("llm", 0.3))
+    ]  # fmt: skip
+    choice = ModelChoice(
+        chosen="baseline", model_dir=str(tmp_path / "b"), reason="baseline codes more", confirmed_on_test=None,
+        candidates=candidates,
+    )  # fmt: skip
+    # when published with the choice
+    publish_eval_report([baseline, llm], choice)
+    # then the markdown has, in order: metrics side by side, the model to deploy, calibration, per-class tables
+    text = calls["markdown"]["markdown"]
+    assert calls["markdown"]["key"] == "eval-metrics"
+    order = [
+        "# Evaluation (test split)",
+        "| metric | baseline | llm |",
+        "## Model to deploy: **baseline**",
+        f"account-tax predict --model {tmp_path / 'b'} ",
+        "## Calibration and automatic coding",
+        "| baseline | 1.5 |",
+        "### baseline: per-class (test, 3 of 3 accounts by support)",
+        "| 811 | 복리후생비 | 5 |",
+        "### llm: per-class table missing",
+    ]
+    positions = [text.find(part) for part in order]
+    assert -1 not in positions and positions == sorted(positions), dict(zip(order, positions, strict=True))
+    # and the comparison table has a row per model
     assert calls["table"]["key"] == "baseline-vs-llm"
     table = calls["table"]["table"]
-    assert len(table) == 2 and "baseline" in str(table) and "llm" in str(table)
+    assert [row["model"] for row in table] == ["baseline", "llm"] and table[1]["accuracy"] == 0.95
+
+
+def test_publish_without_choice_or_calibration_has_neither_section(tmp_path, monkeypatch):
+    # given two uncalibrated reports and no choice
+    calls = _record_artifacts(monkeypatch)
+    reports = [_report("baseline", 0.9, 0.9, 0.8, folder=str(tmp_path)), _report("llm", 0.95, 0.94, 0.85)]
+    # when published, then only the metrics and the (missing) per-class lines are there
+    publish_eval_report(reports)
+    text = calls["markdown"]["markdown"]
+    assert "| metric | baseline | llm |" in text
+    assert "Model to deploy" not in text and "Calibration" not in text
+    assert text.count("per-class table missing") == 2
+
+
+def test_evaluate_training_carries_calibration_and_points_at_the_run(tmp_path, monkeypatch):
+    # given a run's final/ with its label map and test predictions
+    final = tmp_path / "run" / "final"
+    final.mkdir(parents=True)
+    (final / "label_map.json").write_text(LABEL_MAP.model_dump_json(), encoding="utf-8")
+    frame = pd.DataFrame({"label": Y_TRUE, "pred": Y_PRED, "prob": np.full(len(Y_TRUE), 0.9)})
+    frame.to_parquet(final / TEST_PREDICTIONS_FILE, index=False)
+    monkeypatch.setattr(evaluation, "get_run_logger", lambda: logging.getLogger("test"))
+    calibration = _calibration(0.9)
+    # when evaluated with its calibration
+    report = evaluate_training.fn(str(final), calibration=calibration)
+    # then the report carries it, predict can take the run folder, and the reports are beside final/
+    assert report.calibration == calibration
+    assert report.model_dir == str(tmp_path / "run")
+    assert Path(report.report_dir) == tmp_path / "run" / "reports"
+    assert report.metrics["accuracy"] == pytest.approx(accuracy_score(Y_TRUE, Y_PRED))

@@ -29,9 +29,10 @@ ALL_TASKS = {
     "reconcile_rows",
     "assign_label_slots",
     "split_dataset",
+    "save_train_vendors",
     "serialize_text",
 }
-DATASET_TASKS = {"assign_label_slots", "split_dataset", "serialize_text"}
+DATASET_TASKS = {"assign_label_slots", "split_dataset", "save_train_vendors", "serialize_text"}
 PREFLIGHT = {"check_output_folders"}  # never cached: a folder can become unwritable between runs
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -30,9 +30,7 @@ def real_dataset(tmp_path_factory, prefect_harness) -> dict:
     work = tmp_path_factory.mktemp("learning")
     model = str(bundled_model(work / "models"))
     ledger = write_ledger(make_ledger(3000, 20, seed=5), str(work / "ledger.csv"))
-    prepared = prepare_data(
-        PrepareParams(input=ledger, work_dir=str(work), model=model, tokenize={"max_length": 96})
-    )
+    prepared = prepare_data(PrepareParams(input=ledger, work_dir=str(work), model=model, tokenize={"max_length": 96}))
     return {"dataset": str(Path(prepared.dataset.path).parent), "model": model, "work_dir": str(work)}
 
 

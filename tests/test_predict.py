@@ -10,7 +10,8 @@ import pytest
 
 from contracts.run_folder import FINAL_FILES
 from ledger.spreadsheet import escape_formulas
-from tasks.predict import RunFolderError, label_check, load_run, top_k
+from scoring.predictor import top_k
+from tasks.predict import RunFolderError, label_check, load_run
 from training.config import RunConfig, write_run_config
 
 

@@ -116,9 +116,12 @@ def test_training_survives_the_mlflow_server_going_away_mid_run(tmp_path):
         client = MlflowClient(server.url)
         run_id = (Path(outcome.run_dir) / "mlflow_run_id").read_text()
         run = client.get_run(run_id)
-        assert run.info.status == "FINISHED" and "final_test_accuracy" in run.data.metrics
+        assert run.info.status == "FINISHED" and "final/test_accuracy" in run.data.metrics
         assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(2, 31, 2))
-        assert "adapter/adapter_config.json" in {a.path for a in client.list_artifacts(run_id, "adapter")}
+        assert "model/MLmodel" in {a.path for a in client.list_artifacts(run_id, "model")}
+        # and the model is registered through the server's REST API, from this run
+        version = client.get_model_version(outcome.registered.name, outcome.registered.version)
+        assert version.run_id == run_id and version.source.rstrip("/").endswith("/model")
     finally:
         logging.getLogger("prefect").removeHandler(handler)
         server.stop()

@@ -139,8 +139,15 @@ def test_deepspeed_run_leaves_checkpoints_adapter_and_mlflow_run(reference):
     assert [m.step for m in history] == list(range(2, STEPS + 1, 2))
     logged = [e for e in events(outcome.run_dir) if e["event"] == "log" and "loss" in e["metrics"]]
     assert [m.timestamp for m in history] == [int(e["time"] * 1000) for e in logged]
-    assert "final_test_accuracy" in run.data.metrics and "eval_f1_macro" in run.data.metrics
-    assert "adapter/adapter_model.safetensors" in {a.path for a in client.list_artifacts(run_id, "adapter")}
+    assert "final/test_accuracy" in run.data.metrics and "eval_f1_macro" in run.data.metrics
+    assert {"calibration/temperature", "calibration/test_ece_after"} <= set(run.data.metrics)
+    model_files = {a.path for a in client.list_artifacts(run_id, "model/artifacts/final")}
+    assert {"model/artifacts/final/adapter_model.safetensors", "model/artifacts/final/calibration.json"} <= model_files
+    # and the experiment opens as model training, with the dataset as the run's input
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"
+    (dataset_input,) = run.inputs.dataset_inputs
+    assert json.loads(dataset_input.dataset.profile)["num_rows"] > 0 and dataset_input.dataset.digest
     assert "reports/per_class.csv" in {a.path for a in client.list_artifacts(run_id, "reports")}
     assert outcome.report is not None and Path(outcome.report.confusion_png).exists()
 
@@ -239,17 +246,26 @@ def test_predict_new_ledger_with_unseen_vendors_and_invalid_rows(prepared, refer
     rejects = pd.read_csv(summary.rejects, encoding="utf-8-sig")
     assert len(rejects) == summary.rows_rejected and rejects["rule"].notna().all()
     # and the output has the input columns plus sorted top-3 codes from the label map, escaped formulas
-    table = pd.read_excel(out, dtype=str)
-    assert {"거래처", "적요", "pred1_code", "pred1_name", "pred3_prob"} <= set(table.columns)
-    probs = table[["pred1_prob", "pred2_prob", "pred3_prob"]].astype(float).to_numpy()
+    table = pd.read_excel(out, dtype=str, sheet_name="전체")
+    expected = {"거래처", "적요", "예측1 계정코드", "예측1 계정과목", "예측3 확률", "처리", "검토 사유"}
+    assert expected <= set(table.columns)
+    probs = table[["예측1 확률", "예측2 확률", "예측3 확률"]].astype(float).to_numpy()
     assert (np.diff(probs, axis=1) <= 1e-12).all() and (probs.sum(axis=1) <= 1 + 1e-6).all()
     codes = {s["code"] for s in json.loads((Path(reference[1].final_dir) / "label_map.json").read_text())["labels"]}
-    assert set(table["pred1_code"]) <= codes
+    assert set(table["예측1 계정코드"]) <= codes
     assert table["적요"].str.startswith("'=HYPERLINK").any()
     # and the rows whose code the model cannot know are flagged, the others have no check
-    flagged = table[table["label_check"].notna()]
-    assert set(flagged["label_check"]) == {"unknown to the model"} and set(flagged["계정코드"]) == {"999"}
+    flagged = table[table["장부 계정 대조"].notna()]
+    assert set(flagged["장부 계정 대조"]) == {"모델이 모르는 계정"} and set(flagged["계정코드"]) == {"999"}
     assert summary.label_checks == {"unknown to the model": len(flagged)} and 0 < len(flagged) <= 5
+    # and each line is auto or review; unseen vendors and unknown codes are reasons, counted in the summary
+    assert set(table["처리"]) <= {"자동", "검토"} and summary.rows_auto + summary.rows_review == len(table)
+    new_vendor = table["거래처"].str.startswith("신규거래처")
+    assert new_vendor.any() and table.loc[new_vendor, "검토 사유"].str.contains("처음 보는 거래처").all()
+    assert flagged["검토 사유"].str.contains("모델이 모르는 계정").all()
+    assert summary.review_reasons["new_vendor"] == int(new_vendor.sum())
+    review = pd.read_excel(out, dtype=str, sheet_name="검토 대상")
+    assert len(review) == summary.rows_review and set(review["처리"]) <= {"검토"}
 
 
 def test_pipeline_trains_and_compares_with_the_baseline(prepared, tmp_path):
@@ -269,6 +285,12 @@ def test_pipeline_trains_and_compares_with_the_baseline(prepared, tmp_path):
     assert result.baseline.metrics["accuracy"] > 0.5
     for report in (result.llm, result.baseline):
         assert Path(report.confusion_png).stat().st_size > 1024 and Path(report.per_class_csv).exists()
+        assert report.calibration is not None and report.calibration.valid is not None
+        assert Path(report.calibration.plots["reliability"]).exists()
+    # and it chose the model to deploy between the two, with a reason
+    assert result.choice is not None and result.choice.chosen in {"llm", "baseline"} and result.choice.reason
+    chosen = {"llm": result.llm, "baseline": result.baseline}[result.choice.chosen]
+    assert result.choice.model_dir == chosen.model_dir
 
 
 def test_a_deleted_run_folder_trains_again_instead_of_coming_back_cached(prepared):

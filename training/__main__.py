@@ -66,6 +66,11 @@ def barrier() -> None:
         dist.barrier()
 
 
+def _logits(output):
+    """The head's outputs of a Trainer.predict (a tuple when the model returns more than logits)."""
+    return output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     start_watchdog()
@@ -75,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     from datasets import load_from_disk
     from transformers import AutoTokenizer, DataCollatorWithPadding
 
+    from contracts.calibration import TEST_LOGITS_FILE, VALID_LOGITS_FILE, save_logits
     from contracts.label_map import LabelMap
     from contracts.predictions import TEST_PREDICTIONS_FILE, save_test_predictions
     from training.architecture import ModelConfigError
@@ -179,14 +185,20 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy(config.folder.probe, config.final_dir / config.folder.probe.name)
     progress.write("saved", path=str(config.final_dir), step=trainer.state.global_step)
 
+    # the whole valid split's logits: the flow fits the temperature and the auto / review threshold on them
+    if "valid" in dataset and len(dataset["valid"]):
+        output = trainer.predict(dataset["valid"], metric_key_prefix="valid")
+        if is_rank_zero():
+            save_logits(_logits(output), output.label_ids, config.final_dir / VALID_LOGITS_FILE)
+
     # evaluate on the test split; rank 0 keeps the predictions for the per-class report
     if "test" in dataset:
         output = trainer.predict(dataset["test"], metric_key_prefix="test")
         trainer.log(output.metrics)  # through the callbacks: a `log` event the flow logs to MLflow
         progress.write("test", step=trainer.state.global_step, metrics=output.metrics)
         if is_rank_zero():
-            logits = output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
-            save_test_predictions(logits, output.label_ids, config.final_dir / TEST_PREDICTIONS_FILE)
+            save_test_predictions(_logits(output), output.label_ids, config.final_dir / TEST_PREDICTIONS_FILE)
+            save_logits(_logits(output), output.label_ids, config.final_dir / TEST_LOGITS_FILE)
             (config.final_dir / "test_metrics.json").write_text(json.dumps(output.metrics, indent=2))
     barrier()
     progress.write("done", step=trainer.state.global_step)

@@ -1,0 +1,87 @@
+"""calibration.json beside a trained model (an LLM run's final/ or a baseline folder): the temperature, the
+auto / review threshold and the figures behind them. Written after training, read by evaluation, prediction and
+the MLflow model. Also the train split's vendors, which prediction compares new lines against."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+CALIBRATION_FILE = "calibration.json"
+TRAIN_VENDORS_FILE = "train_vendors.json"
+VALID_LOGITS_FILE = "valid_logits.npz"
+TEST_LOGITS_FILE = "test_logits.npz"
+
+
+class SplitFigures(BaseModel):
+    """One split seen through the calibrated model."""
+
+    rows: int
+    accuracy: float
+    f1_macro: float
+    ece_before: float  # expected calibration error of the raw softmax
+    ece_after: float  # ... after temperature scaling
+    coverage: float  # share of lines at or above the threshold (coded automatically)
+    auto_accuracy: float | None  # accuracy of those lines (None: no line above the threshold)
+    auto_lines: int
+
+
+class Calibration(BaseModel):
+    """How a model's probabilities are read: softmax(logits / temperature); auto at or above `threshold`."""
+
+    model: str  # llm | baseline
+    temperature: float = Field(gt=0)
+    target_accuracy: float
+    threshold: float  # > 1: no line is coded automatically (the target was not reached on valid)
+    valid: SplitFigures | None = None  # where the temperature and threshold were fitted
+    test: SplitFigures | None = None  # how they held on lines they never saw
+    risk_coverage: list[dict] = []  # test split: coverage, threshold, accuracy
+    reliability: dict[str, list[dict]] = {}  # test split: 'before' / 'after' -> bins
+    plots: dict[str, str] = {}  # name -> PNG path
+
+    @property
+    def automates(self) -> bool:
+        return self.threshold <= 1.0
+
+    def write(self, folder: str | Path) -> Path:
+        path = Path(folder) / CALIBRATION_FILE
+        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def read(cls, folder: str | Path) -> "Calibration | None":
+        path = Path(folder) / CALIBRATION_FILE
+        return cls.model_validate_json(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def save_logits(logits: np.ndarray, labels: np.ndarray, path: str | Path) -> Path:
+    """A split's raw head outputs and labels (what calibration is fitted on), float32, compressed."""
+    np.savez_compressed(path, logits=np.asarray(logits, dtype="float32"), labels=np.asarray(labels, dtype="int64"))
+    return Path(path)
+
+
+def read_logits(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as data:
+        return data["logits"].astype("float64"), data["labels"]
+
+
+def normalize_vendors(values: pd.Series) -> pd.Series:
+    """The same vendor however it was typed: case, surrounding and repeated spaces, (주) / ㈜ / 주식회사."""
+    text = values.astype("str").str.strip().str.casefold()
+    text = text.str.replace(r"\(주\)|㈜|주식회사", "", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
+    return text.where(values.notna() & text.ne(""))
+
+
+def write_train_vendors(vendors: pd.Series, folder: str | Path) -> Path:
+    path = Path(folder) / TRAIN_VENDORS_FILE
+    known = sorted(set(normalize_vendors(vendors).dropna()))
+    path.write_text(json.dumps(known, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def read_train_vendors(folder: str | Path) -> set[str] | None:
+    """The train split's vendors (normalised), or None when the model was trained without a vendor column."""
+    path = Path(folder) / TRAIN_VENDORS_FILE
+    return set(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None

@@ -1,0 +1,117 @@
+"""What the terminal shows when a command ends: rows accounting, training, models side by side, the prediction's
+auto / review figures, and where everything is (the logging set-up is flows/console.py)."""
+
+from pathlib import Path
+
+from flows.console import venv_tool
+from monitor.quality import terminal_lines
+
+
+def print_prepare_result(result) -> None:
+    """Rows accounting, output paths and, when built, the tokenized dataset."""
+    summary = result.summary
+    print()
+    print(f"rows in      {summary.rows_in:>10,}")
+    print(f"accepted     {summary.rows_accepted:>10,}")
+    print(f"rejected     {summary.rows_rejected:>10,}")
+    for rule, count in summary.rejected_by_rule.items():
+        print(f"  {rule:<24}{count:>8,}")
+    if lines := summary.cancellations.get("lines"):
+        print(f"cancelled    {lines:>10,} card cancellations (취소) kept as negative lines")
+    for left in summary.files_left_out:
+        print(f"left out     {left['url']}: {left['reason']}")
+    print("\n".join(terminal_lines(summary.files, summary.unmapped_values)))
+    print(f"features     {summary.data_path}")
+    print(f"rejects      {summary.rejects_csv}")
+    print(f"metadata     {summary.metadata_path}")
+    if result.dataset is None:
+        print("dataset      not built (give --model PATH to tokenize, and labelled data)")
+        return
+    dataset, tokens = result.dataset, result.dataset.stats["all"]
+    print(f"splits       {', '.join(f'{k} {v:,}' for k, v in dataset.rows.items())}")
+    rare = result.split.get("rare_classes_in_train_only", {})
+    print(f"rare classes {len(rare):,} kept in train only")
+    print(
+        f"tokens       p50 {tokens['p50']:.0f}, p95 {tokens['p95']:.0f}, max {tokens['max']:,}, "
+        f"truncated {tokens['truncated_share']:.1%} at {tokens['max_length']:,}"
+    )
+    print(f"dataset      {dataset.path}")
+
+
+def training_origin(outcome) -> str:
+    """How the adapter came to be: from scratch, resumed from a checkpoint, or finished by an earlier run."""
+    origin = f"resumed from {Path(outcome.resumed_from).name}" if outcome.resumed_from else "from scratch"
+    if getattr(outcome, "already_finished", False):
+        return f"by an earlier launch ({origin}); already finished, nothing trained this time"
+    return origin
+
+
+def print_training(outcome, tracking_uri: str, verdict: bool = False) -> None:
+    """Final metrics, whether it learned (`verdict`: the side-by-side table says it otherwise), where the adapter
+    and the training output are, and the MLflow run actually used."""
+    from contracts.run_folder import RunFolder
+
+    folder = RunFolder(root=outcome.run_dir)
+    print()
+    print(f"trained      {outcome.global_step:,} steps, {training_origin(outcome)}")
+    for key in ("test_accuracy", "test_f1_weighted", "test_f1_macro", "test_loss"):
+        if key in outcome.metrics:
+            print(f"  {key:<22}{outcome.metrics[key]:.4f}")
+    if verdict and outcome.report is not None and outcome.report.verdict:
+        print(f"verdict      {outcome.report.verdict}")
+    print(f"adapter      {outcome.final_dir}")
+    print(f"checkpoints  {folder.checkpoints} ({', '.join(outcome.checkpoints) or 'none'})")
+    if folder.train_log.exists():
+        print(f"train log    {folder.train_log}")
+    run_id = folder.mlflow_run_id.read_text().strip() if folder.mlflow_run_id.exists() else None
+    print(f"MLflow       {tracking_uri}" + (f", run {run_id}" if run_id else ""))
+    if registered := getattr(outcome, "registered", None):
+        print(f"registered   {registered.uri} (predict --model {registered.uri} takes it)")
+    if not tracking_uri.startswith(("http://", "https://", "databricks")):
+        print(
+            f"MLflow UI    {venv_tool('mlflow')} ui --backend-store-uri {tracking_uri} --port 5000 -> http://127.0.0.1:5000"
+        )
+
+
+def print_prefect_ui() -> None:
+    """Where the flow runs can be seen: the configured server's UI, or how to keep runs next time."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    if api := PREFECT_API_URL.value():
+        print(f"Prefect UI   {PREFECT_UI_URL.value() or api} (flow runs, logs, artifacts)")
+        return
+    keep = f"{venv_tool('prefect')} server start; export PREFECT_API_URL=http://127.0.0.1:4200/api"
+    print(f"Prefect UI   none: this command's temporary Prefect server is gone; to keep runs: {keep}")
+
+
+def print_side_by_side(reports, choice=None) -> None:
+    """Baseline and LLM metrics in columns, each calibrated model's auto / review figures, the model to deploy."""
+    from tasks.calibrate import describe
+    from tasks.evaluate import metrics_markdown
+
+    reports = [r for r in reports if r is not None]
+    print()
+    print(metrics_markdown(reports))
+    for report in reports:
+        if report.calibration is not None:
+            print(f"calibrated   {describe(report.calibration)}")
+    if choice is not None:
+        print(f"deploy       {choice.reason}")
+        print(f"             account-tax predict --model {choice.model_dir} --input NEXT.xlsx --out predictions.xlsx")
+
+
+def print_prediction(summary) -> None:
+    print()
+    print(f"predicted    {summary.rows_predicted:,} of {summary.rows_in:,} rows -> {summary.output}")
+    rules = ", ".join(f"{rule} {n:,}" for rule, n in summary.rejected_by_rule.items())
+    print(f"rejected     {summary.rows_rejected:,} rows ({rules or 'none'}) -> {summary.rejects}")
+    print(f"decision     {summary.headline()}")
+    if summary.review_reasons:
+        print("review       " + ", ".join(f"{reason} {n:,}" for reason, n in summary.review_reasons.items()))
+    if held := summary.expectation:
+        accuracy = "-" if held.accuracy is None else f"{held.accuracy:.1%}"
+        expected = "-" if held.expected_accuracy is None else f"{held.expected_accuracy:.1%}"
+        print(
+            f"held?        on the {held.labelled_lines:,} lines with a code: {held.coverage:.1%} auto, "
+            f"accuracy {accuracy} (validation: {expected})"
+        )

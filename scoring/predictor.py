@@ -1,0 +1,136 @@
+"""A trained model folder (an LLM run's final/ or a baseline folder) that turns texts into calibrated top-k
+account codes. Shared by the prediction flow and the MLflow model; never imports prefect."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from contracts.baseline_folder import BaselineFolder
+from contracts.calibration import Calibration, read_train_vendors
+from contracts.label_map import LABEL_MAP_FILE, LabelMap
+from scoring.calibration import scaled_probs
+from scoring.selective import NO_THRESHOLD
+
+Progress = Callable[[int, int], None]  # (done, total)
+BASELINE_CHUNK = 8192
+
+
+def top_k(logits: np.ndarray, used: np.ndarray, k: int, temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Slot ids and calibrated probabilities of the k best used slots; unused (dummy) slots never win."""
+    probs = scaled_probs(logits, temperature, allowed=used)
+    k = min(k, int(used.sum()))
+    ids = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    return ids, np.take_along_axis(probs, ids, axis=1)
+
+
+class Predictor:
+    """Loads once; `predict` maps texts to top-k slots with calibrated probabilities."""
+
+    def __init__(self, folder: str | Path, kind: str, model_path: str | None = None, pad_added: bool = False):
+        self.folder, self.kind = Path(folder), kind
+        self.label_map = LabelMap.read(self.folder / LABEL_MAP_FILE)
+        self.calibration = Calibration.read(self.folder)
+        self.train_vendors = read_train_vendors(self.folder)
+        self.used = self.label_map.used_mask()
+        self._model_path, self._pad_added, self._loaded = model_path, pad_added, None
+
+    @classmethod
+    def open(cls, folder: str | Path) -> "Predictor":
+        """A baseline folder, or a run's final/ (base model path and pad flag from its run.yaml)."""
+        folder = Path(folder)
+        if BaselineFolder.holds_baseline(folder):
+            return cls(folder, "baseline")
+        from training.config import read_run_config
+
+        config = read_run_config(folder / "run.yaml")
+        return cls(folder, "llm", config.model_path, config.pad_added)
+
+    @property
+    def max_length(self) -> int:
+        """The token cut the model was trained with (from its data-preparation parameters)."""
+        from contracts.dataset import PREPARE_PARAMS_FILE, read_prepare_params
+
+        path = self.folder / PREPARE_PARAMS_FILE
+        return read_prepare_params(path).tokenize.max_length if path.exists() else 256
+
+    @property
+    def temperature(self) -> float:
+        return self.calibration.temperature if self.calibration else 1.0
+
+    @property
+    def threshold(self) -> float:
+        return self.calibration.threshold if self.calibration else NO_THRESHOLD
+
+    def load(self):
+        """The model (an LLM: model and tokenizer), loaded on first use."""
+        if self._loaded is None:
+            if self.kind == "baseline":
+                import joblib
+
+                self._loaded = joblib.load(BaselineFolder(root=str(self.folder)).model)
+            else:
+                from training.model import load_trained
+
+                self._loaded = load_trained(self._model_path, self.folder, self._pad_added)
+        return self._loaded
+
+    def predict(
+        self, texts: list[str], k: int, batch_size: int = 32, max_length: int = 256, progress: Progress | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, probs), each rows x min(k, used slots), best first."""
+        if self.kind == "baseline":
+            return self._predict_baseline(texts, k, progress)
+        return self._predict_llm(texts, k, batch_size, max_length, progress)
+
+    def _predict_baseline(self, texts: list[str], k: int, progress: Progress | None):
+        model = self.load()
+        classes = np.asarray(model.classes_, dtype="int64")
+        allowed = np.zeros(self.label_map.num_slots, dtype=bool)
+        allowed[classes] = True
+        ids = np.zeros((len(texts), min(k, int(self.used.sum()))), dtype="int64")
+        probs = np.zeros(ids.shape, dtype="float64")
+        for start in range(0, len(texts), BASELINE_CHUNK):
+            chunk = texts[start : start + BASELINE_CHUNK]
+            logits = np.full((len(chunk), self.label_map.num_slots), -np.inf)
+            logits[:, classes] = np.log(np.maximum(model.predict_proba(chunk), 1e-12))
+            ids[start : start + len(chunk)], probs[start : start + len(chunk)] = top_k(
+                logits, self.used & allowed, k, self.temperature
+            )
+            if progress:
+                progress(min(start + BASELINE_CHUNK, len(texts)), len(texts))
+        return ids, probs
+
+    def _predict_llm(self, texts: list[str], k: int, batch_size: int, max_length: int, progress: Progress | None):
+        """In batches sorted by length, so padding stays small."""
+        import torch
+        from tqdm import tqdm
+
+        model, tokenizer = self.load()
+        encoded = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+        order = np.argsort([len(x) for x in encoded], kind="stable")
+        ids = np.zeros((len(texts), min(k, int(self.used.sum()))), dtype="int64")
+        probs = np.zeros(ids.shape, dtype="float64")
+        with torch.inference_mode():
+            for start in tqdm(range(0, len(order), batch_size), desc="classify", unit="batch"):
+                rows = order[start : start + batch_size]
+                batch = tokenizer.pad({"input_ids": [encoded[i] for i in rows]}, return_tensors="pt")
+                logits = model(**batch.to(model.device)).logits.float().cpu().numpy()
+                ids[rows], probs[rows] = top_k(logits, self.used, k, self.temperature)
+                if progress:
+                    progress(min(start + batch_size, len(order)), len(order))
+        return ids, probs
+
+    def frame(self, ids: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+        """pred1..predk code / name / probability columns."""
+        codes = np.full(self.label_map.num_slots, "", dtype=object)
+        names = codes.copy()
+        for slot in self.label_map.labels:
+            codes[slot.id], names[slot.id] = slot.code, slot.name
+        out = {}
+        for rank in range(ids.shape[1]):
+            out[f"pred{rank + 1}_code"] = codes[ids[:, rank]]
+            out[f"pred{rank + 1}_name"] = names[ids[:, rank]]
+            out[f"pred{rank + 1}_prob"] = probs[:, rank].round(6)
+        return pd.DataFrame(out)

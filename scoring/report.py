@@ -1,0 +1,89 @@
+"""One model's calibration, threshold and their figures on valid and test: the calibration.json contract."""
+
+from pathlib import Path
+
+import numpy as np
+
+from contracts.calibration import Calibration, SplitFigures
+from scoring.calibration import (
+    expected_calibration_error,
+    fit_temperature,
+    reliability_table,
+    scaled_probs,
+    top_confidence,
+)
+from scoring.plots import plot_reliability, plot_risk_coverage
+from scoring.selective import NO_THRESHOLD, choose_threshold, curve, risk_coverage, select
+
+
+def split_figures(
+    logits: np.ndarray, labels: np.ndarray, temperature: float, threshold: float, allowed
+) -> SplitFigures:
+    from sklearn.metrics import f1_score
+
+    raw_pred, raw_conf = top_confidence(scaled_probs(logits, 1.0, allowed))
+    pred, conf = top_confidence(scaled_probs(logits, temperature, allowed))
+    correct = pred == labels
+    chosen = select(conf, correct, threshold)
+    return SplitFigures(
+        rows=len(labels),
+        accuracy=float(correct.mean()) if len(labels) else 0.0,
+        f1_macro=float(f1_score(labels, pred, average="macro", zero_division=0)) if len(labels) else 0.0,
+        ece_before=expected_calibration_error(raw_conf, raw_pred == labels),
+        ece_after=expected_calibration_error(conf, correct),
+        coverage=chosen.coverage,
+        auto_accuracy=chosen.accuracy,
+        auto_lines=chosen.auto_lines,
+    )
+
+
+def calibrate_model(
+    name: str,
+    valid: tuple[np.ndarray, np.ndarray] | None,
+    test: tuple[np.ndarray, np.ndarray] | None,
+    allowed: np.ndarray | None,
+    target: float,
+    out_dir: str | Path,
+) -> Calibration:
+    """Temperature and threshold from valid; ECE, coverage and the curves on test; plots in out_dir.
+
+    With no valid rows there is nothing to fit on: temperature 1 and no line coded automatically.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    temperature, threshold = 1.0, NO_THRESHOLD
+    if valid is not None and len(valid[1]):
+        temperature = fit_temperature(valid[0], valid[1], allowed)
+        pred, conf = top_confidence(scaled_probs(valid[0], temperature, allowed))
+        threshold = choose_threshold(conf, pred == valid[1], target)
+    calibration = Calibration(model=name, temperature=temperature, target_accuracy=target, threshold=threshold)
+    if valid is not None and len(valid[1]):
+        calibration.valid = split_figures(valid[0], valid[1], temperature, threshold, allowed)
+    if test is None or not len(test[1]):
+        return calibration
+    calibration.test = split_figures(test[0], test[1], temperature, threshold, allowed)
+    raw_pred, raw_conf = top_confidence(scaled_probs(test[0], 1.0, allowed))
+    pred, conf = top_confidence(scaled_probs(test[0], temperature, allowed))
+    correct = pred == test[1]
+    calibration.risk_coverage = risk_coverage(conf, correct)
+    calibration.reliability = {
+        "before": reliability_table(raw_conf, raw_pred == test[1]),
+        "after": reliability_table(conf, correct),
+    }
+    figures = calibration.test
+    calibration.plots = {
+        "reliability": plot_reliability(
+            calibration.reliability["before"],
+            calibration.reliability["after"],
+            f"{name}: 신뢰도 보정 reliability (test), ECE {figures.ece_before:.3f} → {figures.ece_after:.3f}",
+            out / "reliability.png",
+        ),
+        "risk_coverage": plot_risk_coverage(
+            *curve(conf, correct),
+            target,
+            (figures.coverage, figures.auto_accuracy),
+            f"{name}: 자동 처리 비율과 정확도 risk-coverage (test)",
+            out / "risk_coverage.png",
+        ),
+    }
+    return calibration

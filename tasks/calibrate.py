@@ -1,0 +1,86 @@
+"""After training: the temperature and the auto / review threshold from the valid split, figures on test; and
+final/ made self-contained (data-preparation parameters, train vendors) for prediction and the MLflow model."""
+
+import shutil
+from pathlib import Path
+
+from prefect import task
+from prefect.logging import get_run_logger
+
+from contracts.calibration import (
+    TEST_LOGITS_FILE,
+    TRAIN_VENDORS_FILE,
+    VALID_LOGITS_FILE,
+    Calibration,
+    read_logits,
+)
+from contracts.dataset import PREPARE_PARAMS_FILE
+from contracts.label_map import LABEL_MAP_FILE, LabelMap
+from contracts.run_folder import RunFolder
+from scoring.choice import ModelChoice, candidate, choose_model
+from scoring.report import calibrate_model
+
+
+@task
+def calibrate_training(final_dir: str, target_accuracy: float) -> Calibration:
+    """Fit the LLM's temperature and threshold on its valid logits; write final/calibration.json and plots."""
+    final = Path(final_dir)
+    folder = RunFolder.of(final)
+    dataset = Path(_dataset_path(folder)).parent
+    for name, source in (
+        (PREPARE_PARAMS_FILE, folder.prepare_params),
+        (TRAIN_VENDORS_FILE, dataset / TRAIN_VENDORS_FILE),
+    ):
+        if source.exists() and not (final / name).exists():
+            shutil.copy(source, final / name)
+    splits = {name: final / file for name, file in (("valid", VALID_LOGITS_FILE), ("test", TEST_LOGITS_FILE))}
+    loaded = {name: read_logits(path) if path.exists() else None for name, path in splits.items()}
+    allowed = LabelMap.read(final / LABEL_MAP_FILE).used_mask()
+    calibration = calibrate_model(
+        "llm", loaded["valid"], loaded["test"], allowed, target_accuracy, folder.reports / "calibration"
+    )
+    calibration.write(final)
+    logger = get_run_logger()
+    if loaded["valid"] is None:
+        logger.warning("no valid split in the run: no temperature fitted and every predicted line goes to review")
+    else:
+        logger.info("%s", describe(calibration))
+    return calibration
+
+
+def describe(calibration: Calibration) -> str:
+    """One line: temperature, ECE before/after on test, threshold, coverage and accuracy of the auto lines."""
+    parts = [f"{calibration.model}: temperature {calibration.temperature:.3g}"]
+    if calibration.test is not None:
+        parts.append(f"test ECE {calibration.test.ece_before:.3f} -> {calibration.test.ece_after:.3f}")
+    if not calibration.automates:
+        parts.append(f"no threshold reached {calibration.target_accuracy:.0%} on valid: every line goes to review")
+    elif calibration.test is not None:
+        held = calibration.test
+        accuracy = "-" if held.auto_accuracy is None else f"{held.auto_accuracy:.1%}"
+        parts.append(
+            f"auto at p >= {calibration.threshold:.3f}: test coverage {held.coverage:.1%}, accuracy {accuracy} "
+            f"(target {calibration.target_accuracy:.0%})"
+        )
+    return "; ".join(parts)
+
+
+def _dataset_path(folder: RunFolder) -> str:
+    from training.config import read_run_config
+
+    return read_run_config(folder.final / "run.yaml").dataset_path
+
+
+@task
+def choose_deployment(reports: list, target_accuracy: float) -> ModelChoice | None:
+    """The model to deploy among the calibrated ones (LLM, baseline), with the reason; None when none is."""
+    candidates = [
+        candidate(r.name, r.model_dir, r.calibration)
+        for r in reports
+        if r is not None and r.calibration and r.model_dir
+    ]
+    if not candidates:
+        return None
+    choice = choose_model(candidates, target_accuracy)
+    get_run_logger().info("model to deploy: %s", choice.reason)
+    return choice

@@ -1,0 +1,166 @@
+"""The prediction's output: the file an accountant opens (their rows, the codes, auto / review), the rejects
+beside it, and a summary that says how many lines were coded automatically at what expected accuracy."""
+
+from pathlib import Path
+
+import pandas as pd
+from prefect import get_run_logger, task
+from pydantic import BaseModel
+
+from ledger.conf import load_yaml
+from ledger.frames import StageResult, parquet_columns, read_frame, read_table
+from ledger.prediction_file import localize, write_csv, write_xlsx
+from ledger.rejects import rule_counts
+from schemas import RawLedger, Rejects
+from schemas.predict import prediction_schema
+from scoring.review import reason_counts
+from tasks.predict import TrainedRun
+
+OUTPUT_WORDS = "prediction_output.yaml"
+
+
+class Expectation(BaseModel):
+    """A labelled ledger given to predict: how the promise made on validation held on it."""
+
+    labelled_lines: int
+    auto_lines: int  # at or above the confidence threshold
+    coverage: float
+    accuracy: float | None  # of those lines, against the codes the ledger carries
+    expected_coverage: float | None  # from validation
+    expected_accuracy: float | None
+
+
+class PredictSummary(BaseModel):
+    rows_in: int
+    rows_predicted: int
+    rows_rejected: int
+    rejected_by_rule: dict[str, int] = {}  # summary rows of an export are not lines to classify: they show here
+    label_checks: dict[str, int] = {}  # when the ledger carries codes: match / differs / unknown to the model
+    output: str
+    rejects: str
+    model: str = "llm"  # llm | baseline
+    model_dir: str = ""
+    rows_auto: int = 0
+    rows_review: int = 0
+    review_reasons: dict[str, int] = {}  # a line with two reasons counts under both
+    threshold: float | None = None  # None: no line could be coded automatically
+    target_accuracy: float | None = None
+    expected_accuracy: float | None = None  # accuracy of the auto lines on validation
+    expectation: Expectation | None = None
+    review_file: str | None = None  # csv output: the review lines alone
+
+    def headline(self) -> str:
+        if self.threshold is None:
+            target = f"{self.target_accuracy:.0%}" if self.target_accuracy else "the target"
+            why = f"validation never reached {target} accuracy at any threshold"
+            return f"0 lines coded automatically ({why}), {self.rows_review:,} lines to review"
+        expected = "-" if self.expected_accuracy is None else f"{self.expected_accuracy:.1%}"
+        return (
+            f"{self.rows_auto:,} lines coded automatically (expected accuracy {expected} from validation), "
+            f"{self.rows_review:,} lines to review"
+        )
+
+
+def expectation(preds: pd.DataFrame, run: TrainedRun) -> Expectation | None:
+    """Coverage and accuracy of the lines above the threshold, on the lines whose code the ledger gives."""
+    if "label_check" not in preds or run.calibration is None or not preds["label_check"].notna().any():
+        return None
+    labelled = preds[preds["label_check"].notna()]
+    above = labelled["pred1_prob"] >= run.calibration.threshold
+    valid = run.calibration.valid
+    return Expectation(
+        labelled_lines=len(labelled),
+        auto_lines=int(above.sum()),
+        coverage=float(above.mean()),
+        accuracy=float(labelled.loc[above, "label_check"].eq("match").mean()) if above.any() else None,
+        expected_coverage=valid.coverage if valid else None,
+        expected_accuracy=valid.auto_accuracy if valid else None,
+    )
+
+
+def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
+    """The summary sheet: what was predicted, with which model, and what the figures mean."""
+    rows = [
+        ("요약 (summary)", summary.headline()),
+        ("모델 (model)", f"{summary.model}: {summary.model_dir}"),
+        ("입력 행 (rows in)", f"{summary.rows_in:,}"),
+        ("예측 행 (predicted)", f"{summary.rows_predicted:,}"),
+        ("제외 행 (rejected, see rejects file)", f"{summary.rows_rejected:,}"),
+        ("자동 (auto)", f"{summary.rows_auto:,}"),
+        ("검토 (review)", f"{summary.rows_review:,}"),
+        ("자동 기준 확신도 (threshold)", "-" if summary.threshold is None else f"{summary.threshold:.4f}"),
+        ("목표 정확도 (target accuracy)", "-" if summary.target_accuracy is None else f"{summary.target_accuracy:.0%}"),
+    ]
+    rows += [(f"검토 사유 (reason): {k}", f"{v:,}") for k, v in summary.review_reasons.items()]
+    if held := summary.expectation:
+        accuracy = "-" if held.accuracy is None else f"{held.accuracy:.1%}"
+        rows.append(("장부 계정 기준 자동 처리 정확도 (auto accuracy on this ledger)", accuracy))
+        rows.append(("장부 계정 기준 자동 처리 비율 (auto coverage on this ledger)", f"{held.coverage:.1%}"))
+    return rows
+
+
+@task
+def write_prediction_file(
+    source: str, predictions: StageResult, rejects_parquet: str, rows_in: int, out: str, run: TrainedRun,
+    language: str = "ko",
+) -> PredictSummary:  # fmt: skip
+    """The input rows (their own headers) plus codes and decisions, as CSV or xlsx; rejects beside it."""
+    rows = read_table(source, RawLedger, "ledger as read")
+    ranks = sum(c.endswith("_code") for c in parquet_columns(predictions.data.path))
+    preds = read_frame(predictions.data, prediction_schema(ranks), "predictions")
+    table = preds.merge(rows, on="row_id", how="left")
+    original = [c for c in rows.columns if c not in ("row_id", "row_digest")]  # the digest is ours, not the file's
+    generated = [c for c in preds.columns if c != "row_id"]
+    table = table[["row_id", *original, *generated]]
+    review = table[table["decision"].eq("review")].sort_values("pred1_prob", kind="stable")
+    calibration = run.calibration
+    summary = PredictSummary(
+        rows_in=rows_in,
+        rows_predicted=len(table),
+        rows_rejected=0,
+        output=str(out),
+        rejects="",
+        model=run.kind,
+        model_dir=run.model_dir,
+        rows_auto=int(preds["decision"].eq("auto").sum()),
+        rows_review=int(preds["decision"].eq("review").sum()),
+        review_reasons=reason_counts(preds["review_reason"]),
+        threshold=calibration.threshold if calibration and calibration.automates else None,
+        target_accuracy=calibration.target_accuracy if calibration else None,
+        expected_accuracy=calibration.valid.auto_accuracy if calibration and calibration.valid else None,
+        expectation=expectation(preds, run),
+        label_checks=preds["label_check"].value_counts().to_dict() if "label_check" in preds else {},
+    )
+    rejects = read_table(rejects_parquet, Rejects, "rejects")
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rejects_out = path.with_name(f"{path.stem}.rejects.csv")
+    summary = summary.model_copy(
+        update={"rows_rejected": len(rejects), "rejected_by_rule": rule_counts(rejects), "rejects": str(rejects_out)}
+    )
+    words = load_yaml(OUTPUT_WORDS)
+    shown = (lambda frame: localize(frame, words)) if language == "ko" else (lambda frame: frame)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        write_xlsx(shown(table), shown(review), summary_rows(summary), path, words, localized=language == "ko")
+    else:
+        write_csv(shown(table), path)
+        review_out = path.with_name(f"{path.stem}.review.csv")
+        write_csv(shown(review), review_out)
+        summary = summary.model_copy(update={"review_file": str(review_out)})
+    write_csv(rejects, rejects_out)
+    _log(summary)
+    return summary
+
+
+def _log(summary: PredictSummary) -> None:
+    logger = get_run_logger()
+    logger.info("%s", summary.headline())
+    if unknown := summary.label_checks.get("unknown to the model", 0):
+        logger.warning("%d predicted rows carry an account code the model never trained on (label_check)", unknown)
+    if held := summary.expectation:
+        accuracy = "-" if held.accuracy is None else f"{held.accuracy:.1%}"
+        expected = "-" if held.expected_accuracy is None else f"{held.expected_accuracy:.1%}"
+        logger.info(
+            "on the %s labelled lines: %.1f%% above the threshold, accuracy %s (validation: %s)",
+            f"{held.labelled_lines:,}", 100 * held.coverage, accuracy, expected,
+        )  # fmt: skip
