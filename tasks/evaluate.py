@@ -191,7 +191,22 @@ def calibration_markdown(reports: list[EvalReport]) -> str:
         )
     target = calibrated[0].calibration.target_accuracy
     plots = [f"- {r.name}: `{p}`" for r in calibrated for p in r.calibration.plots.values()]
-    return "\n".join([f"## Calibration and automatic coding (target accuracy {target:.0%})", "", *lines, "", *plots])
+    heading = f"## Calibration and automatic coding (target accuracy {target:.0%})"
+    return "\n".join([heading, "", *lines, "", *risk_coverage_markdown(calibrated), "", *plots])
+
+
+def risk_coverage_markdown(calibrated: list[EvalReport]) -> list[str]:
+    """Test accuracy of the most confident lines at each coverage, one column per model."""
+    curves = {r.name: {round(p["coverage"], 1): p["accuracy"] for p in r.calibration.risk_coverage} for r in calibrated}
+    levels = sorted({level for curve in curves.values() for level in curve})
+    if not levels:
+        return []
+    lines = ["Risk-coverage (test): accuracy of the most confident lines", ""]
+    lines += ["| coverage | " + " | ".join(curves) + " |", "|---" * (len(curves) + 1) + "|"]
+    for level in levels:
+        cells = [_share(curve.get(level)) for curve in curves.values()]
+        lines.append(f"| {level:.0%} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def per_class_markdown(report: EvalReport, shown: int = PER_CLASS_SHOWN) -> str:

@@ -171,7 +171,7 @@ class ProgressFollower:
             )
             self.logger.info("step %s/%s %s", step, total, shown)
         elif event["event"] == "probe" and event.get("metrics"):
-            shown = ", ".join(f"{k.removeprefix('probe_')}={v:.4g}" for k, v in event["metrics"].items())
+            shown = ", ".join(f"{k.removeprefix('probe/')}={v:.4g}" for k, v in event["metrics"].items())
             self.logger.info("head starts from a linear probe on the frozen model (valid: %s)", shown)
         elif event["event"] == "fatal":
             self.fatal = event.get("message")

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if config.head.init == "probe" and resume is None:
         splits = {"train": dataset["train"], "valid": evaluation, "test": dataset.get("test")}
         probe, probe_test = init_head_from_probe(model, splits, collator, config.head, weights, seed)
-        progress.write("probe", step=0, metrics={f"probe_{k}": v for k, v in probe.get("valid", {}).items()})
+        progress.write("probe", step=0, metrics={f"probe/{k}": v for k, v in probe.get("valid", {}).items()})
         if is_rank_zero():
             config.folder.probe.write_text(json.dumps(probe, indent=2))
             if probe_test is not None:
