@@ -67,15 +67,14 @@ def synthesize_export(out: str, lines: int, accounts: int, seed: int, style: str
 def demo(
     work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7, refresh_cache: bool = False
 ) -> DemoResult:
-    """Synthetic ledger + the bundled real model -> pipeline (prepare, train, evaluate) -> predict next month's
-    분개장 export."""
+    """Synthetic ledger + the bundled real model -> pipeline (prepare, baseline, train, calibrate, choose) -> predict
+    next month's 분개장 export with the chosen model."""
     ledger = synthesize_ledger(str(Path(work_dir) / "ledger.csv"), rows, accounts, seed, dirty=0.03)
     prepare = PrepareParams(input=ledger, work_dir=work_dir, tokenize=DEMO_TOKENS)
     train = TrainOptions.model_validate(DEMO_TRAINING)
     result = pipeline(PipelineParams(prepare=prepare, train=train, refresh_cache=refresh_cache))
     new_ledger = synthesize_export(str(Path(work_dir) / "next_month.csv"), 2000, accounts, seed + 1, NEXT_MONTH_STYLE)
     out = str(Path(work_dir) / "predictions.xlsx")
-    predict = PredictParams(
-        model=result.training.run_dir, input=new_ledger, out=out, work_dir=work_dir, refresh_cache=refresh_cache
-    )
+    chosen = result.choice.model_dir if result.choice else result.training.run_dir  # the model the pipeline chose
+    predict = PredictParams(model=chosen, input=new_ledger, out=out, work_dir=work_dir, refresh_cache=refresh_cache)
     return DemoResult(pipeline=result, prediction=predict_ledger(predict))

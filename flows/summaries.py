@@ -110,8 +110,9 @@ def print_prediction(summary) -> None:
         print("review       " + ", ".join(f"{reason} {n:,}" for reason, n in summary.review_reasons.items()))
     if held := summary.expectation:
         accuracy = "-" if held.accuracy is None else f"{held.accuracy:.1%}"
-        expected = "-" if held.expected_accuracy is None else f"{held.expected_accuracy:.1%}"
+        promised = "-" if held.expected_accuracy is None else f"{held.expected_accuracy:.1%}"
+        share = "-" if held.expected_coverage is None else f"{held.expected_coverage:.1%}"
         print(
-            f"held?        on the {held.labelled_lines:,} lines with a code: {held.coverage:.1%} auto, "
-            f"accuracy {accuracy} (validation: {expected})"
+            f"vs valid     {held.labelled_lines:,} lines carry a code: {held.coverage:.1%} were above the threshold, "
+            f"{accuracy} of them right (validation: {share}, {promised} right)"
         )

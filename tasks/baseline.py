@@ -17,7 +17,7 @@ from ledger.frames import StageResult, read_frame
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
 from schemas import TextFrame
-from scoring.calibration import PROB_FLOOR
+from scoring.predictor import baseline_logits
 from scoring.report import calibrate_model
 from tasks.evaluate import EvalReport, build_report
 from tasks.split import LabelMapFile
@@ -46,17 +46,6 @@ def fit_baseline(train_texts, train_labels, params: BaselineParams):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(train_texts, train_labels)
     return model
-
-
-def baseline_logits(model, texts, num_slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """Log-probabilities over every label slot (the classes it never saw: -inf) and the mask of its classes."""
-    classes = np.asarray(model.classes_, dtype="int64")
-    allowed = np.zeros(num_slots, dtype=bool)
-    allowed[classes] = True
-    logits = np.full((len(texts), num_slots), -np.inf)
-    if len(texts):
-        logits[:, classes] = np.log(np.maximum(model.predict_proba(texts), PROB_FLOOR))
-    return logits, allowed
 
 
 @task(**STAGE)

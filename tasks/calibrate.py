@@ -34,6 +34,8 @@ def calibrate_training(final_dir: str, target_accuracy: float) -> Calibration:
         if source.exists() and not (final / name).exists():
             shutil.copy(source, final / name)
     splits = {name: final / file for name, file in (("valid", VALID_LOGITS_FILE), ("test", TEST_LOGITS_FILE))}
+    if not all(path.exists() for path in splits.values()):
+        score_splits(final, splits)  # a run trained before the program saved its logits
     loaded = {name: read_logits(path) if path.exists() else None for name, path in splits.items()}
     allowed = LabelMap.read(final / LABEL_MAP_FILE).used_mask()
     calibration = calibrate_model(
@@ -42,10 +44,28 @@ def calibrate_training(final_dir: str, target_accuracy: float) -> Calibration:
     calibration.write(final)
     logger = get_run_logger()
     if loaded["valid"] is None:
-        logger.warning("no valid split in the run: no temperature fitted and every predicted line goes to review")
+        logger.warning("the dataset has no valid split: no temperature fitted and every predicted line goes to review")
     else:
         logger.info("%s", describe(calibration))
     return calibration
+
+
+def score_splits(final: Path, splits: dict[str, Path]) -> None:
+    """The valid and test logits of a finished run computed here from its dataset's texts (the training program
+    saves them since calibration exists; an older run gets them once, then they are in final/)."""
+    from datasets import load_from_disk
+
+    from contracts.calibration import save_logits
+    from scoring.predictor import Predictor
+
+    dataset = load_from_disk(_dataset_path(RunFolder.of(final)))
+    predictor = Predictor.open(final)
+    get_run_logger().info("scoring the valid and test splits for calibration (%s has no saved logits)", final)
+    for name, path in splits.items():
+        if name in dataset and len(dataset[name]) and not path.exists():
+            part = dataset[name]
+            logits = predictor.logits(list(part["text"]), max_length=predictor.max_length)
+            save_logits(logits, part["label"], path)
 
 
 def describe(calibration: Calibration) -> str:

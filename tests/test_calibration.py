@@ -39,13 +39,14 @@ def labelled_logits(true_temperature: float, rows: int = ROWS, seed: int = 0) ->
 # ---- fit_temperature ------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("objective", ["top1", "nll"])
 @pytest.mark.parametrize("true_temperature", [0.5, 2.5], ids=["underconfident", "overconfident"])
-def test_fitted_temperature_recovers_the_temperature_labels_were_drawn_at(true_temperature):
+def test_fitted_temperature_recovers_the_temperature_labels_were_drawn_at(true_temperature, objective):
     # given: labels drawn from softmax(z / T_true)
     z, y = labelled_logits(true_temperature)
-    # when
-    fitted = fit_temperature(z, y)
-    # then
+    # when fitted on the top-1 log loss (the default) or the full negative log-likelihood
+    fitted = fit_temperature(z, y, objective=objective)
+    # then both give T_true back
     assert fitted == pytest.approx(true_temperature, rel=TEMPERATURE_TOLERANCE)
 
 
