@@ -211,7 +211,9 @@ def run_baseline(args: argparse.Namespace) -> None:
 
     prepare = {k: v for k, v in {"input": args.input, "work_dir": args.work_dir}.items() if v}
     params = load_params(BaselineFlowParams, args.config, _overrides(args, prepare=prepare))
-    print_side_by_side([baseline(params)])
+    report = baseline(params)
+    print_side_by_side([report])
+    print(f"model        {report.model_dir} (account-tax predict --model {report.model_dir} ...)")
 
 
 def run_predict(args: argparse.Namespace) -> None:

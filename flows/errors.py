@@ -59,7 +59,11 @@ def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
         ),
         (CheckpointError, "resume from 'latest' or from one of the complete checkpoints listed"),
         (FileExistsError, "continue that run with resume_from=latest, or start another with a new run_name"),
-        (RunFolderError, "--model takes the folder runs/<name> of a finished training (or 'latest')"),
+        (
+            RunFolderError,
+            "--model takes a finished training run (runs/<name>, or 'latest'), a baseline folder (baselines/<name>) "
+            "or a registered model (models:/NAME/VERSION)",
+        ),
         (LedgerFileError, UNREADABLE_FILE),
         (
             NoRowsAcceptedError,

@@ -4,9 +4,10 @@ always answering the most frequent account, and the linear probe the head starte
 import numpy as np
 from pydantic import BaseModel
 
-MARGIN = 0.02  # within this of a floor is not above it
+MARGIN = 0.02  # within this of a floor is not above it (the probe: or within two standard errors, if more)
 BARELY = 0.10  # accuracy gained over the majority class below which a model has not learned enough to use
 CONSTANT_SHARE = 0.95  # one account for this share of the rows, where the truth is far more varied: constant
+NOISE_DRAWS = 200  # bootstrap resamples of the test split for the standard error of its macro-F1
 
 
 class Verdict(BaseModel):
@@ -22,6 +23,16 @@ def majority_floor(y_true: np.ndarray) -> tuple[float, float]:
     majority = values[counts.argmax()]
     guess = np.full_like(y_true, majority)
     return float(counts.max() / len(y_true)), float(f1_score(y_true, guess, average="macro", zero_division=0))
+
+
+def macro_f1_noise(y_true: np.ndarray, y_pred: np.ndarray, draws: int = NOISE_DRAWS, seed: int = 0) -> float:
+    """Standard error of the test split's macro-F1 (bootstrap over its rows): how far it moves by chance alone."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(y_true), size=(draws, len(y_true)))
+    scores = [f1_score(y_true[p], y_pred[p], average="macro", zero_division=0) for p in picks]
+    return float(np.std(scores))
 
 
 def learning_verdict(
@@ -54,13 +65,17 @@ def learning_verdict(
             text=f"{name} barely learned: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['f1_macro']:.3f} "
             f"({floor}); train longer (trainer.max_steps) or start the head from a probe (head.init: probe)",
         )
-    if probe and metrics["f1_macro"] < probe["f1_macro"] - MARGIN:
-        return Verdict(
-            learned=False,
-            text=f"{name} fell below its starting linear probe: macro-F1 {metrics['f1_macro']:.3f} < "
-            f"{probe['f1_macro']:.3f} ({floor}); fine-tuning hurt: lower the learning rate or train longer",
-        )
     against_probe = f", probe macro-F1 {probe['f1_macro']:.3f}" if probe else ""
+    if probe and metrics["f1_macro"] < probe["f1_macro"] - MARGIN:
+        # below the probe by more than the test split's own noise (two standard errors) is a fall, not chance
+        noise = 2 * macro_f1_noise(y_true, y_pred)
+        if metrics["f1_macro"] < probe["f1_macro"] - max(MARGIN, noise):
+            return Verdict(
+                learned=False,
+                text=f"{name} fell below its starting linear probe: macro-F1 {metrics['f1_macro']:.3f} < "
+                f"{probe['f1_macro']:.3f} ({floor}); fine-tuning hurt: lower the learning rate or train longer",
+            )
+        against_probe += f", below it by less than the test split's noise of +/-{noise:.3f}"
     return Verdict(
         learned=True,
         text=f"{name} learned: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['f1_macro']:.3f} "

@@ -75,7 +75,7 @@ def calibrate_model(
         "reliability": plot_reliability(
             calibration.reliability["before"],
             calibration.reliability["after"],
-            f"{name}: 신뢰도 보정 reliability (test), ECE {figures.ece_before:.3f} → {figures.ece_after:.3f}",
+            f"{name}: 신뢰도 보정 reliability (test), ECE {figures.ece_before:.3f} -> {figures.ece_after:.3f}",
             out / "reliability.png",
         ),
         "risk_coverage": plot_risk_coverage(

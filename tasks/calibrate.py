@@ -19,6 +19,7 @@ from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RunFolder
 from scoring.choice import ModelChoice, candidate, choose_model
 from scoring.report import calibrate_model
+from tasks.evaluate import EvalReport
 
 
 @task
@@ -92,7 +93,7 @@ def _dataset_path(folder: RunFolder) -> str:
 
 
 @task
-def choose_deployment(reports: list, target_accuracy: float) -> ModelChoice | None:
+def choose_deployment(reports: list[EvalReport | None], target_accuracy: float) -> ModelChoice | None:
     """The model to deploy among the calibrated ones (LLM, baseline), with the reason; None when none is."""
     candidates = [
         candidate(r.name, r.model_dir, r.calibration)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 from pydantic import BaseModel
 
 from ledger.conf import load_yaml
@@ -149,7 +150,16 @@ def write_prediction_file(
         summary = summary.model_copy(update={"review_file": str(review_out)})
     write_csv(rejects, rejects_out)
     _log(summary)
+    create_markdown_artifact(key="prediction-summary", markdown=summary_markdown(summary))
     return summary
+
+
+def summary_markdown(summary: PredictSummary) -> str:
+    """The Prefect UI's view of a prediction: the headline, then the summary sheet's rows and the files."""
+    rows = "\n".join(f"| {name} | {value} |" for name, value in summary_rows(summary))
+    files = f"- predictions: `{summary.output}`\n- rejects: `{summary.rejects}`"
+    files += f"\n- review lines: `{summary.review_file}`" if summary.review_file else ""
+    return f"# Prediction\n\n**{summary.headline()}**\n\n| | |\n|---|---|\n{rows}\n\n{files}"
 
 
 def _log(summary: PredictSummary) -> None:

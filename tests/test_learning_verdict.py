@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, f1_score
 
-from monitor.learning import BARELY, CONSTANT_SHARE, MARGIN, Verdict, learning_verdict, majority_floor
+from monitor.learning import (
+    BARELY,
+    CONSTANT_SHARE,
+    MARGIN,
+    Verdict,
+    learning_verdict,
+    macro_f1_noise,
+    majority_floor,
+)
 from tasks.evaluate import EvalReport, build_report, metrics_markdown
 from tests.test_evaluate import LABEL_MAP, Y_PRED, Y_TRUE
 from tests.test_evaluate import _report as evaluation_report
@@ -90,12 +98,14 @@ def test_a_small_gain_over_the_majority_class_is_barely_learned():
 
 
 def test_macro_f1_below_the_probe_by_more_than_the_margin_did_not_learn():
-    # given a good model, and a linear probe whose macro-F1 is more than MARGIN above it
-    y_pred = good_predictions()
-    metrics = scores(BALANCED, y_pred)
+    # given a good model on a test split large enough that its macro-F1 barely moves by chance (4,000 rows),
+    # and a linear probe whose macro-F1 is more than MARGIN above it
+    y_true, y_pred = np.tile(BALANCED, 100), np.tile(good_predictions(), 100)
+    metrics = scores(y_true, y_pred)
     probe = {"accuracy": 0.95, "f1_macro": metrics["f1_macro"] + MARGIN + 0.01}
+    assert 2 * macro_f1_noise(y_true, y_pred) < MARGIN
     # when judged against that probe
-    verdict = learning_verdict("llm", BALANCED, y_pred, metrics, probe)
+    verdict = learning_verdict("llm", y_true, y_pred, metrics, probe)
     # then fine-tuning made it worse than where it started, with both macro-F1s and the floor in the words
     assert verdict.learned is False
     assert verdict.text.startswith("llm fell below its starting linear probe")
@@ -110,6 +120,20 @@ def test_macro_f1_within_the_margin_below_the_probe_still_learned():
     probe = {"accuracy": 0.9, "f1_macro": metrics["f1_macro"] + MARGIN / 2}
     # when judged, then that is noise, not "below the probe"
     assert learning_verdict("llm", BALANCED, y_pred, metrics, probe).learned is True
+
+
+def test_a_drop_below_the_probe_within_the_test_splits_noise_is_not_a_fall():
+    # given the same model on 40 test rows, where macro-F1 moves by several points by chance alone,
+    # and a probe more than MARGIN but less than two standard errors above it
+    y_pred = good_predictions()
+    metrics = scores(BALANCED, y_pred)
+    noise = 2 * macro_f1_noise(BALANCED, y_pred)
+    assert noise > MARGIN + 0.02
+    probe = {"accuracy": 0.95, "f1_macro": metrics["f1_macro"] + MARGIN + 0.01}
+    # when judged, then it learned, and the words say it is below the probe within the noise
+    verdict = learning_verdict("llm", BALANCED, y_pred, metrics, probe)
+    assert verdict.learned is True
+    assert f"below it by less than the test split's noise of +/-{noise:.3f}" in verdict.text
 
 
 def test_a_good_model_learned_and_says_accuracy_macro_f1_floor_and_probe():

@@ -11,7 +11,7 @@ from ledger.conf import load_yaml
 from ledger.prediction_file import localize, write_csv, write_xlsx
 from params.prepare import PrepareParams
 from tasks.predict import TrainedRun
-from tasks.predict_output import OUTPUT_WORDS, PredictSummary, expectation, summary_rows
+from tasks.predict_output import OUTPUT_WORDS, PredictSummary, expectation, summary_markdown, summary_rows
 
 WORDS = load_yaml(OUTPUT_WORDS)
 HYPERLINK = '=HYPERLINK("http://x.example","click")'
@@ -210,3 +210,15 @@ def test_expectation_with_no_line_above_the_threshold_has_no_accuracy():
 )
 def test_expectation_is_none_without_labels_or_calibration(frame, threshold):
     assert expectation(frame, trained_run(threshold)) is None
+
+
+def test_the_ui_summary_leads_with_the_headline_and_names_the_files():
+    # given a prediction with auto and review lines and a labelled ledger's figures
+    done = summary(rows_auto=1234, rows_review=56, threshold=0.91, target_accuracy=0.98, expected_accuracy=0.985,
+                   review_reasons={"low_confidence": 50, "new_vendor": 9}, review_file="o.review.csv")  # fmt: skip
+    # when rendered for the Prefect UI
+    text = summary_markdown(done)
+    # then the headline comes first, then the figures, the reasons and the files
+    assert text.splitlines()[2] == f"**{done.headline()}**"
+    assert "| 검토 사유 (reason): new_vendor | 9 |" in text and "| 자동 (auto) | 1,234 |" in text
+    assert "- predictions: `o.xlsx`" in text and "- review lines: `o.review.csv`" in text
