@@ -29,6 +29,23 @@ def baseline_logits(model, texts, num_slots: int) -> tuple[np.ndarray, np.ndarra
     return logits, allowed
 
 
+def base_model_folder(path: str) -> str:
+    """The base model a run was trained from, on this machine: the bundled one is unpacked again where run.yaml
+    says; any other must be there (a 4B model is not copied into the run or the MLflow model)."""
+    from training.architecture import ModelConfigError
+    from training.bundled_model import FOLDER_NAME, bundled_model
+
+    folder = Path(path)
+    if folder.is_dir():
+        return path
+    if folder.name == FOLDER_NAME:
+        return str(bundled_model(folder.parent))
+    raise ModelConfigError(
+        f"{path}: the base model this run was trained from is not on this machine; copy that folder there "
+        "(or the same model to the same path) before predicting"
+    )
+
+
 def encode_like_training(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     """Token ids cut exactly as the training dataset was (tasks/tokenize.py encode_texts): the text with its
     special tokens, then its first max_length ids. The tokenizer's own truncation would keep a final [SEP] the
@@ -93,7 +110,7 @@ class Predictor:
             else:
                 from training.model import load_trained
 
-                self._loaded = load_trained(self._model_path, self.folder, self._pad_added)
+                self._loaded = load_trained(base_model_folder(self._model_path), self.folder, self._pad_added)
         return self._loaded
 
     def predict(

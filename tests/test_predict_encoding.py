@@ -29,3 +29,18 @@ def test_long_and_short_lines_are_cut_as_the_dataset_cut_them(bert_tokenizer):
     # and a long line keeps its first six ids: no [SEP] the model never saw at its end
     assert predicted[1][0] == bert_tokenizer.cls_token_id and predicted[1][-1] != bert_tokenizer.sep_token_id
     assert predicted[0][-1] == bert_tokenizer.sep_token_id  # a short line keeps its own
+
+
+@pytest.mark.slow  # unpacks the 80 MB bundled model
+def test_a_missing_base_model_is_named_and_the_bundled_one_unpacked_again(tmp_path):
+    from scoring.predictor import base_model_folder
+    from training.architecture import ModelConfigError
+    from training.bundled_model import FOLDER_NAME
+
+    # given a run.yaml naming a base model folder that is not on this machine
+    # then prediction says which folder is missing
+    with pytest.raises(ModelConfigError, match="the base model this run was trained from is not on this machine"):
+        base_model_folder(str(tmp_path / "models" / "Qwen3-4B"))
+    # and the bundled model is unpacked again where run.yaml says it was
+    unpacked = base_model_folder(str(tmp_path / "models" / FOLDER_NAME))
+    assert (tmp_path / "models" / FOLDER_NAME / "model.safetensors").exists() and unpacked.endswith(FOLDER_NAME)
