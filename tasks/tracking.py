@@ -161,7 +161,7 @@ def dataset_entity(dataset_path: str) -> dict:
     source = json.loads(params_file.read_text(encoding="utf-8")).get("input", "") if params_file.exists() else ""
     return {
         "name": f"ledger {Path(str(source)).name}" if source else dataset.folder.name,
-        "digest": dataset.folder.name.rsplit("-", 1)[-1][:36],
+        "digest": dataset.folder.name.removeprefix("tokenized-")[:36],  # texts, labels, model, max_length
         "source_type": "local",
         "source": json.dumps({"uri": str(source), "tokenized": dataset.path}, ensure_ascii=False),
         "profile": json.dumps(

@@ -147,7 +147,8 @@ def test_deepspeed_run_leaves_checkpoints_adapter_and_mlflow_run(reference):
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags.get("mlflow.experimentKind") == "custom_model_development"
     (dataset_input,) = run.inputs.dataset_inputs
-    assert json.loads(dataset_input.dataset.profile)["num_rows"] > 0 and dataset_input.dataset.digest
+    assert json.loads(dataset_input.dataset.profile)["num_rows"] > 0
+    assert dataset_input.dataset.digest == Path(p.dataset).name.removeprefix("tokenized-")
     assert "reports/per_class.csv" in {a.path for a in client.list_artifacts(run_id, "reports")}
     assert outcome.report is not None and Path(outcome.report.confusion_png).exists()
 
