@@ -27,6 +27,11 @@ class TrainOptions(Section):
     resume_from: str | None = Field(None, description="none, 'latest' or a checkpoint folder")
     retries: int = Field(1, ge=0, description="re-launches after a failure, each resuming from the latest checkpoint")
     max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")
+    checkpoint_store: str | None = Field(
+        None,
+        description="fsspec URL shared by the GPU hosts (s3://bucket/runs, a NFS path): each checkpoint is copied "
+        "to <url>/<run_name>/checkpoints once saved, and resume_from='latest' on any host continues from there",
+    )
     lora: LoraSettings = LoraSettings()
     head: HeadSettings = HeadSettings()
     loss: LossSettings = LossSettings()

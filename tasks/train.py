@@ -25,6 +25,7 @@ from monitor.progress import ProgressArtifact
 from params.train import TrainParams
 from tasks.evaluate import EvalReport
 from training.architecture import ModelConfigError
+from training.checkpoint_store import CheckpointMirror
 from training.checkpoints import list_checkpoints, resolve_resume
 from training.config import RunConfig, read_run_config, write_run_config
 from training.launcher import free_port, launcher_command, launcher_env, process_group
@@ -92,6 +93,11 @@ def config_digest(run_yaml: Path, deepspeed_config: str | None) -> str:
     return digest.hexdigest()
 
 
+def store_url(checkpoint_store: str | None, run_name: str) -> str | None:
+    """This run's checkpoint folder in the shared store: <url>/<run_name>/checkpoints."""
+    return f"{checkpoint_store.rstrip('/')}/{run_name}/checkpoints" if checkpoint_store else None
+
+
 @task
 def plan_run(params: TrainParams) -> PlannedRun:
     """Name the run, check the resume request against its folder, and write run.yaml for the program."""
@@ -120,6 +126,9 @@ def plan_run(params: TrainParams) -> PlannedRun:
         else None,
         resume_from=params.resume_from,
         max_eval_samples=params.max_eval_samples,
+        checkpoint_store=f"{params.checkpoint_store.rstrip('/')}/{name}/checkpoints"
+        if params.checkpoint_store
+        else None,
         lora=params.lora,
         head=params.head,
         loss=params.loss,
@@ -140,11 +149,12 @@ def plan_run(params: TrainParams) -> PlannedRun:
 
 
 class ProgressFollower:
-    """Reads the program's JSON lines as they come: progress artifact, terminal bar, metric log lines, and
-    the metrics for MLflow (handed to the sink, which logs them for the flow's run: the program does not)."""
+    """Reads the program's JSON lines as they come: progress artifact, terminal bar, metric log lines, the
+    metrics for MLflow (handed to the sink, which logs them for the flow's run: the program does not), and each
+    saved checkpoint copied to the shared store when there is one."""
 
-    def __init__(self, path: str, logger, sink: MetricsSink | None = None):
-        self.path, self.logger, self.offset, self.sink = Path(path), logger, 0, sink
+    def __init__(self, path: str, logger, sink: MetricsSink | None = None, mirror: CheckpointMirror | None = None):
+        self.path, self.logger, self.offset, self.sink, self.mirror = Path(path), logger, 0, sink, mirror
         self.artifact = ProgressArtifact("training-progress", 0, "training steps", every=10.0)
         self.bar, self.last, self.step, self.fatal = None, {}, 0, None
 
@@ -179,6 +189,8 @@ class ProgressFollower:
             where := event.get("checkpoint") or event.get("path")
         ):
             self.logger.info("%s %s", event["event"], where)  # a resume without a checkpoint is a start from scratch
+            if event["event"] == "checkpoint" and self.mirror is not None:
+                self.mirror.push(where)
 
     def _bar(self, step: int, total: int) -> None:
         from tqdm import tqdm
@@ -231,7 +243,10 @@ def run_training(
     if mlflow_run is not None:
         store = store_for(mlflow_run.tracking_uri, METRICS)
         sink = MetricsSink(store, mlflow_run.run_id, mlflow_run.run_dir, config.progress_file, logger)
-    follower = ProgressFollower(config.progress_file, logger, sink)
+    mirror = CheckpointMirror(config, logger) if config.checkpoint_store else None
+    if mirror is not None and config.resume_from == "latest":
+        mirror.pull_latest()  # a fresh host (or a newer checkpoint another host pushed) continues from the store
+    follower = ProgressFollower(config.progress_file, logger, sink, mirror)
 
     def on_line(line: str) -> None:
         """Every line to the run's train.log and the Prefect run log; `child_output` keeps it off a CLI terminal."""

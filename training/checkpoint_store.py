@@ -12,7 +12,7 @@ import posixpath
 import shutil
 from pathlib import Path
 
-from training.checkpoints import CHECKPOINT
+from training.checkpoints import CHECKPOINT, checkpoint_problem, list_checkpoints
 
 LOGGER = logging.getLogger(__name__)
 MANIFEST = "CHECKPOINT_COMPLETE.json"
@@ -112,3 +112,44 @@ class CheckpointStore:
         for name in doomed:
             self.fs.rm(self._path(name), recursive=True)
         return doomed
+
+
+def step_of(name: str) -> int:
+    return int(CHECKPOINT.match(name).group(1))
+
+
+class CheckpointMirror:
+    """The run's local checkpoint folder kept in step with its copy in the store (used by the training flow,
+    which follows the program's `checkpoint` events on the host that trains)."""
+
+    def __init__(self, config, logger: logging.Logger | None = None):
+        self.config, self.logger = config, logger or LOGGER
+        self.store = CheckpointStore(config.checkpoint_store)
+
+    def push(self, checkpoint: str | Path) -> bool:
+        """Copy a checkpoint the trainer just saved, then prune the store to save_total_limit. A checkpoint that is
+        incomplete or vanishes meanwhile (rotated away) is not pushed: False."""
+        folder = Path(checkpoint)
+        if (problem := checkpoint_problem(folder)) is not None:
+            self.logger.warning("not copying %s to %s: %s", folder.name, self.store.url, problem)
+            return False
+        try:
+            self.store.push(folder)
+        except FileNotFoundError as err:  # the trainer rotated it away while it was being copied
+            self.logger.warning("copying %s to %s stopped: %s", folder.name, self.store.url, err)
+            return False
+        pruned = self.store.prune(self.config.trainer.save_total_limit)
+        self.logger.info("checkpoint %s copied to %s%s", folder.name, self.store.url,
+                         f" (pruned {', '.join(pruned)})" if pruned else "")  # fmt: skip
+        return True
+
+    def pull_latest(self) -> str | None:
+        """The store's newest complete checkpoint into the local folder when it is newer than any complete local
+        one (a fresh host, or another host got further); its name, or None when nothing was pulled."""
+        stored = self.store.latest()
+        local = next((p for p in list_checkpoints(self.config.checkpoint_dir) if checkpoint_problem(p) is None), None)
+        if stored is None or (local is not None and step_of(local.name) >= step_of(stored)):
+            return None
+        self.store.pull(stored, self.config.checkpoint_dir)
+        self.logger.info("resuming from %s/%s, pulled from the store", self.store.url, stored)
+        return stored

@@ -101,6 +101,7 @@ class RunConfig(Strict):
     deepspeed_config: str | None = None
     resume_from: str | None = Field(None, description="None, 'latest' or a checkpoint folder")
     max_eval_samples: int | None = None
+    checkpoint_store: str | None = None  # fsspec URL of this run's checkpoints in shared storage (the flow mirrors)
     lora: LoraSettings = LoraSettings()
     head: HeadSettings = HeadSettings()
     loss: LossSettings = LossSettings()
