@@ -6,6 +6,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ledger.frames import OutputPath
+from ledger.work_store import is_store_url, localize, portable, pull
 from params.prepare import PrepareParams
 
 MANIFEST_FILE = "dataset.json"
@@ -30,19 +31,20 @@ class TokenizedDataset(BaseModel):
 
     def write_manifest(self) -> Path:
         path = self.folder / MANIFEST_FILE
-        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        # paths in a shared store's host cache are written as store URLs: any host reads the same dataset
+        path.write_text(portable(self).model_dump_json(indent=2), encoding="utf-8")
         return path
 
 
 def read_tokenized_dataset(folder: str | Path) -> TokenizedDataset:
     """The manifest of a tokenized dataset folder (or of its data/ subfolder)."""
-    folder = Path(folder)
+    folder = pull(folder) if is_store_url(folder) else Path(folder)
     manifest = folder / MANIFEST_FILE if (folder / MANIFEST_FILE).exists() else folder.parent / MANIFEST_FILE
     if not manifest.exists():
         raise FileNotFoundError(
             f"{folder}: not a tokenized dataset folder (no {MANIFEST_FILE}); run prepare_data with a model first"
         )
-    return TokenizedDataset.model_validate_json(manifest.read_text(encoding="utf-8"))
+    return localize(TokenizedDataset.model_validate_json(manifest.read_text(encoding="utf-8")))
 
 
 def write_prepare_params(params: PrepareParams, folder: str | Path) -> Path:

@@ -5,14 +5,13 @@ account-tax pipeline --input ledger.xlsx              # no --model: the bundled 
 account-tax pipeline                                  # no --input: the demo (= make run)
 """
 
-from pathlib import Path
-
 from prefect import flow
 from pydantic import BaseModel
 
 from flows.naming import run_namer
 from flows.prepare import PrepareResult, prepare_data
 from flows.train import train_model
+from ledger import work_store
 from ledger.caching import refreshable
 from params.pipeline import PipelineParams
 from scoring.choice import ModelChoice
@@ -46,7 +45,7 @@ def pipeline(params: PipelineParams) -> PipelineResult:
         prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir, params.prepare,
         prepared.train_vendors, params.target_accuracy,
     )  # fmt: skip
-    training = train_model(params.training(str(Path(prepared.dataset.path).parent)))
+    training = train_model(params.training(work_store.parent(prepared.dataset.path)))
     choice = choose_deployment([training.report, baseline], params.target_accuracy)
     publish_eval_report([r for r in (baseline, training.probe_report, training.report) if r is not None], choice)
     return PipelineResult(

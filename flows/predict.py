@@ -5,12 +5,11 @@ account-tax predict --model data/baselines/NAME ...        (the baseline, when i
 account-tax predict --model models:/account-tax/3 ...      (a version in the MLflow model registry)
 """
 
-from pathlib import Path
-
 from prefect import flow
 
 from flows.naming import run_namer
 from flows.prepare import prepare_data
+from ledger import work_store
 from ledger.caching import refreshable
 from params.predict import PredictParams
 from tasks.predict import classify_ledger, load_run, replay_params
@@ -23,7 +22,7 @@ from tasks.tracking import fetch_registered_model
 @refreshable
 def predict_ledger(params: PredictParams) -> PredictSummary:
     """New ledger -> accepted rows with calibrated top-k codes and auto / review; rejects with reasons beside them."""
-    check_output_folders({"work_dir": params.work_dir, "out": str(Path(params.out).parent)})
+    check_output_folders({"work_dir": params.work_dir, "out": work_store.parent(params.out)})
     model = params.model
     if model.startswith("models:/"):
         model = fetch_registered_model(model, params.tracking_uri, params.work_dir)

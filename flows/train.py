@@ -8,6 +8,7 @@ from prefect.logging.loggers import flow_run_logger
 
 from flows.naming import run_namer
 from ledger.caching import refreshable
+from ledger.work_store import Localized
 from params.train import TrainParams
 from tasks.calibrate import calibrate_training
 from tasks.evaluate import evaluate_probe, evaluate_training, publish_eval_report
@@ -21,7 +22,7 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
     # not get_run_logger(): a runner calls on_cancellation hooks outside the flow's run context
     logger = flow_run_logger(flow_run, flow)
     try:
-        params = TrainParams.model_validate(flow_run.parameters["params"])
+        params = Localized().value(TrainParams.model_validate(flow_run.parameters["params"]))
         fail_mlflow_run(str(run_dir_for(params)[1]), params.mlflow.tracking_uri, params.work_dir, logger)
     except Exception as err:  # a hook must not hide the flow's own error
         logger.warning("could not mark the MLflow run failed: %s", err)

@@ -13,6 +13,7 @@ from prefect.cache_policies import CachePolicy
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
+from ledger import work_store
 from ledger.code_closure import code_fingerprint
 from ledger.conf import CONF_FILE, conf_path
 from ledger.frames import OUTPUT_PATH
@@ -43,7 +44,7 @@ MODEL_META_FILES = (
 def model_fingerprint(model_path: str) -> str:
     """Hash of a model folder's tokenizer and config files (a different tokenizer -> a different key)."""
     digest = hashlib.sha256()
-    folder = Path(model_path)
+    folder = work_store.pull(model_path) if work_store.is_store_url(model_path) else Path(model_path)
     if not folder.is_dir():
         raise FileNotFoundError(f"model path {model_path} is not a folder (a local model or hub-cache snapshot)")
     for name in MODEL_META_FILES:
@@ -124,8 +125,7 @@ def missing_outputs(value: Any) -> list[str]:
         for name, info in type(value).model_fields.items():
             field = getattr(value, name)
             if OUTPUT_PATH in info.metadata and isinstance(field, str):
-                local = field.removeprefix("file://")
-                if "://" not in local and not Path(local).exists():
+                if not output_exists(field):
                     gone.append(field)
             else:
                 gone += missing_outputs(field)
@@ -136,6 +136,15 @@ def missing_outputs(value: Any) -> list[str]:
         for item in value:
             gone += missing_outputs(item)
     return gone
+
+
+def output_exists(path: str) -> bool:
+    """A task's output file or folder is still there: on this disk, or in the shared store for a store URL."""
+    if work_store.is_store_url(path):
+        fs, root = work_store.store_of(path)
+        return fs.exists(root)
+    local = path.removeprefix("file://")
+    return "://" in local or Path(local).exists()
 
 
 def task_code(module_file: str, programs: tuple[str, ...] = ()) -> str:

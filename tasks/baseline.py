@@ -14,6 +14,7 @@ from contracts.dataset import write_prepare_params
 from contracts.label_map import LabelMap
 from ledger.caching import STAGE
 from ledger.frames import StageResult, read_frame
+from ledger.work_store import on_store
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
 from schemas import TextFrame
@@ -49,6 +50,7 @@ def fit_baseline(train_texts, train_labels, params: BaselineParams):
 
 
 @task(**STAGE)
+@on_store
 def train_baseline(
     texts: StageResult,
     labels: LabelMapFile,

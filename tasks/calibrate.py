@@ -17,12 +17,14 @@ from contracts.calibration import (
 from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RunFolder
+from ledger.work_store import on_store
 from scoring.choice import ModelChoice, candidate, choose_model
 from scoring.report import calibrate_model
 from tasks.evaluate import EvalReport
 
 
 @task
+@on_store
 def calibrate_training(final_dir: str, target_accuracy: float) -> Calibration:
     """Fit the LLM's temperature and threshold on its valid logits; write final/calibration.json and plots."""
     final = Path(final_dir)
@@ -93,6 +95,7 @@ def _dataset_path(folder: RunFolder) -> str:
 
 
 @task
+@on_store
 def choose_deployment(reports: list[EvalReport | None], target_accuracy: float) -> ModelChoice | None:
     """The model to deploy among the calibrated ones (LLM, baseline), with the reason; None when none is."""
     candidates = [

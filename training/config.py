@@ -121,11 +121,17 @@ class RunConfig(Strict):
 
 
 def read_run_config(path: str | Path) -> RunConfig:
-    return RunConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    """run.yaml, with the store URLs in it (a run in a shared store) turned into this host's copies."""
+    from ledger.work_store import localize
+
+    return localize(RunConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8"))))
 
 
 def write_run_config(config: RunConfig, path: str | Path) -> Path:
+    """run.yaml; paths in a shared store's host cache are written as store URLs, the same on every host."""
+    from ledger.work_store import portable
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False))
+    path.write_text(yaml.safe_dump(portable(config).model_dump(mode="json"), allow_unicode=True, sort_keys=False))
     return path

@@ -1,0 +1,293 @@
+"""A work dir in object storage (s3://, gs://, az://, memory://): each host works on a local copy, keyed by URL.
+
+Tasks read and write local files as they always did. `on_store` wraps a task function so that, when its
+arguments name store URLs, they become paths in this host's cache (`$ACCOUNT_TAX_CACHE`, default
+~/.cache/account-tax/store/<protocol>/<bucket>/<key>): a file or folder is downloaded once (stage outputs and
+datasets have content-hashed names, so the cache is keyed by content), a work dir is only mapped. What the task
+wrote under those folders is uploaded when it returns, a folder's completion marker last, and the paths it returns
+become store URLs again, so a Prefect record written on one host means the same files on any other.
+Local and NFS paths pass through untouched. Never imports prefect.
+"""
+
+import functools
+import os
+import posixpath
+import re
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+CACHE_ENV = "ACCOUNT_TAX_CACHE"
+# protocols of shared stores; anything else (a local path, file://, http:// of an MLflow server, models:/) passes
+STORE_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")
+URL = re.compile(r"^([a-z][a-z0-9+.-]*)://")
+# fields naming a work dir: mapped to the local copy, never downloaded whole
+WORK_DIR_FIELDS = frozenset({"work_dir", "wd"})
+# fields naming an output yet to be written: mapped, and what appears in its folder is uploaded
+OUTPUT_FIELDS = frozenset({"out"})
+# fields a task reads through fsspec itself (the ledger files): left as URLs
+NATIVE_FIELDS = frozenset({"source", "input", "url", "tracking_uri", "checkpoint_store"})
+# not uploaded by the generic push: checkpoints go through training.checkpoint_store (manifest last), the MLflow
+# store and logs are this host's own
+PRIVATE_NAMES = frozenset({"checkpoints", "mlruns", "logs", "mlflow.db", "mlflow.db-journal"})
+# written last in a folder: a reader that finds them finds the rest (dataset, run's final/, checkpoint, baseline)
+COMPLETION_MARKERS = ("dataset.json", "run.yaml", "CHECKPOINT_COMPLETE.json", "calibration.json")
+
+
+def is_store_url(value: object) -> bool:
+    """A URL of a shared object store (not a local path, file:// or an MLflow/HTTP address)."""
+    match = URL.match(value) if isinstance(value, str) else None
+    return bool(match) and match.group(1) in STORE_PROTOCOLS
+
+
+def cache_root() -> Path:
+    """This host's copy of the stores: $ACCOUNT_TAX_CACHE or ~/.cache/account-tax/store."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "account-tax" / "store").expanduser()
+
+
+def local_path(url: str) -> Path:
+    """Where this host keeps its copy of a store URL."""
+    protocol, rest = url.split("://", 1)
+    parts = [p for p in rest.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise ValueError(f"{url}: '..' in a store URL")
+    return cache_root().joinpath(protocol, *parts)
+
+
+def remote_url(path: str | Path) -> str | None:
+    """The store URL a local cache path stands for; None for a path outside the cache."""
+    try:
+        relative = Path(path).resolve().relative_to(cache_root().resolve())
+    except ValueError:
+        return None
+    protocol, *parts = relative.parts or ("",)
+    return f"{protocol}://{'/'.join(parts)}" if protocol in STORE_PROTOCOLS else None
+
+
+def store_of(url: str):
+    """(filesystem, path) for a store URL; credentials and endpoints from the usual environment (AWS_*, ...)."""
+    from fsspec.core import url_to_fs
+
+    return url_to_fs(url)
+
+
+def join(base: str, *parts: str) -> str:
+    """A path below a folder that may be a store URL (pathlib would turn s3:// into s3:/)."""
+    return posixpath.join(base.rstrip("/"), *parts) if is_store_url(base) else str(Path(base).joinpath(*parts))
+
+
+def parent(path: str) -> str:
+    """The folder holding a path that may be a store URL."""
+    return posixpath.dirname(path.rstrip("/")) if is_store_url(path) else str(Path(path).parent)
+
+
+def _markers_last(relative: str) -> tuple[bool, str]:
+    return posixpath.basename(relative) in COMPLETION_MARKERS, relative
+
+
+def _private(relative: str) -> bool:
+    name = posixpath.basename(relative)
+    return name.startswith(".") or any(part in PRIVATE_NAMES for part in relative.split("/"))
+
+
+def pull(url: str) -> Path:
+    """This host's copy of a file or folder in the store, downloading what is missing (a folder's checkpoints
+    excepted). A URL that names nothing (yet) is only mapped."""
+    fs, root = store_of(url)
+    local = local_path(url)
+    if not fs.exists(root):
+        return local
+    if fs.isfile(root):
+        if _stale(local, fs.size(root), fs, root):
+            _download(fs, root, local)
+        return local
+    root = root.rstrip("/")
+    for remote, info in sorted(fs.find(root, detail=True).items()):
+        relative = posixpath.relpath(remote, root)
+        target = local.joinpath(*relative.split("/"))
+        if "checkpoints" in relative.split("/") or info.get("type", "file") != "file":
+            continue
+        if _stale(target, info.get("size"), fs, remote):
+            _download(fs, remote, target)
+    return local
+
+
+def _stale(local: Path, size: int | None, fs, remote: str) -> bool:
+    """The local copy is missing, or another host uploaded a different version since this one was written. (A
+    file this host is still appending to is newer than its last upload, and kept.)"""
+    if not local.is_file():
+        return True
+    stat = local.stat()
+    if stat.st_size == size:
+        return False
+    try:
+        return fs.modified(remote).timestamp() > stat.st_mtime
+    except (NotImplementedError, OSError):
+        return False
+
+
+def _download(fs, remote: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f".{target.name}.part-{uuid.uuid4().hex[:8]}")
+    fs.get_file(remote, str(part))
+    os.replace(part, target)  # a reader never sees half a file
+
+
+def push(local: str | Path, url: str, only: set[str] | None = None) -> int:
+    """Upload a local file, or a folder's files (all, or the relative paths in `only`), completion markers last;
+    the number of files sent."""
+    fs, root = store_of(url)
+    local = Path(local)
+    if local.is_file():
+        fs.makedirs(posixpath.dirname(root), exist_ok=True)  # a local or NFS store needs the folders
+        fs.put_file(str(local), root)
+        return 1
+    files = only if only is not None else {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
+    sent = 0
+    for relative in sorted((f for f in files if not _private(f)), key=_markers_last):
+        source = local / relative
+        if source.is_file():
+            remote = posixpath.join(root.rstrip("/"), relative)
+            fs.makedirs(posixpath.dirname(remote), exist_ok=True)
+            fs.put_file(str(source), remote)
+            sent += 1
+    return sent
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """relative path -> (size, mtime) of the files under a folder, checkpoints and private files left out."""
+    found: dict[str, tuple[int, int]] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if d not in PRIVATE_NAMES]
+        for name in filenames:
+            path = Path(dirpath, name)
+            with_stat = path.stat()
+            found[path.relative_to(folder).as_posix()] = (with_stat.st_size, with_stat.st_mtime_ns)
+    return found
+
+
+class Localized:
+    """The store URLs met in a task's arguments, replaced by local paths; what to upload afterwards."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, Path] = {}  # url -> local folder whose new files are uploaded after the task
+        self.files: dict[str, Path] = {}  # url -> local file (maybe written by the task)
+
+    def value(self, value: Any, field: str | None = None) -> Any:
+        """`value` with every store URL in it (nested models, dicts, lists) turned into its local copy."""
+        return map_strings(value, self._url, field)
+
+    def _url(self, url: str, field: str | None) -> str:
+        if not is_store_url(url) or field in NATIVE_FIELDS:
+            return url
+        url = url.rstrip("/")
+        local = local_path(url) if field in WORK_DIR_FIELDS | OUTPUT_FIELDS else pull(url)
+        if local.is_file():
+            self.files[url] = local
+        elif field in WORK_DIR_FIELDS or (local.is_dir() and field not in OUTPUT_FIELDS):
+            local.mkdir(parents=True, exist_ok=True)
+            self.folders[url] = local
+        else:  # an output to be written (a file, or files beside it): what appears in its folder is uploaded
+            local.parent.mkdir(parents=True, exist_ok=True)
+            self.folders.setdefault(parent(url), local.parent)
+        return str(local)
+
+    def before(self) -> dict[str, dict[str, tuple[int, int]]]:
+        return {url: snapshot(folder) for url, folder in self.folders.items() if folder.is_dir()}
+
+    def upload(self, before: dict[str, dict[str, tuple[int, int]]]) -> None:
+        """Send what the task wrote or changed under the folders (and files) it was given."""
+        done: set[Path] = set()
+        for url, folder in sorted(self.folders.items(), key=lambda item: len(item[0])):
+            if any(folder.is_relative_to(d) for d in done) or not folder.exists():
+                continue
+            old = before.get(url, {})
+            changed = {rel for rel, stat in snapshot(folder).items() if old.get(rel) != stat}
+            if changed:
+                push(folder, url, changed)
+            done.add(folder)
+        for url, file in self.files.items():
+            if file.is_file() and not any(file.is_relative_to(d) for d in done):
+                push(file, url)
+
+
+def map_strings(value: Any, fn: Callable[[str, str | None], str], field: str | None = None) -> Any:
+    """`value` with fn(string, field name) applied to every string in it (nested models, dicts, lists); the same
+    object where nothing changed."""
+    if isinstance(value, str):
+        return fn(value, field)
+    if isinstance(value, BaseModel):
+        updates = {
+            name: new
+            for name in type(value).model_fields
+            if (new := map_strings(old := getattr(value, name), fn, name)) is not old
+        }
+        return value.model_copy(update=updates) if updates else value
+    if isinstance(value, dict):
+        new = {k: map_strings(v, fn, k if isinstance(k, str) else field) for k, v in value.items()}
+        return new if any(new[k] is not value[k] for k in value) else value
+    if isinstance(value, list | tuple):
+        new = [map_strings(v, fn, field) for v in value]
+        return type(value)(new) if any(a is not b for a, b in zip(new, value, strict=True)) else value
+    return value
+
+
+def _portable(value: str, field: str | None = None) -> str:
+    url = remote_url(value) if value.startswith(str(cache_root())) else None
+    return url or value
+
+
+def portable(value: Any) -> Any:
+    """`value` with every path into this host's cache written as its store URL (for files that name paths:
+    another host reads the same thing)."""
+    return map_strings(value, _portable)
+
+
+def localize(value: Any) -> Any:
+    """`value` with every store URL in it replaced by this host's copy (downloaded when missing)."""
+    return Localized().value(value)
+
+
+def _published(value: str, field: str | None = None) -> str:
+    url = _portable(value)
+    if url is not value:
+        fs, root = store_of(url)
+        if not fs.exists(root) and Path(value).exists():
+            push(value, url)
+    return url
+
+
+def publish(value: Any) -> Any:
+    """`value` with every path into this host's cache turned back into its store URL (uploading what is missing)."""
+    return map_strings(value, _published)
+
+
+def _mentions_store(value: Any) -> bool:
+    found: list[str] = []
+    map_strings(value, lambda text, _: found.append(text) or text if is_store_url(text) else text)
+    return bool(found)
+
+
+def on_store(fn: Callable) -> Callable:
+    """Run `fn` on local copies of the store URLs it is given; upload what it wrote; return store URLs."""
+    import inspect
+
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        if not _mentions_store(bound.arguments):
+            return fn(*args, **kwargs)
+        localized = Localized()
+        for name, value in bound.arguments.items():
+            bound.arguments[name] = localized.value(value, name)
+        before = localized.before()
+        result = fn(*bound.args, **bound.kwargs)
+        localized.upload(before)
+        return publish(result)
+
+    return run
