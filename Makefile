@@ -42,12 +42,14 @@ bench: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/python -m deployments.serve
 
-# Work pools + every deployment of prefect.yaml, against $PREFECT_API_URL (e.g. the server of `make serve`).
+# Work pools + every deployment of prefect.yaml, against $PREFECT_API_URL (e.g. the server of `make serve`);
+# STORE=s3://bucket/prefix also registers the shared result storage and the crashed-host automation.
 deploy: $(STAMP)
 	test -n "$$PREFECT_API_URL" || { echo "set PREFECT_API_URL, e.g. http://127.0.0.1:4200/api"; exit 2; }
 	$(BIN)/prefect work-pool create cpu --type process --overwrite
 	$(BIN)/prefect work-pool create gpu --type process --base-job-template deployments/gpu-process-pool.json --overwrite
 	ACCOUNT_TAX_HOME=$(CURDIR) $(BIN)/prefect --no-prompt deploy --all
+	if [ -n "$(STORE)" ]; then $(BIN)/python -m deployments.shared_store "$(STORE)"; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from ledger.work_store import is_store_url, local_path
+
 CHILD_OUTPUT = "child_output"  # extra= flag tasks.train puts on each line the training program prints
 OUR_MODULES = ("flows", "tasks", "training", "ledger", "params", "synth", "contracts")
 # Libraries that print on handlers of their own: quiet in a CLI run unless the user's environment says otherwise.
@@ -164,7 +166,8 @@ def describe(err: BaseException) -> str:
 def new_log_file(command: str, work_dir: str | None) -> Path:
     """<work_dir>/logs/account-tax-<command>-<time>.log, or under the temp folder when work_dir is not writable."""
     name = f"account-tax-{command}-{datetime.now():%Y%m%d-%H%M%S}.log"
-    for folder in (Path(work_dir or "data") / "logs", Path(tempfile.gettempdir()) / "account-tax-logs"):
+    work = local_path(work_dir) if is_store_url(work_dir) else Path(work_dir or "data")  # a bucket: this host's copy
+    for folder in (work / "logs", Path(tempfile.gettempdir()) / "account-tax-logs"):
         try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / name).touch()

@@ -19,6 +19,7 @@ from tasks.baseline import train_baseline
 from tasks.calibrate import choose_deployment
 from tasks.evaluate import EvalReport, publish_eval_report
 from tasks.preflight import check_model, check_output_folders, provide_base_model
+from tasks.remote_training import cancel_training_runs, train_on_pool
 from tasks.tracking import check_mlflow_store
 from tasks.train import TrainingOutcome
 
@@ -32,7 +33,13 @@ class PipelineResult(BaseModel):
     choice: ModelChoice | None = None  # LLM or baseline: which to deploy, and why
 
 
-@flow(name="pipeline", flow_run_name=run_namer("pipeline"), log_prints=True)
+@flow(
+    name="pipeline",
+    flow_run_name=run_namer("pipeline"),
+    log_prints=True,
+    on_cancellation=[cancel_training_runs],
+    on_crashed=[cancel_training_runs],
+)
 @refreshable
 def pipeline(params: PipelineParams) -> PipelineResult:
     """Ledger -> tokenized dataset -> LoRA adapter with metrics in MLflow."""
@@ -45,7 +52,11 @@ def pipeline(params: PipelineParams) -> PipelineResult:
         prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir, params.prepare,
         prepared.train_vendors, params.target_accuracy,
     )  # fmt: skip
-    training = train_model(params.training(work_store.parent(prepared.dataset.path)))
+    training_params = params.training(work_store.parent(prepared.dataset.path))
+    if params.train_deployment:  # on the GPU pool, as its own flow run; locally: a subflow
+        training = train_on_pool.with_options(retries=params.train.retries)(training_params, params.train_deployment)
+    else:
+        training = train_model(training_params)
     choice = choose_deployment([training.report, baseline], params.target_accuracy)
     publish_eval_report([r for r in (baseline, training.probe_report, training.report) if r is not None], choice)
     return PipelineResult(

@@ -33,6 +33,7 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
     flow_run_name=run_namer("train"),
     on_failure=[_mark_mlflow_failed],
     on_cancellation=[_mark_mlflow_failed],
+    persist_result=True,  # a pipeline on another pool reads the outcome from the result storage
 )
 @refreshable
 def train_model(params: TrainParams) -> TrainingOutcome:

@@ -236,7 +236,8 @@ def map_strings(value: Any, fn: Callable[[str, str | None], str], field: str | N
 
 
 def _portable(value: str, field: str | None = None) -> str:
-    url = remote_url(value) if value.startswith(str(cache_root())) else None
+    root = cache_root()  # a task may name it as given or resolved (symlinks, a relative $ACCOUNT_TAX_CACHE)
+    url = remote_url(value) if value.startswith((str(root), str(root.resolve()))) else None
     return url or value
 
 

@@ -18,10 +18,11 @@ DATASET_MANIFEST = "dataset.json"
 
 
 _NO_DATASET = (
-    "no tokenized dataset under {}: run prepare-data (with a model) first, "
+    "no tokenized dataset{} under {}: run prepare-data (with a model) first, "
     "or set params.dataset to a tokenized dataset folder (datasets/tokenized-...)"
 )
-_NO_RUN = "no finished run under {}: run the pipeline first or set params.model to a run folder (runs/<name>)"
+_NO_RUN = "no finished run{} under {}: run the pipeline first or set params.model to a run folder (runs/<name>)"
+PREPARE_PARAMS = "prepare_params.json"  # contracts.dataset.PREPARE_PARAMS_FILE, beside dataset.json
 
 
 def newest(paths: Iterable[Path]) -> Path | None:
@@ -29,51 +30,67 @@ def newest(paths: Iterable[Path]) -> Path | None:
     return max(paths, key=lambda p: (p.stat().st_mtime_ns, p.as_posix()), default=None)
 
 
-def newest_in_store(url: str, pattern: str) -> str | None:
-    """The URL of the most recently modified object matching `pattern` below a store folder, or None."""
+def newest_first(folder: str | Path, pattern: str) -> list[str]:
+    """Paths (URLs in a store) matching `pattern` below a folder, the most recently modified first."""
+    if not is_store_url(folder):
+        found = Path(folder).glob(pattern)
+        return [str(p) for p in sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.as_posix()), reverse=True)]
     from ledger.work_store import store_of
 
-    fs, root = store_of(url)
-    found = fs.glob(f"{root.rstrip('/')}/{pattern}")
-    if not found:
-        return None
-    path = max(found, key=lambda p: (fs.modified(p), p))
-    return f"{url.split('://', 1)[0]}://{path}"
+    fs, root = store_of(str(folder))
+    protocol = str(folder).split("://", 1)[0]
+    found = sorted(fs.glob(f"{root.rstrip('/')}/{pattern}"), key=lambda p: (fs.modified(p), p), reverse=True)
+    return [f"{protocol}://{p.lstrip('/')}" for p in found]  # memory:// paths start with '/
 
 
-def latest_dataset(work_dir: str | Path) -> Path | str:
-    """The newest complete tokenized dataset folder under <work_dir>/datasets (a URL in a shared store)."""
-    if is_store_url(work_dir):
-        manifest = newest_in_store(join(str(work_dir), "datasets"), f"*/{DATASET_MANIFEST}")
-        return _found(manifest and parent(manifest), join(str(work_dir), "datasets"), _NO_DATASET)
-    root = Path(work_dir) / "datasets"
-    manifest = newest(root.glob(f"*/{DATASET_MANIFEST}"))
-    if manifest is None:
-        raise ValueError(_NO_DATASET.format(root))
-    return manifest.parent
+def _read_text(path: str) -> str | None:
+    if not is_store_url(path):
+        return Path(path).read_text(encoding="utf-8") if Path(path).is_file() else None
+    from ledger.work_store import store_of
+
+    fs, root = store_of(path)
+    return fs.cat_file(root).decode("utf-8") if fs.exists(root) else None
 
 
-def latest_run(work_dir: str | Path) -> Path | str:
+def made_from(dataset: str, source: str) -> bool:
+    """The dataset folder was prepared from `source`: the input it names, or that input's file name."""
+    import json
+
+    text = _read_text(join(dataset, PREPARE_PARAMS))
+    used = str(json.loads(text).get("input", "")).rstrip("/") if text else ""
+    return bool(used) and source.rstrip("/") in (used, used.rsplit("/", 1)[-1])
+
+
+def latest_dataset(work_dir: str | Path, source: str | None = None) -> Path | str:
+    """The newest complete tokenized dataset folder under <work_dir>/datasets (a URL in a shared store); with
+    `source`, the newest prepared from that input (its path or file name)."""
+    root = join(str(work_dir), "datasets")
+    for manifest in newest_first(root, f"*/{DATASET_MANIFEST}"):
+        folder = parent(manifest)
+        if source is None or made_from(folder, source):
+            return folder if is_store_url(folder) else Path(folder)
+    raise ValueError(_NO_DATASET.format(f" prepared from {source}" if source else "", root))
+
+
+def latest_run(work_dir: str | Path, name: str | None = None) -> Path | str:
     """The most recently finished training run under <work_dir>/runs: one whose final/ holds all prediction needs
-    (a crashed or running one does not), newest by its final/run.yaml (copied there once the rest is saved)."""
-    if is_store_url(work_dir):
-        # run.yaml is the last file uploaded to final/ (ledger.work_store.COMPLETION_MARKERS): its run is whole
-        mark = newest_in_store(join(str(work_dir), "runs"), "*/final/run.yaml")
-        return _found(mark and parent(parent(mark)), join(str(work_dir), "runs"), _NO_RUN)
-    root = Path(work_dir) / "runs"
-    runs = (RunFolder(root=str(p)) for p in root.iterdir() if p.is_dir()) if root.is_dir() else ()
-    mark = newest(run.final / "run.yaml" for run in runs if not run.missing_final_files())
-    if mark is None:
-        raise ValueError(_NO_RUN.format(root))
-    return mark.parents[1]
+    (a crashed or running one does not), newest by its final/run.yaml (copied there once the rest is saved); with
+    `name`, the newest whose name starts with it."""
+    root = join(str(work_dir), "runs")
+    # in a store, run.yaml is the last file uploaded to final/ (ledger.work_store.COMPLETION_MARKERS): its run is whole
+    for mark in newest_first(root, "*/final/run.yaml"):
+        run = parent(parent(mark))
+        complete = is_store_url(run) or not RunFolder(root=run).missing_final_files()
+        if complete and (name is None or run.rstrip("/").rsplit("/", 1)[-1].startswith(name)):
+            return run if is_store_url(run) else Path(run)
+    raise ValueError(_NO_RUN.format(f" named {name}*" if name else "", root))
 
 
-def _found(url: str | None, root: str, message: str) -> str:
-    if url is None:
-        raise ValueError(message.format(root))
-    return url
-
-
-def resolve_latest(value: str, work_dir: str | Path, find: Callable[[str | Path], Path | str]) -> str:
-    """`value` itself, or for 'latest' the folder `find(work_dir)` returns."""
-    return str(find(work_dir)) if value == LATEST else value
+def resolve_latest(value: str, work_dir: str | Path, find: Callable[..., Path | str]) -> str:
+    """`value` itself, or for 'latest' the folder `find(work_dir)` returns; 'latest:<what>' narrows the choice
+    (a dataset: prepared from that input; a run: whose name starts with it)."""
+    if value == LATEST:
+        return str(find(work_dir))
+    if value.startswith(f"{LATEST}:") and value[len(LATEST) + 1 :]:
+        return str(find(work_dir, value[len(LATEST) + 1 :]))
+    return value

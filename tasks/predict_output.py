@@ -104,11 +104,11 @@ def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
 @task
 @on_store
 def write_prediction_file(
-    source: str, predictions: StageResult, rejects_parquet: str, rows_in: int, out: str, run: TrainedRun,
+    rows_read: str, predictions: StageResult, rejects_parquet: str, rows_in: int, out: str, run: TrainedRun,
     language: str = "ko",
 ) -> PredictSummary:  # fmt: skip
     """The input rows (their own headers) plus codes and decisions, as CSV or xlsx; rejects beside it."""
-    rows = read_table(source, RawLedger, "ledger as read")
+    rows = read_table(rows_read, RawLedger, "ledger as read")
     ranks = sum(c.endswith("_code") for c in parquet_columns(predictions.data.path))
     preds = read_frame(predictions.data, prediction_schema(ranks), "predictions")
     table = preds.merge(rows, on="row_id", how="left")

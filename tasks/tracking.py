@@ -15,6 +15,7 @@ from prefect.logging import get_run_logger
 from contracts.calibration import Calibration
 from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from contracts.run_folder import RunFolder
+from ledger import work_store
 from ledger.work_store import on_store
 from monitor.metrics_sink import CLOSE_DELAYS, MetricsSink
 from monitor.mlflow_store import QUICK, STEADY, MlflowRun, RegisteredModel, TrackingUnavailable, retrying, store_for
@@ -31,8 +32,9 @@ FAIL_DELAYS = (2.0,)  # the flow is failing already: a short try, then a warning
 
 
 def tracking_uri(uri: str | None, work_dir: str) -> str:
-    """The given URI, or a local sqlite store in the work dir."""
-    return uri or f"sqlite:///{Path(work_dir).resolve() / 'mlflow.db'}"
+    """The given URI, or a local sqlite store in the work dir (this host's copy of it, for a store URL)."""
+    local = work_store.local_path(work_dir) if work_store.is_store_url(work_dir) else Path(work_dir)
+    return uri or f"sqlite:///{local.resolve() / 'mlflow.db'}"
 
 
 def reach_store(uri: str, experiment: str):
@@ -51,6 +53,19 @@ def check_mlflow_store(uri: str | None, experiment: str, work_dir: str) -> str:
     uri = tracking_uri(uri, work_dir)
     reach_store(uri, experiment)
     return uri
+
+
+def reopened(run_id: str, store, again) -> bool:
+    """The MLflow run is set RUNNING again; False when the store has no such run."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        again("reopening the MLflow run", lambda: store.set_status(run_id, "RUNNING"))
+    except MlflowException as err:
+        if err.get_http_status_code() != 404:
+            raise
+        return False
+    return True
 
 
 @task(retries=2, retry_delay_seconds=5)
@@ -76,10 +91,15 @@ def open_mlflow_run(
     )
     again("marking the experiment as model training", lambda: store.set_experiment_tag(experiment_id, *EXPERIMENT_KIND))
     id_file = RunFolder(root=run.run_dir).mlflow_run_id
-    if run.resuming and id_file.exists():
-        run_id = id_file.read_text().strip()
-        again("reopening the MLflow run", lambda: store.set_status(run_id, "RUNNING"))
-    else:
+    run_id = id_file.read_text().strip() if run.resuming and id_file.exists() else None
+    if run_id and not reopened(run_id, store, again):
+        logger.warning(
+            "MLflow run %s, where this run began, is not in %s (another host's store): a new MLflow run continues it; "
+            "point every host at one tracking server (mlflow.tracking_uri) to keep a run in one place",
+            run_id, uri,
+        )  # fmt: skip
+        run_id = None
+    if run_id is None:
         tags = {"account_tax.run_dir": run.run_dir}
         run_id = again("creating the MLflow run", lambda: store.create_run(experiment_id, run.run_name, tags))
         id_file.write_text(run_id)

@@ -1,7 +1,12 @@
 """Shared fixtures: tiny ledgers written on the fly, a work dir, and a Prefect test harness for flow tests."""
 
 import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -47,3 +52,46 @@ def prefect_harness(tmp_path_factory):
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@dataclass
+class MotoS3:
+    """An S3-compatible server on loopback: its endpoint, s3fs options and the environment that reaches it."""
+
+    endpoint: str
+    options: dict
+    env: dict
+
+
+@pytest.fixture(scope="session")
+def moto_s3():
+    """moto_server on a free loopback port for the session; stopped by its PID afterwards."""
+    import s3fs  # the dev extra installs it with moto[server]: a missing one fails here, it is not skipped
+
+    from training.launcher import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    options = {"key": "testing", "secret": "testing", "client_kwargs": {"endpoint_url": endpoint}}
+    env = {
+        "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                s3fs.S3FileSystem(skip_instance_cache=True, **options).ls("")
+                break
+            except Exception:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise
+                time.sleep(0.3)
+        yield MotoS3(endpoint, options, env)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)

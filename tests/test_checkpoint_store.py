@@ -3,48 +3,22 @@ skipped, old ones pruned. Against a local folder and a real S3-compatible server
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from training.checkpoint_store import MANIFEST, CheckpointStore
-from training.launcher import free_port
 
 BUCKET = "account-tax-test"
 
 
 @pytest.fixture(scope="module")
-def s3_options():
-    """moto_server on a free loopback port with one bucket; stopped by its PID afterwards."""
-    import s3fs  # the dev extra installs it with moto[server]: a missing one fails here, it is not skipped
+def s3_options(moto_s3):
+    """The moto server's options, with one bucket for this module."""
+    import s3fs
 
-    port = free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    options = {
-        "key": "testing", "secret": "testing",
-        "client_kwargs": {"endpoint_url": f"http://127.0.0.1:{port}"},
-    }  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                s3fs.S3FileSystem(skip_instance_cache=True, **options).mkdir(BUCKET)
-                break
-            except Exception:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.3)
-        yield options
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=10)
+    s3fs.S3FileSystem(skip_instance_cache=True, **moto_s3.options).mkdir(BUCKET)
+    return moto_s3.options
 
 
 @pytest.fixture(params=["local", "s3"])

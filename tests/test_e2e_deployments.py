@@ -1,11 +1,13 @@
-"""End to end with real parts: `prefect server start`, process work pools, `prefect deploy` from prefect.yaml,
-a process worker, the pipeline deployment on the tiny model, then a train_model rerun that resumes and a prediction,
-both naming their dataset and run as 'latest'."""
+"""End to end with real parts, all on loopback: an S3 server (moto), `prefect server start`, the deployments of
+prefect.yaml, a cpu and a gpu process pool whose workers stand for separate hosts (each its own cache folder and
+Prefect home: nothing shared but the bucket). The pipeline prepares on the cpu host and trains on a gpu host through
+run_deployment; that gpu host is killed after a checkpoint reached the bucket, and a fresh gpu host resumes the run
+to its last step; the pipeline re-run on a fresh cpu host finds its data stages Cached; predict-ledger reads
+'latest'."""
 
 import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from training.launcher import free_port
@@ -20,143 +23,220 @@ from training.launcher import free_port
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT = str(Path(sys.executable).parent / "prefect")
-TRAINER = {"max_steps": 4, "save_steps": 2, "eval_steps": 2, "logging_steps": 1, "per_device_train_batch_size": 8}
+BUCKET = "account-tax-e2e"
+WORK = f"s3://{BUCKET}/work"
+STEPS = 120
+TRAINER = {
+    "max_steps": STEPS, "save_steps": 10, "eval_steps": 60, "logging_steps": 5, "per_device_train_batch_size": 8,
+    "save_total_limit": 3,
+}  # fmt: skip
+DATA_STAGES = {
+    "fingerprint_input", "load_ledger", "standardize_columns", "clean_ledger", "filter_ledger", "normalize_values",
+    "validate_ledger", "build_features", "select_features", "assign_label_slots", "split_dataset", "serialize_text",
+    "tokenize_dataset",
+}  # fmt: skip
+
+
+class Cluster:
+    """The server's environment and every process the test started (stopped by PID, whole process groups)."""
+
+    def __init__(self, tmp_path: Path, env: dict):
+        self.tmp, self.env, self.procs = tmp_path, env, {}
+
+    def prefect(self, *args: str, timeout: float = 300) -> str:
+        done = subprocess.run([PREFECT, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def worker(self, pool: str, host: str, slug: str) -> subprocess.Popen:
+        """A process worker on its own 'host': a cache folder and a Prefect home of its own."""
+        home = self.tmp / host
+        (home / "prefect-home").mkdir(parents=True, exist_ok=True)
+        env = {
+            **self.env,
+            "PREFECT_HOME": str(home / "prefect-home"),
+            "ACCOUNT_TAX_CACHE": str(home / "cache"),
+            "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": slug,
+            "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30",
+        }
+        proc = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", pool, "--name", host],
+            env=env, cwd=ROOT, stdout=(self.tmp / f"{host}.log").open("a"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self.procs[host] = proc
+        return proc
+
+    def kill_host(self, host: str) -> None:
+        """SIGKILL the worker, its process group and everything it started (the flow run, the launcher)."""
+        proc = self.procs.pop(host)
+        family = psutil.Process(proc.pid).children(recursive=True)
+        groups = {proc.pid, *(os.getpgid(p.pid) for p in family if p.is_running())}
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        for p in family:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def api(self, method: str, path: str, **body):
+        response = httpx.request(method, self.env["PREFECT_API_URL"] + path, json=body or None, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def start(self, deployment: str, params: dict) -> str:
+        out = self.prefect("deployment", "run", deployment, "--params", json.dumps({"params": params}))
+        return next(word for word in out.split() if len(word) == 36 and word.count("-") == 4)
+
+    def wait(self, run_id: str, seconds: float = 900) -> dict:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            run = self.api("GET", f"/flow_runs/{run_id}")
+            if run["state"]["type"] in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                return run
+            time.sleep(2)
+        pytest.fail(f"flow run {run_id} did not end in {seconds} s; logs in {self.tmp}")
+
+    def log(self, host: str) -> str:
+        return (self.tmp / f"{host}.log").read_text(errors="replace")[-4000:]
+
+    def runs_of(self, deployment: str) -> list[dict]:
+        found = self.api("POST", "/flow_runs/filter", sort="EXPECTED_START_TIME_ASC")
+        ids = {d["id"] for d in self.api("POST", "/deployments/filter") if d["name"] == deployment}
+        return [r for r in found if r["deployment_id"] in ids]
+
+    def task_states(self, flow_run_id: str) -> dict[str, str]:
+        """Task name -> state name of the flow run's tasks and of its subflows' (prepare_data's)."""
+        children = self.api("POST", "/flow_runs/filter", flow_runs={"parent_flow_run_id": {"any_": [flow_run_id]}})
+        ids = [flow_run_id, *(c["id"] for c in children)]
+        runs = self.api("POST", "/task_runs/filter", flow_runs={"id": {"any_": ids}}, limit=200)
+        return {r["name"].rsplit("-", 1)[0]: r["state"]["name"] for r in runs}
 
 
 @pytest.fixture
-def server(tmp_path):
-    """A Prefect server on a free loopback port with its own home; stopped (whole process group) afterwards."""
+def cluster(tmp_path, moto_s3):
+    """A Prefect server on a free loopback port, reaching the S3 server; stopped with every worker afterwards."""
     port = free_port()
     env = {
         **os.environ,
-        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        **moto_s3.env,
+        "PREFECT_HOME": str(tmp_path / "server-home"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "ACCOUNT_TAX_HOME": str(ROOT),
     }
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
+    env.pop("ACCOUNT_TAX_CACHE", None)
+    found = Cluster(tmp_path, env)
+    server = subprocess.Popen(
         [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    started = []
+        env=env, stdout=(tmp_path / "server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{env['PREFECT_API_URL']}/health", timeout=2).status_code == 200:
                     break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-2000:]
             time.sleep(1)
-        else:
-            pytest.fail("prefect server did not become healthy in 120 s")
-        yield env, started
+        yield found
     finally:
-        for pid in [*started, proc.pid]:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        found.stop()
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
 
 
-def prefect(env: dict, *args: str, timeout: float = 300) -> str:
-    done = subprocess.run([PREFECT, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+def complete_checkpoints(fs) -> list[int]:
+    found = fs.glob(f"{BUCKET}/work/runs/e2e/checkpoints/checkpoint-*/CHECKPOINT_COMPLETE.json")
+    return sorted(int(p.split("/")[-2].split("-")[1]) for p in found)
 
 
-def run_deployment(env: dict, started: list, name: str, pool: str, params: dict, tmp_path: Path) -> str:
-    """Schedule a deployment run, serve it with a one-shot process worker, return the flow run id."""
-    out = prefect(env, "deployment", "run", name, "--params", json.dumps({"params": params}))
-    run_id = re.search(r"UUID: ([0-9a-f-]{36})", out).group(1)
-    log = (tmp_path / f"worker-{pool}.log").open("a")
-    worker = subprocess.Popen(
-        [PREFECT, "worker", "start", "--pool", pool, "--run-once"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    started.append(worker.pid)
-    worker.wait(timeout=900)
-    return run_id
+def test_cpu_pool_prepares_gpu_pool_trains_and_a_killed_gpu_host_resumes_elsewhere(cluster, moto_s3, tmp_path):
+    import s3fs
 
-
-def api(env: dict, method: str, path: str, **body):
-    response = httpx.request(method, env["PREFECT_API_URL"] + path, json=body or None, timeout=30)
-    response.raise_for_status()
-    return response.json()
-
-
-def final_state(env: dict, run_id: str) -> str:
-    deadline = time.monotonic() + 60
-    while True:
-        state = api(env, "GET", f"/flow_runs/{run_id}")["state"]["type"]
-        if state in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED") or time.monotonic() > deadline:
-            return state
-        time.sleep(1)
-
-
-def test_pipeline_deployment_runs_and_train_rerun_resumes(server, tmp_path):
     from synth.ledger import make_ledger, write_ledger
     from synth.tiny_model import make_tiny_model
 
-    env, started = server
-    # given work pools and the deployments of prefect.yaml registered on a real server
-    prefect(env, "work-pool", "create", "cpu", "--type", "process")
-    prefect(env, "work-pool", "create", "gpu", "--type", "process")
-    prefect(env, "--no-prompt", "deploy", "--all")
-    names = {d["name"] for d in api(env, "POST", "/deployments/filter")}
-    assert {"prepare-data", "train-model", "pipeline", "predict-ledger"} <= names
-    work = tmp_path / "work"
-    ledger = write_ledger(make_ledger(1200, 30, seed=5), str(work / "ledger.csv"))
-    model = str(make_tiny_model(tmp_path / "tiny-model"))
-    train = {"launcher": "deepspeed", "num_gpus": 1, "run_name": "e2e", "max_eval_samples": 50, "trainer": TRAINER}
-    # when the pipeline deployment runs on a process worker
-    params = {"prepare": {"input": ledger, "model": model, "work_dir": str(work)}, "train": train}
-    run_id = run_deployment(env, started, "pipeline/pipeline", "gpu", params, tmp_path)
-    # then it completed, with the artifacts under their stable keys and training progress at 100%
-    assert final_state(env, run_id) == "COMPLETED", (tmp_path / "worker-gpu.log").read_text()[-3000:]
-    assert api(env, "GET", f"/flow_runs/{run_id}")["name"].startswith("pipeline-tiny-model-ledger.csv-")
-    artifacts = api(env, "POST", "/artifacts/filter")
-    keys = {a["key"] for a in artifacts}
-    assert {
-        "data-quality-pipeline",  # the prepare report is keyed by the flow it ran in (tasks.report.report_scope)
-        "rows-accounting-pipeline",
-        "dataset-summary",
-        "token-stats",
-        "training-progress",
-        "eval-metrics",
-        "baseline-vs-llm",
-    } <= keys
-    progress = [a for a in artifacts if a["key"] == "training-progress"]
-    assert max(float(a["data"]) for a in progress) == 100.0
-    # when train_model is re-run from its deployment with resume_from=latest and more steps, on the 'latest'
-    # dataset (resolved by the worker to the one the pipeline built)
-    rerun = {
-        "dataset": "latest",
-        "model": model,
-        "work_dir": str(work),
-        **train,
-        "resume_from": "latest",
-        "trainer": {**TRAINER, "max_steps": 6},
+    # given a bucket holding the ledger and the base model, the deployments and the shared result storage
+    fs = s3fs.S3FileSystem(skip_instance_cache=True, **moto_s3.options)
+    fs.mkdir(BUCKET)
+    fs.put_file(write_ledger(make_ledger(1200, 30, seed=5), str(tmp_path / "ledger.csv")), f"{BUCKET}/in/ledger.csv")
+    fs.put(str(make_tiny_model(tmp_path / "tiny-model")), f"{BUCKET}/models/tiny", recursive=True)
+    cluster.prefect("work-pool", "create", "cpu", "--type", "process")
+    cluster.prefect("work-pool", "create", "gpu", "--type", "process")
+    cluster.prefect("--no-prompt", "deploy", "--all")
+    done = subprocess.run(
+        [sys.executable, "-m", "deployments.shared_store", f"s3://{BUCKET}", "--silence", "40"],
+        env=cluster.env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    slug = done.stdout.split("PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK=")[1].split()[0]
+    cluster.worker("cpu", "cpu-host-1", slug)
+    cluster.worker("gpu", "gpu-host-1", slug)
+    train = {
+        "launcher": "deepspeed", "num_gpus": 1, "run_name": "e2e", "max_eval_samples": 50, "trainer": TRAINER,
+        "resume_from": "latest", "retries": 1,
+    }  # fmt: skip
+    params = {
+        "prepare": {"input": f"s3://{BUCKET}/in/ledger.csv", "model": f"s3://{BUCKET}/models/tiny", "work_dir": WORK},
+        "train": train,
+        "train_deployment": "train_model/train-model",
     }
-    run_id = run_deployment(env, started, "train_model/train-model", "gpu", rerun, tmp_path)
-    # then it continued from the pipeline's last checkpoint to the new end
-    assert final_state(env, run_id) == "COMPLETED", (tmp_path / "worker-gpu.log").read_text()[-3000:]
-    events = [json.loads(x) for x in (work / "runs" / "e2e" / "progress.jsonl").read_text().splitlines()]
-    resumed = [e["checkpoint"] for e in events if e["event"] == "resume" and e["checkpoint"]]
-    assert resumed and resumed[-1].endswith("checkpoint-4")
-    assert [e["step"] for e in events if e["event"] == "done"][-1] == 6
-    # when predict-ledger runs on the cpu pool with model 'latest' (the run just finished)
-    out = tmp_path / "predictions.csv"
-    predict = {"model": "latest", "input": ledger, "out": str(out), "work_dir": str(work)}
-    run_id = run_deployment(env, started, "predict_ledger/predict-ledger", "cpu", predict, tmp_path)
-    # then it classified the ledger with that run
-    assert final_state(env, run_id) == "COMPLETED", (tmp_path / "worker-cpu.log").read_text()[-3000:]
-    assert out.stat().st_size > 0
+    # when the pipeline deployment runs on the cpu pool, and the gpu host dies once a checkpoint is in the bucket
+    pipeline_id = cluster.start("pipeline/pipeline", params)
+    deadline = time.monotonic() + 600
+    while not complete_checkpoints(fs):
+        assert time.monotonic() < deadline, cluster.log("cpu-host-1") + cluster.log("gpu-host-1")
+        time.sleep(0.5)
+    cluster.kill_host("gpu-host-1")
+    stored = complete_checkpoints(fs)
+    assert stored and stored[-1] < STEPS, f"training ended before the kill: {stored}"
+    # and an upload cut off mid-way (no manifest) lies beside them, newer than all
+    fs.pipe_file(f"{BUCKET}/work/runs/e2e/checkpoints/checkpoint-{STEPS - 5}/trainer_state.json", b"{")
+    cluster.worker("gpu", "gpu-host-2", slug)
+    finished = cluster.wait(pipeline_id)
+    # then the pipeline completed on the cpu host, its first training run crashed and a retry finished the run
+    assert finished["state"]["type"] == "COMPLETED", cluster.log("cpu-host-1") + cluster.log("gpu-host-2")
+    trainings = cluster.runs_of("train-model")
+    assert [r["state"]["type"] for r in trainings] == ["CRASHED", "COMPLETED"], trainings
+    assert cluster.task_states(pipeline_id)["train_on_pool"] == "Completed"
+    # and the fresh gpu host resumed from the newest complete checkpoint in the bucket, to the uninterrupted end
+    progress = fs.cat_file(f"{BUCKET}/work/runs/e2e/progress.jsonl").decode().splitlines()
+    events = [json.loads(line) for line in progress]
+    resumed = [e["checkpoint"] for e in events if e["event"] == "resume" and e.get("checkpoint")]
+    assert resumed and Path(resumed[-1]).name == f"checkpoint-{max(stored)}", (resumed, stored)
+    assert [e["step"] for e in events if e["event"] == "done"][-1] == STEPS
+    assert (tmp_path / "gpu-host-2" / "cache" / "s3" / BUCKET / "work" / "runs" / "e2e" / "final").is_dir()
+    assert not (tmp_path / "gpu-host-1" / "cache" / "s3" / BUCKET / "work" / "runs" / "e2e" / "final").exists()
+    assert not (tmp_path / "gpu-host-2" / "cache" / "s3" / BUCKET / "work" / "stages").exists()  # no data stage ran
+    # and the artifacts of both flows are on the server
+    keys = {a["key"] for a in cluster.api("POST", "/artifacts/filter")}
+    assert {"rows-accounting-pipeline", "dataset-summary", "training-progress", "eval-metrics"} <= keys
+
+    # when the pipeline runs again on a fresh cpu host
+    cluster.procs.pop("cpu-host-1").send_signal(signal.SIGTERM)
+    cluster.worker("cpu", "cpu-host-2", slug)
+    again = cluster.wait(cluster.start("pipeline/pipeline", params))
+    # then every data stage came back Cached from the bucket's records
+    assert again["state"]["type"] == "COMPLETED", cluster.log("cpu-host-2")
+    states = cluster.task_states(again["id"])
+    assert {states[name] for name in DATA_STAGES} == {"Cached"}, states
+
+    # when predict-ledger runs on the cpu pool with the latest finished run in the bucket
+    out = f"s3://{BUCKET}/work/predictions.csv"
+    predict = {"model": "latest", "input": f"s3://{BUCKET}/in/ledger.csv", "out": out, "work_dir": WORK}
+    predicted = cluster.wait(cluster.start("predict_ledger/predict-ledger", predict))
+    # then the predictions are in the bucket
+    assert predicted["state"]["type"] == "COMPLETED", cluster.log("cpu-host-2")
+    assert fs.size(f"{BUCKET}/work/predictions.csv") > 0
