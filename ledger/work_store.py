@@ -172,7 +172,8 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 class Localized:
     """The store URLs met in a task's arguments, replaced by local paths; what to upload afterwards."""
 
-    def __init__(self) -> None:
+    def __init__(self, only: frozenset[str] | None = None) -> None:
+        self.only = only  # fields to fetch (None: all); the others keep their store URL
         self.folders: dict[str, Path] = {}  # url -> local folder whose new files are uploaded after the task
         self.files: dict[str, Path] = {}  # url -> local file (maybe written by the task)
 
@@ -181,7 +182,7 @@ class Localized:
         return map_strings(value, self._url, field)
 
     def _url(self, url: str, field: str | None) -> str:
-        if not is_store_url(url) or field in NATIVE_FIELDS:
+        if not is_store_url(url) or field in NATIVE_FIELDS or (self.only is not None and field not in self.only):
             return url
         url = url.rstrip("/")
         local = local_path(url) if field in WORK_DIR_FIELDS | OUTPUT_FIELDS else pull(url)
@@ -247,9 +248,10 @@ def portable(value: Any) -> Any:
     return map_strings(value, _portable)
 
 
-def localize(value: Any) -> Any:
-    """`value` with every store URL in it replaced by this host's copy (downloaded when missing)."""
-    return Localized().value(value)
+def localize(value: Any, only: frozenset[str] | None = None) -> Any:
+    """`value` with every store URL in it (in the fields named in `only`, when given) replaced by this host's copy,
+    downloaded when missing."""
+    return Localized(only).value(value)
 
 
 def _published(value: str, field: str | None = None) -> str:

@@ -81,7 +81,7 @@ class Predictor:
             return cls(folder, "baseline")
         from training.config import read_run_config
 
-        config = read_run_config(folder / "run.yaml")
+        config = read_run_config(folder / "run.yaml", fetch=frozenset({"model_path"}))
         return cls(folder, "llm", config.model_path, config.pad_added)
 
     @property

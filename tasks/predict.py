@@ -16,6 +16,7 @@ from contracts.calibration import Calibration
 from contracts.dataset import PREPARE_PARAMS_FILE, read_prepare_params
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RunFolder, head_rows
+from ledger import work_store
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, parquet_columns, read_table, write_frame
 from ledger.work_store import on_store
@@ -58,12 +59,10 @@ def _check_llm(folder: RunFolder) -> tuple[Path, Path]:
             f"{final}: label map has {label_map.num_slots} slots but the head has "
             f"{rows or len(head.get('id2label', {}))} outputs; the adapter and label_map.json do not belong together"
         )
-    config = read_run_config(final / "run.yaml")
-    candidates = [
-        final / PREPARE_PARAMS_FILE,
-        folder.prepare_params,
-        Path(config.dataset_path).parent / PREPARE_PARAMS_FILE,
-    ]
+    config = read_run_config(final / "run.yaml", fetch=frozenset())  # only names: the dataset is not downloaded
+    candidates = [final / PREPARE_PARAMS_FILE, folder.prepare_params]
+    if not work_store.is_store_url(config.dataset_path):  # an older run: the copy beside its dataset
+        candidates.append(Path(config.dataset_path).parent / PREPARE_PARAMS_FILE)
     params_file = next((p for p in candidates if p.exists()), None)
     if params_file is None:
         raise RunFolderError(

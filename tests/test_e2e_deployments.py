@@ -3,7 +3,7 @@ prefect.yaml, a cpu and a gpu process pool whose workers stand for separate host
 Prefect home: nothing shared but the bucket). The pipeline prepares on the cpu host and trains on a gpu host through
 run_deployment; that gpu host is killed after a checkpoint reached the bucket, and a fresh gpu host resumes the run
 to its last step; the pipeline re-run on a fresh cpu host finds its data stages Cached; predict-ledger reads
-'latest'."""
+'latest'; a cancelled pipeline cancels its training run."""
 
 import contextlib
 import json
@@ -240,3 +240,39 @@ def test_cpu_pool_prepares_gpu_pool_trains_and_a_killed_gpu_host_resumes_elsewhe
     # then the predictions are in the bucket
     assert predicted["state"]["type"] == "COMPLETED", cluster.log("cpu-host-2")
     assert fs.size(f"{BUCKET}/work/predictions.csv") > 0
+
+    # when a pipeline is cancelled while the training run it started is training
+    long = {**params, "train": {**train, "run_name": "e2e-cancel", "trainer": {**TRAINER, "max_steps": 100_000}}}
+    cancelled_id = cluster.start("pipeline/pipeline", long)
+    deadline = time.monotonic() + 300
+    while not [r for r in cluster.runs_of("train-model") if r["state"]["type"] == "RUNNING"]:
+        assert time.monotonic() < deadline, cluster.log("cpu-host-2")
+        time.sleep(1)
+    training = next(r for r in cluster.runs_of("train-model") if r["state"]["type"] == "RUNNING")
+    while not launched(training["id"], cluster):
+        assert time.monotonic() < deadline, cluster.log("gpu-host-2")
+        time.sleep(1)
+    cluster.api("POST", f"/flow_runs/{cancelled_id}/set_state", state={"type": "CANCELLING"}, force=True)
+    # then the pipeline and its training run end Cancelled, and no training process is left on the gpu host
+    assert cluster.wait(cancelled_id, 120)["state"]["type"] == "CANCELLED", cluster.log("cpu-host-2")
+    assert cluster.wait(training["id"], 180)["state"]["type"] == "CANCELLED", cluster.log("gpu-host-2")
+    deadline = time.monotonic() + 60
+    while training_processes("e2e-cancel"):
+        assert time.monotonic() < deadline, training_processes("e2e-cancel")
+        time.sleep(1)
+
+
+def launched(flow_run_id: str, cluster: Cluster) -> bool:
+    """The training flow run has started its launcher (its log says so)."""
+    logs = cluster.api("POST", "/logs/filter", logs={"flow_run_id": {"any_": [flow_run_id]}}, limit=200)
+    return any("launching:" in log["message"] for log in logs)
+
+
+def training_processes(run_name: str) -> list[str]:
+    """Command lines of processes training the run (the launcher and its ranks name its run.yaml)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info["cmdline"] or [])
+        if f"{run_name}/run.yaml" in line:
+            found.append(line)
+    return found

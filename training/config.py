@@ -120,11 +120,12 @@ class RunConfig(Strict):
         return self.folder.final
 
 
-def read_run_config(path: str | Path) -> RunConfig:
-    """run.yaml, with the store URLs in it (a run in a shared store) turned into this host's copies."""
+def read_run_config(path: str | Path, fetch: frozenset[str] | None = None) -> RunConfig:
+    """run.yaml, with the store URLs in it (a run in a shared store) turned into this host's copies: all of them,
+    or those of the fields in `fetch` (prediction needs the base model, not the training data)."""
     from ledger.work_store import localize
 
-    return localize(RunConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8"))))
+    return localize(RunConfig.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8"))), fetch)
 
 
 def write_run_config(config: RunConfig, path: str | Path) -> Path:
