@@ -103,7 +103,10 @@ def process_group(cmd: list[str], env: dict[str, str], on_line):
     reader = threading.Thread(target=lambda: [on_line(line.rstrip("\n")) for line in proc.stdout], daemon=True)
     reader.start()
     previous = None
-    if threading.current_thread() is threading.main_thread():
+    # Only where nothing handles SIGTERM yet: Prefect's own handler raises an exception (the `finally` below kills
+    # the group then), and a worker's cancellation is acknowledged (-> Cancelled, not Crashed) only while that
+    # handler is the installed one.
+    if threading.current_thread() is threading.main_thread() and not callable(signal.getsignal(signal.SIGTERM)):
 
         def on_term(signum, frame):
             kill_group(proc)
