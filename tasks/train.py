@@ -27,7 +27,7 @@ from monitor.progress import ProgressArtifact
 from params.train import TrainParams
 from tasks.evaluate import EvalReport
 from training.architecture import ModelConfigError
-from training.checkpoint_store import CheckpointMirror
+from training.checkpoint_store import CheckpointMirror, fetch_named
 from training.checkpoints import list_checkpoints, resolve_resume
 from training.config import RunConfig, read_run_config, write_run_config
 from training.launcher import free_port, launcher_command, launcher_env, process_group
@@ -107,9 +107,12 @@ def plan_run(params: TrainParams) -> PlannedRun:
     dataset = read_tokenized_dataset(params.dataset)
     name, run_dir = run_dir_for(params)
     folder = RunFolder(root=str(run_dir))
-    existing = list_checkpoints(folder.checkpoints)
+    # a work dir in a shared store keeps the checkpoints there too, so that any host can resume the run
+    store = store_url(params.checkpoint_store or work_store.remote_url(run_dir.parent), name)
     if params.resume_from not in (None, "none", "latest"):
+        fetch_named(store, params.resume_from, folder.checkpoints)  # 'checkpoint-N' on a host that lacks it
         resolve_resume(params.resume_from, folder.checkpoints)  # a bad path fails here, before any launch
+    existing = list_checkpoints(folder.checkpoints)
     if existing and not params.resume_from:
         raise FileExistsError(
             f"{run_dir} already has checkpoints ({', '.join(p.name for p in existing[:5])}); pass resume_from='latest' "
@@ -129,8 +132,7 @@ def plan_run(params: TrainParams) -> PlannedRun:
         else None,
         resume_from=params.resume_from,
         max_eval_samples=params.max_eval_samples,
-        # a work dir in a shared store keeps the checkpoints there too, so that any host can resume the run
-        checkpoint_store=store_url(params.checkpoint_store or work_store.remote_url(run_dir.parent), name),
+        checkpoint_store=store,
         lora=params.lora,
         head=params.head,
         loss=params.loss,

@@ -121,3 +121,22 @@ def test_a_local_copy_is_replaced_whole_when_pulled_again(tmp_path):
     store.pull("checkpoint-4", tmp_path / "b")
     assert files_of(local) == files_of(tmp_path / "a" / "checkpoint-4")
     shutil.rmtree(tmp_path / "a")
+
+
+def test_a_checkpoint_asked_for_by_name_is_pulled_to_a_host_that_lacks_it(tmp_path):
+    from training.checkpoint_store import fetch_named
+
+    # given a store holding checkpoint-4 and checkpoint-8, and a fresh host with none
+    store = CheckpointStore(str(tmp_path / "bucket" / "runs" / "r" / "checkpoints"))
+    for step in (4, 8):
+        store.push(checkpoint(tmp_path / "host-a", step))
+    fresh = tmp_path / "host-b" / "checkpoints"
+    # when the run is resumed from checkpoint-4 by name (not 'latest')
+    pulled = fetch_named(store.url, "checkpoint-4", fresh)
+    # then that checkpoint, and only it, is on the host, byte for byte
+    assert pulled == fresh / "checkpoint-4"
+    assert files_of(pulled) == files_of(tmp_path / "host-a" / "checkpoint-4")
+    assert sorted(p.name for p in fresh.iterdir()) == ["checkpoint-4"]
+    # and asking for a path, or for one the store does not hold, pulls nothing
+    assert fetch_named(store.url, str(fresh / "checkpoint-4"), fresh) is None
+    assert fetch_named(store.url, "checkpoint-12", fresh) is None

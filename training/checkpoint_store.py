@@ -114,6 +114,20 @@ class CheckpointStore:
         return doomed
 
 
+def fetch_named(store_url: str | None, name: str | None, local_dir: str | Path) -> Path | None:
+    """A checkpoint asked for by its bare name (resume_from='checkpoint-N') that this host lacks or holds
+    incomplete, pulled whole from the store; its local folder, or None when there was nothing to pull."""
+    if not store_url or not name or not CHECKPOINT.fullmatch(name):
+        return None
+    if checkpoint_problem(Path(local_dir) / name) is None:
+        return None
+    store = CheckpointStore(store_url)
+    if name not in store.names() or store.problem(name) is not None:
+        return None  # resolve_resume then names what there is
+    LOGGER.info("pulling %s/%s from the store", store.url, name)
+    return store.pull(name, local_dir)
+
+
 def step_of(name: str) -> int:
     return int(CHECKPOINT.match(name).group(1))
 
