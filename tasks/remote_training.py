@@ -84,7 +84,14 @@ def train_on_pool(params: TrainParams, deployment: str, poll_seconds: float = 5.
         raise TrainingRunFailed(
             f"training run {run.name} ended {run.state_name}: {run.state.message}; its logs are in the Prefect UI"
         )
-    outcome = TrainingOutcome.model_validate(run.state.result())
+    try:
+        outcome = TrainingOutcome.model_validate(run.state.result())
+    except Exception as err:  # kept on the GPU host's disk: this host cannot read it
+        raise TrainingRunFailed(
+            f"training run {run.name} completed, but its result cannot be read here ({type(err).__name__}: {err}); "
+            "start every worker with PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK pointing at the shared result storage "
+            "(make deploy STORE=..., deployments/README.md)"
+        ) from err
     logger.info("training run %s trained to step %d: %s", run.name, outcome.global_step, outcome.metrics)
     return outcome
 
