@@ -10,6 +10,7 @@ Local and NFS paths pass through untouched. Never imports prefect.
 """
 
 import functools
+import json
 import os
 import posixpath
 import re
@@ -33,6 +34,8 @@ NATIVE_FIELDS = frozenset({"source", "input", "url", "tracking_uri", "checkpoint
 # not uploaded by the generic push: checkpoints go through training.checkpoint_store (manifest last), the MLflow
 # store and logs are this host's own
 PRIVATE_NAMES = frozenset({"checkpoints", "mlruns", "logs", "mlflow.db", "mlflow.db-journal"})
+# object metadata that changes with every upload, by store (s3fs, gcsfs, adlfs; local and memory stores)
+VERSION_KEYS = ("ETag", "etag", "md5Hash", "LastModified", "last_modified", "mtime", "created")
 # written last in a folder: a reader that finds them finds the rest (dataset, run's final/, checkpoint, baseline)
 COMPLETION_MARKERS = ("dataset.json", "run.yaml", "CHECKPOINT_COMPLETE.json", "calibration.json")
 
@@ -101,8 +104,9 @@ def pull(url: str) -> Path:
     if not fs.exists(root):
         return local
     if fs.isfile(root):
-        if _stale(local, fs.size(root), fs, root):
-            _download(fs, root, local)
+        info = fs.info(root)
+        if _stale(local, info):
+            _download(fs, root, local, info)
         return local
     root = root.rstrip("/")
     for remote, info in sorted(fs.find(root, detail=True).items()):
@@ -110,30 +114,52 @@ def pull(url: str) -> Path:
         target = local.joinpath(*relative.split("/"))
         if "checkpoints" in relative.split("/") or info.get("type", "file") != "file":
             continue
-        if _stale(target, info.get("size"), fs, remote):
-            _download(fs, remote, target)
+        if _stale(target, info):
+            _download(fs, remote, target, info)
     return local
 
 
-def _stale(local: Path, size: int | None, fs, remote: str) -> bool:
-    """The local copy is missing, or another host uploaded a different version since this one was written. (A
-    file this host is still appending to is newer than its last upload, and kept.)"""
+def _version(info: dict) -> str:
+    """What tells one upload of an object from another: its ETag (S3, GCS, Azure) or modification time, and size."""
+    stamp = next((info[k] for k in VERSION_KEYS if info.get(k) is not None), None)
+    return json.dumps([info.get("size"), str(stamp)])
+
+
+def _synced(local: Path) -> Path:
+    return local.with_name(f".{local.name}.synced")  # a dotfile: never uploaded
+
+
+def _record(local: Path, info: dict) -> None:
+    """Remember which store version this host's copy matches."""
+    _synced(local).write_text(_version(info), encoding="utf-8")
+
+
+def _stale(local: Path, info: dict) -> bool:
+    """The local copy is missing, or the store holds another version than the one this copy was synced with (a
+    copy this host changed since, such as a log it appends to, is kept). Names are reused by run folders: a run
+    resumed on another host rewrites its final/ weights at the same size."""
     if not local.is_file():
         return True
-    stat = local.stat()
-    if stat.st_size == size:
+    record = _synced(local)
+    if not record.is_file():  # a copy made before these records: its size decides
+        return local.stat().st_size != info.get("size")
+    if record.read_text(encoding="utf-8") == _version(info):
         return False
-    try:
-        return fs.modified(remote).timestamp() > stat.st_mtime
-    except (NotImplementedError, OSError):
-        return False
+    return local.stat().st_mtime_ns <= record.stat().st_mtime_ns
 
 
-def _download(fs, remote: str, target: Path) -> None:
+def _download(fs, remote: str, target: Path, info: dict) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f".{target.name}.part-{uuid.uuid4().hex[:8]}")
     fs.get_file(remote, str(part))
     os.replace(part, target)  # a reader never sees half a file
+    _record(target, info)
+
+
+def _upload(fs, source: Path, remote: str) -> None:
+    fs.makedirs(posixpath.dirname(remote), exist_ok=True)  # a local or NFS store needs the folders
+    fs.put_file(str(source), remote)
+    _record(source, fs.info(remote))
 
 
 def push(local: str | Path, url: str, only: set[str] | None = None) -> int:
@@ -142,17 +168,14 @@ def push(local: str | Path, url: str, only: set[str] | None = None) -> int:
     fs, root = store_of(url)
     local = Path(local)
     if local.is_file():
-        fs.makedirs(posixpath.dirname(root), exist_ok=True)  # a local or NFS store needs the folders
-        fs.put_file(str(local), root)
+        _upload(fs, local, root)
         return 1
     files = only if only is not None else {p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file()}
     sent = 0
     for relative in sorted((f for f in files if not _private(f)), key=_markers_last):
         source = local / relative
         if source.is_file():
-            remote = posixpath.join(root.rstrip("/"), relative)
-            fs.makedirs(posixpath.dirname(remote), exist_ok=True)
-            fs.put_file(str(source), remote)
+            _upload(fs, source, posixpath.join(root.rstrip("/"), relative))
             sent += 1
     return sent
 

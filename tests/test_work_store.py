@@ -185,7 +185,7 @@ def test_a_pulled_folder_comes_whole_but_for_its_checkpoints(store):
     # when the folder is pulled
     local = pull(run)
     # then every file is there except those under checkpoints/
-    files = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file())
+    files = sorted(p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_file() and p.name[0] != ".")
     assert files == ["final/adapter_model.safetensors", "run.yaml"]
     assert not (local / "checkpoints").exists()
 
@@ -212,6 +212,31 @@ def test_a_file_another_host_changed_is_downloaded_again(store):
     pull(url)
     # then the local copy is the new version
     assert local.read_bytes() == b"newer and longer"
+
+
+def test_weights_another_host_rewrote_at_the_same_size_are_downloaded_again(store):
+    # given a run's final weights pulled on this host
+    url = join(store, "runs", "r", "final", "adapter_model.safetensors")
+    put(url, b"weights-v1")
+    local = pull(url)
+    # when another host resumes the run, saves new weights of the same size, and this host pulls again
+    put(url, b"weights-v2")
+    pull(url)
+    # then this host has the new weights, not the ones it had (same name, same size)
+    assert local.read_bytes() == b"weights-v2"
+
+
+def test_a_file_this_host_pushed_is_not_downloaded_back(store, tmp_path, downloads):
+    # given a file this host wrote and uploaded
+    url = join(store, "stages", "clean", "data-abc.parquet")
+    local = local_path(url)
+    local.parent.mkdir(parents=True)
+    local.write_bytes(b"rows")
+    push(local, url)
+    # when a later task pulls it
+    pull(url)
+    # then nothing was downloaded: the copy is the version in the store
+    assert downloads == []
 
 
 def test_a_local_file_newer_than_its_store_copy_is_kept(store):
