@@ -37,6 +37,7 @@ def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
     from ledger.readers import LedgerFileError
     from tasks.predict import RunFolderError
     from tasks.preflight import OutputFolderError
+    from tasks.remote_training import TrainingRunCrashed, TrainingRunFailed
     from tasks.report import NoRowsAcceptedError
     from tasks.train import TrainingFailed
     from training.architecture import ModelConfigError
@@ -56,6 +57,11 @@ def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
             TrainingFailed,
             "the training program failed; its whole output is in the run's train.log. Fix the cause and run again "
             "with resume_from=latest to continue from the newest complete checkpoint (train: --resume-from latest)",
+        ),
+        (
+            (TrainingRunCrashed, TrainingRunFailed),
+            "the training run on the GPU pool did not finish: its logs are in the Prefect UI. Run the pipeline again "
+            "with train.resume_from=latest to continue from the newest checkpoint in the store",
         ),
         (CheckpointError, "resume from 'latest' or from one of the complete checkpoints listed"),
         (FileExistsError, "continue that run with resume_from=latest, or start another with a new run_name"),

@@ -45,3 +45,13 @@ def test_a_cancelled_pipeline_cancels_the_training_runs_it_started():
         assert client.read_flow_run(running.id).state.type.value in ("CANCELLING", "CANCELLED")
         assert client.read_flow_run(finished.id).state.type.value == "COMPLETED"
         assert client.read_flow_run(others.id).state.type.value == "RUNNING"
+
+
+def test_a_training_run_that_did_not_finish_is_an_expected_error_with_a_hint():
+    from flows.errors import hint_for
+    from tasks.remote_training import TrainingRunCrashed, TrainingRunFailed
+
+    # given the two ways a training run on the GPU pool ends without a model
+    for err in (TrainingRunFailed("training run x ended Failed"), TrainingRunCrashed("training run x crashed")):
+        # then the terminal says what to do, not a traceback
+        assert "resume_from=latest" in hint_for(err) and "Prefect UI" in hint_for(err)

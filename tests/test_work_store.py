@@ -73,32 +73,29 @@ def in_store(url: str) -> bool:
     return fs.exists(path)
 
 
+def recorded(monkeypatch, method: str, path_at: int) -> list[str]:
+    """The store paths every call of MemoryFileSystem.<method> received, in order."""
+    seen: list[str] = []
+    original = getattr(MemoryFileSystem, method)
+
+    def recording(self, *args, **kwargs):
+        seen.append(args[path_at])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MemoryFileSystem, method, recording)
+    return seen
+
+
 @pytest.fixture
 def downloads(monkeypatch) -> list[str]:
     """Every file the memory store hands out with get_file (what pull downloads), in order."""
-    seen: list[str] = []
-    original = MemoryFileSystem.get_file
-
-    def recording(self, rpath, lpath, *args, **kwargs):
-        seen.append(rpath)
-        return original(self, rpath, lpath, *args, **kwargs)
-
-    monkeypatch.setattr(MemoryFileSystem, "get_file", recording)
-    return seen
+    return recorded(monkeypatch, "get_file", 0)
 
 
 @pytest.fixture
 def uploads(monkeypatch) -> list[str]:
     """Every file the memory store receives with put_file (what push uploads), in order."""
-    sent: list[str] = []
-    original = MemoryFileSystem.put_file
-
-    def recording(self, lpath, rpath, *args, **kwargs):
-        sent.append(rpath)
-        return original(self, lpath, rpath, *args, **kwargs)
-
-    monkeypatch.setattr(MemoryFileSystem, "put_file", recording)
-    return sent
+    return recorded(monkeypatch, "put_file", 1)
 
 
 # --- URLs and paths ---------------------------------------------------------------------------------------------
