@@ -17,7 +17,7 @@ PIP := $(BIN)/python -m pip install --quiet
 # This machine's pip config names index folders that may be absent: drop those warnings, keep pip's exit code.
 QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither' || true; }; exit $${PIPESTATUS[0]}
 
-.PHONY: install run test bench lint serve deploy clean
+.PHONY: install run test bench gpu-check lint serve deploy clean
 
 install: $(STAMP)
 
@@ -38,6 +38,12 @@ test: $(STAMP)
 # Benchmarks against their floors (P1-P5, ~30 min on 2 cores); writes bench/RESULTS.md. Not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# GPU readiness: real-size Qwen3 shapes through train_model and the launcher, checks and tokens/s; writes
+# bench/RESULTS-gpu.md. One line and exit 0 where no GPU is visible. On a GPU host: TORCH_SPEC=torch (its CUDA
+# build) and `$(BIN)/pip install -e '.[gpu]'` for the Liger kernels; GPU_ARGS="--only throughput" runs one stage.
+gpu-check: $(STAMP)
+	$(BIN)/python -m bench.gpu_check $(GPU_ARGS)
 
 serve: $(STAMP)
 	$(BIN)/python -m deployments.serve

@@ -161,3 +161,16 @@ class Table:
         return head + "\n".join(
             f"| {r['figure']} | {r['measured']} | {r['ratio']} | {r['target']} | {r['verdict']} |" for r in self.rows
         )
+
+
+def replace_section(text: str, section: str, begin: str, end: str) -> str:
+    """`text` with the part between the markers replaced by `section` (or `section` appended)."""
+    if begin in text and end in text:
+        return text[: text.index(begin)] + section + text[text.index(end) + len(end) + 1 :]
+    return text.rstrip("\n") + "\n\n" + section
+
+
+def kept_section(path: Path, begin: str, end: str) -> str:
+    """The part of a results file between the markers, markers included ('' when absent)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return text[text.index(begin) : text.index(end) + len(end)] + "\n" if begin in text and end in text else ""

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import ROOT, machine
+from bench.common import ROOT, machine, replace_section
 
 OUT = ROOT / "bench" / "LEARNING-RESULTS.md"
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -241,12 +241,7 @@ def learning_section(learning: Path = OUT) -> str:
 def update_results(results: Path, learning: Path) -> None:
     """Replace (or append) the learning section of RESULTS.md; the rest of the file is left as it is."""
     text = results.read_text(encoding="utf-8") if results.exists() else ""
-    section = learning_section(learning)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1 :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    results.write_text(text, encoding="utf-8")
+    results.write_text(replace_section(text, learning_section(learning), BEGIN, END), encoding="utf-8")
 
 
 if __name__ == "__main__":

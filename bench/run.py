@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import ROOT, Table, machine
+from bench.common import ROOT, Table, kept_section, machine
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
@@ -21,8 +21,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--root", default=str(ROOT / ".cache" / "bench"), help="scratch folder (wiped first)")
     parser.add_argument(
         "--only",
-        choices=["data", "model", "exports", "learning"],
-        help="run only the data (P1 P2 P4), model (P3 P5), export-reading (P6) or learning (bench.learning) part",
+        choices=["data", "model", "exports", "learning", "cost"],
+        help="run only the data (P1 P2 P4), model (P3 P5), export-reading (P6), learning (bench.learning) or "
+        "training-cost (bench.training_cost) part",
     )
     parser.add_argument("--out", default=str(RESULTS), help="results file")
     return parser.parse_args(argv)
@@ -78,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.learning import main as bench_learning
 
         return bench_learning([])
+    if args.only == "cost":  # likewise: tokens per line, padding, template choice, GPU-hours
+        from bench.training_cost import main as bench_cost
+
+        return bench_cost([])
 
     from synth.tiny_model import make_tiny_model
 
@@ -99,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         from bench.model_steps import bench_model
 
         details["model"] = bench_model(root, model, table)
+    from bench import cost_report
     from bench.learning import learning_section
 
-    report = render(table, facts, details, time.perf_counter() - start) + "\n" + learning_section()
+    cost = kept_section(Path(args.out), cost_report.BEGIN, cost_report.END)  # measured by its own run: kept
+    report = render(table, facts, details, time.perf_counter() - start) + "\n" + learning_section() + cost
     Path(args.out).write_text(report, encoding="utf-8")
     print(table.markdown())
     print(f"written: {args.out}")

@@ -31,8 +31,8 @@ DEMO_TRAINING = {
         "save_steps": 60,
     },
 }
-# The bundled encoder reads Hangul as jamo (~230 tokens a line): the first 128 hold date, vendor, 적요, amounts,
-# evidence and payment, which carry the account; the rest (department, flags) costs time for little.
+# The bundled encoder reads Hangul as jamo: ~94 tokens a line with the compact template, so 128 holds 98.7% of the
+# lines whole (the full template's ~230 were all cut; bench/RESULTS.md, Training cost).
 DEMO_TOKENS = {"max_length": 128}
 
 

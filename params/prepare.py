@@ -144,7 +144,11 @@ class SplitParams(Section):
 class TextParams(Section):
     """How a row becomes one text: a template in conf/."""
 
-    template: ConfFile = Field("text_template.yaml", description="a file in conf/ or a path")
+    template: ConfFile = Field(
+        "text_template_compact.yaml",
+        description="a file in conf/ or a path; text_template.yaml names every field (about 2x the tokens: "
+        "bench/RESULTS.md, Training cost)",
+    )
 
 
 class TokenizeParams(Section):

@@ -29,15 +29,15 @@ def with_thousands(values: pd.Series) -> pd.Series:
     return ("-" + text).where(n < 0, text).where(n.notna())
 
 
-def format_column(col: pd.Series, kind: str, template: dict) -> pd.Series:
-    """Display text of one column by kind; missing stays missing."""
+def format_column(col: pd.Series, kind: str, template: dict, words: dict | None = None) -> pd.Series:
+    """Display text of one column by kind; missing stays missing. A flag's words may be the field's own."""
     if kind == "amount":
         return with_thousands(col) + template.get("amount_unit", "")
     if kind == "date":
         return col.dt.strftime("%Y-%m-%d").where(col.notna())
     if kind == "flag":
-        words = template["flag_words"]
-        return col.map({True: words[True], False: words[False]}).astype("str")
+        words = template["flag_words"] if words is None else words
+        return col.map({True: words.get(True, ""), False: words.get(False, "")}).astype("str")
     if kind == "weekday":
         return col.map(dict(enumerate(template["weekday_names"]))).astype("str")
     if kind == "number":
@@ -46,14 +46,19 @@ def format_column(col: pd.Series, kind: str, template: dict) -> pd.Series:
 
 
 def serialize(df: pd.DataFrame, template: dict) -> pd.Series:
-    """'일자: 2024-01-05 | 거래처: 쿠팡 | 적요: 사무용품 구입 | 금액: 11,000원 | ...' per row."""
+    """'일자: 2024-01-05 | 거래처: 쿠팡 | 적요: 사무용품 구입 | 금액: 11,000원 | ...' per row.
+
+    A field without a label shows its value alone; a blank value (or a flag word left empty) leaves the field out.
+    """
     sep, kv = template["separator"], template["key_value"]
     parts = []
     for field in template["fields"]:
         if field["column"] not in df.columns:
             continue
-        shown = format_column(df[field["column"]], field["kind"], template)
-        parts.append((field["label"] + kv + shown + sep).fillna(""))
+        shown = format_column(df[field["column"]], field["kind"], template, field.get("words"))
+        shown = shown.where(shown != "")
+        prefix = field["label"] + kv if field.get("label") else ""
+        parts.append((prefix + shown + sep).fillna(""))
     text = functools.reduce(operator.add, parts) if parts else pd.Series("", index=df.index, dtype="str")
     return text.astype("str").str.slice(0, -len(sep) if sep else None)
 

@@ -1,4 +1,4 @@
-"""Text serialization: one text per row from conf/text_template.yaml; only split, text and label leave."""
+"""Text serialization: one text per row from a template of conf/ (full or compact); only split, text and label leave."""
 
 import math
 
@@ -109,6 +109,40 @@ def test_serialize_rows_with_different_blanks_each_get_their_own_fields():
     assert ["부가세:" in t for t in texts] == [True, True, False]
 
 
+COMPACT = load_yaml("text_template_compact.yaml")
+
+
+def test_compact_template_shows_values_alone_and_names_only_the_ambiguous_amounts():
+    # given the known row / when serialized with the compact template
+    text = serialize(rows(), COMPACT).iloc[0]
+    # then values come alone in template order, the two amounts after the total keep a short name, no unit,
+    # a false flag and a blank holiday name leave nothing
+    assert text == "2024-01-05 | 금 | 쿠팡 | 사무용품 구입 | 11,000 | 공급: 10,000 | 부가세: 1,000 | 세금계산서"
+
+
+def test_compact_template_shows_a_true_flag_as_its_word():
+    # given a holiday at month end
+    text = serialize(rows({"is_holiday": True, "holiday_name": "설날", "is_month_end": True}), COMPACT).iloc[0]
+    # then each true flag is one word, beside the holiday's name
+    assert text.endswith("| 세금계산서 | 휴일 | 설날 | 월말")
+
+
+def test_an_empty_value_leaves_its_field_out_like_a_missing_one():
+    # given a description that is an empty string (not missing)
+    text = serialize(rows({"description": ""}), TEMPLATE).iloc[0]
+    # then the field is gone, not shown as '적요: '
+    assert "적요" not in text and "|  |" not in text
+
+
+def test_compact_template_is_about_half_as_long_for_the_same_fields():
+    # given a row with every template field filled
+    full_row = {"payment_method": "법인카드", "department": "영업팀", "side": "차변", "business_no": "120-81-12345",
+                "is_month_end": False}  # fmt: skip
+    # when serialized both ways / then the compact text is at most 60% of the full one's characters
+    full, compact = (serialize(rows(full_row), t).str.len().iloc[0] for t in (TEMPLATE, COMPACT))
+    assert compact <= 0.6 * full
+
+
 def test_serialize_skips_template_fields_the_frame_lacks():
     text = serialize(pd.DataFrame({"vendor": ["KT"], "amount": [33000.0]}), TEMPLATE).iloc[0]
     assert text == "거래처: KT | 금액: 33,000원"
@@ -133,7 +167,8 @@ def split_frame() -> pd.DataFrame:
 
 def test_serialize_text_keeps_only_split_text_and_label(work_dir):
     # given two split rows with feature and label columns
-    result = serialize_text.fn(split_stage(work_dir, split_frame()), TextParams(), work_dir)
+    params = TextParams(template="text_template.yaml")
+    result = serialize_text.fn(split_stage(work_dir, split_frame()), params, work_dir)
     # when read back, then only split, text and label are there, and the text is the template's
     out = read_frame(result.data, TextFrame)
     assert list(out.columns) == ["split", "text", "label"]

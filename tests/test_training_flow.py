@@ -18,6 +18,7 @@ from flows.train import train_model
 from params.prepare import PrepareParams
 from params.train import TrainParams
 from training.checkpoints import CheckpointError, checkpoint_problem
+from training.launcher import processes_naming
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,18 +65,6 @@ def lr_at(run_dir: str, step: int) -> float:
 def events(run_dir: str) -> list[dict]:
     path = Path(run_dir) / "progress.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-def run_processes(config_path: str) -> list[int]:
-    """PIDs of every process whose command line names this run's config (launcher and ranks)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and config_path in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
 
 
 def start_driver(p: TrainParams, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
@@ -161,7 +150,7 @@ def test_sigkill_mid_run_then_retry_resumes_to_the_same_step_and_lr(prepared, re
     first = run_dir / "checkpoints" / "checkpoint-4"
     wait_for(lambda: first.exists() and checkpoint_problem(first) is None, 300, "checkpoint-4")
     config = str(run_dir / "run.yaml")
-    for pid in run_processes(config):
+    for pid in processes_naming(config):
         os.kill(pid, signal.SIGKILL)
     # when the flow's retry relaunches it
     assert driver.wait(timeout=400) == 0
@@ -215,12 +204,12 @@ def test_stopping_the_flow_leaves_no_training_process(prepared, tmp_path, sig):
     run_dir = Path(p.work_dir).resolve() / "runs" / p.run_name
     wait_for(lambda: any(e["event"] == "train_begin" for e in events(str(run_dir))), 300, "training to start")
     config = str(run_dir / "run.yaml")
-    assert run_processes(config)
+    assert processes_naming(config)
     # when the flow process is cancelled (SIGTERM, as a worker does) or killed outright
     driver.send_signal(sig)
     driver.wait(timeout=60)
     # then the launcher and every rank are gone shortly after
-    wait_for(lambda: not run_processes(config), 30, "the training processes to exit")
+    wait_for(lambda: not processes_naming(config), 30, "the training processes to exit")
 
 
 def test_predict_new_ledger_with_unseen_vendors_and_invalid_rows(prepared, reference, tmp_path):

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     from contracts.label_map import LabelMap
     from contracts.predictions import TEST_PREDICTIONS_FILE, save_test_predictions
     from training.architecture import ModelConfigError
-    from training.arguments import training_arguments
+    from training.arguments import check_kernels, training_arguments
     from training.callbacks import GpuMemoryCallback, ProgressCallback, ProgressFile, is_rank_zero
     from training.checkpoints import resolve_resume
     from training.config import read_run_config
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     resume = resolve_resume(config.resume_from, config.checkpoint_dir)
     try:
         model, layout, new_modules = load_base(config, tokenizer)
+        check_kernels(config, torch.cuda.is_available())
     except ModelConfigError as err:
         progress.write("fatal", kind="configuration", message=str(err))
         LOGGER.error("%s", err)

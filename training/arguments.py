@@ -5,6 +5,23 @@ import os
 from training.config import RunConfig
 
 
+def check_kernels(config: RunConfig, cuda: bool) -> None:
+    """use_liger_kernel needs a GPU and the liger-kernel package (the `gpu` extra): say so before any step."""
+    from training.architecture import ModelConfigError
+
+    if not config.trainer.use_liger_kernel:
+        return
+    if not cuda:
+        raise ModelConfigError("trainer.use_liger_kernel needs a CUDA GPU (Triton kernels); this host has none")
+    import importlib.util
+
+    if importlib.util.find_spec("liger_kernel") is None:
+        raise ModelConfigError(
+            "trainer.use_liger_kernel is set but liger-kernel is not installed on this host: "
+            "pip install -e '.[gpu]' (or liger-kernel), or set trainer.use_liger_kernel: false"
+        )
+
+
 def training_arguments(config: RunConfig, has_eval: bool):
     """User settings plus what the device decides: bf16 on a capable GPU, use_cpu without one."""
     import torch
@@ -13,6 +30,7 @@ def training_arguments(config: RunConfig, has_eval: bool):
     from training.model import training_dtype
 
     cuda = torch.cuda.is_available()
+    check_kernels(config, cuda)
     settings = config.trainer.model_dump()
     return TrainingArguments(
         output_dir=str(config.checkpoint_dir),

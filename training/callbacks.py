@@ -67,7 +67,7 @@ class ProgressCallback(TrainerCallback):
 
 
 class GpuMemoryCallback(TrainerCallback):
-    """Allocated / reserved GPU memory in the logs (only added when CUDA is there)."""
+    """Allocated / reserved GPU memory in the logs, and the peak allocated since the start (CUDA only)."""
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         import torch
@@ -75,3 +75,4 @@ class GpuMemoryCallback(TrainerCallback):
         if logs is not None and torch.cuda.is_available():
             logs["gpu_mem_allocated_gb"] = torch.cuda.memory_allocated() / 1024**3
             logs["gpu_mem_reserved_gb"] = torch.cuda.memory_reserved() / 1024**3
+            logs["gpu_mem_peak_gb"] = torch.cuda.max_memory_allocated() / 1024**3

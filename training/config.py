@@ -85,6 +85,12 @@ class TrainerSettings(Strict):
     seed: int = 42
     dataloader_num_workers: int = 0
     gradient_checkpointing: bool = False
+    train_sampling_strategy: Literal["random", "group_by_length"] = Field(
+        "group_by_length",
+        description="group_by_length: batches of rows of similar length (less padding: bench/RESULTS.md)",
+    )
+    use_liger_kernel: bool = Field(False, description="Liger's fused Triton kernels (RMSNorm, SwiGLU, RoPE); GPU only")
+    torch_compile: bool = Field(False, description="torch.compile the model (first steps pay the compilation)")
 
 
 class RunConfig(Strict):

@@ -120,3 +120,15 @@ def process_group(cmd: list[str], env: dict[str, str], on_line):
         reader.join(timeout=5)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def processes_naming(text: str) -> list[int]:
+    """PIDs of every process whose command line contains `text` (a run.yaml path: the launcher and its ranks)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and text in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids

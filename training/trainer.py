@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
+from torch.utils.data import SequentialSampler
 from transformers import Trainer
 
 
@@ -61,6 +62,25 @@ class WeightedTrainer(Trainer):
         per_example = nn.functional.cross_entropy(logits, labels, weight=weight, reduction="none")
         loss = per_example.mean()
         return (loss, outputs) if return_outputs else loss
+
+    def _get_train_sampler(self, train_dataset=None):
+        """group_by_length: length-grouped batches, lengths from Arrow, the order a function of seed and epoch
+        (training/batching.py)."""
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if self.args.train_sampling_strategy != "group_by_length" or not hasattr(dataset, "select_columns"):
+            return super()._get_train_sampler(train_dataset)
+        from training.batching import length_grouped_sampler
+
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        return length_grouped_sampler(dataset, batch, seed)
+
+    def _get_eval_sampler(self, eval_dataset):
+        """Evaluation and prediction read the split in its row order, whatever the training sampler (the Trainer
+        would shuffle them under group_by_length, and the test predictions must line up with the test rows)."""
+        if eval_dataset is None or self.args.world_size > 1:
+            return None  # accelerate shards the split in order across ranks
+        return SequentialSampler(eval_dataset)
 
 
 def is_head(name: str, modules: tuple[str, ...]) -> bool:
