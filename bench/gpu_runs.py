@@ -7,7 +7,6 @@ not matter for speed, lengths do; padding follows the product's default length-g
 """
 
 import json
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -65,19 +64,19 @@ def run_config(model: Path, data: Path, run_dir: Path, steps: int, batch: int, *
 
 def launch(config: RunConfig, gpus: int, log: Path, timeout: float) -> list[dict]:
     """`deepspeed --num_gpus N -m training --config run.yaml` to the end; its progress events."""
-    from training.launcher import free_port, launcher_command, launcher_env
+    from training.launcher import free_port, launcher_command, launcher_env, process_group
 
     run_dir = Path(config.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = write_run_config(config, run_dir / "run.yaml")
     port = free_port()
     cmd = launcher_command("deepspeed", gpus, None, str(path), port)
-    with log.open("w") as out:
-        done = subprocess.run(cmd, env=launcher_env("deepspeed", port, {}), stdout=out, stderr=subprocess.STDOUT,
-                              timeout=timeout, check=False)  # fmt: skip
-    if done.returncode != 0:
+    env = launcher_env("deepspeed", port, {})
+    with log.open("w") as out, process_group(cmd, env, lambda line: out.write(line + "\n"), port) as proc:
+        proc.wait(timeout=timeout)
+    if proc.returncode != 0:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-        raise RuntimeError(f"launcher exited {done.returncode} ({' '.join(cmd)}); log {log}:\n{tail}")
+        raise RuntimeError(f"launcher exited {proc.returncode} ({' '.join(cmd)}); log {log}:\n{tail}")
     return [json.loads(line) for line in Path(config.progress_file).read_text().splitlines()]
 
 

@@ -260,7 +260,7 @@ def run_training(
             fh.write(line + "\n")
         logger.info(line, extra={"child_output": True})
 
-    with process_group(cmd, env, on_line) as proc:
+    with process_group(cmd, env, on_line, port) as proc:
         while proc.poll() is None:
             follower.poll()
             _sleep(2.0, proc)

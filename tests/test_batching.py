@@ -108,3 +108,21 @@ def test_random_strategy_keeps_the_trainers_own_sampler(trainer_for, tmp_path):
 
     trainer, _ = trainer_for("random", tmp_path)
     assert isinstance(trainer._get_train_sampler(), RandomSampler)
+
+
+def test_shm_buffers_of_the_finished_run_are_removed_and_no_others(tmp_path):
+    import os
+
+    from training.launcher import remove_shm_buffers
+
+    # given DeepSpeed's CPU all-reduce buffers of two ranks of our run (port 29500), of another run and another user
+    uid = os.getuid()
+    ours = [f"deepspeed_allreduce_buffer_{uid}_127.0.0.1_29500_{rank}" for rank in (0, 1)]
+    others = [f"deepspeed_allreduce_buffer_{uid}_127.0.0.1_29501_0", f"deepspeed_allreduce_buffer_{uid + 1}_x_29500_0",
+              f"deepspeed_allreduce_buffer_{uid}_127.0.0.1_129500_0"]  # fmt: skip
+    for name in ours + others:
+        (tmp_path / name).write_bytes(b"x")
+    # when our run's buffers are removed
+    removed = remove_shm_buffers(29500, tmp_path)
+    # then exactly ours are gone
+    assert sorted(removed) == ours and sorted(p.name for p in tmp_path.iterdir()) == sorted(others)
