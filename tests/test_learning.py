@@ -42,10 +42,10 @@ def test_the_real_model_overfits_a_tiny_batch(real_dataset, tmp_path):
     params = TrainParams(
         dataset=tiny, model=real_dataset["model"], work_dir=real_dataset["work_dir"], run_name="overfit",
         head={"init": "random"},
-        trainer={"max_steps": 60, "per_device_train_batch_size": 16, "learning_rate": 3e-3, "eval_steps": 60,
-                 "save_steps": 60, "logging_steps": 10},
+        trainer={"max_steps": 96, "per_device_train_batch_size": 16, "learning_rate": 3e-3, "eval_steps": 96,
+                 "save_steps": 96, "logging_steps": 12},
     )  # fmt: skip
-    # when trained through the launcher for 15 epochs of it
+    # when trained through the launcher for 24 epochs of it
     outcome = train_model(params)
     # then it fits them: a model that cannot is broken (labels, head, loss or optimiser)
     assert outcome.metrics["test_accuracy"] >= 0.95, outcome.metrics

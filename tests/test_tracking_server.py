@@ -74,7 +74,7 @@ def test_training_survives_the_mlflow_server_going_away_mid_run(tmp_path):
     prepared = prepare_data(PrepareParams(input=ledger, work_dir=str(tmp_path / "work"), model=model))
     server = MlflowServer(tmp_path)
     server.start()
-    trainer = {"max_steps": 30, "save_steps": 10, "eval_steps": 10, "logging_steps": 2}
+    trainer = {"max_steps": 60, "save_steps": 20, "eval_steps": 20, "logging_steps": 2}
     params = TrainParams(
         dataset=str(Path(prepared.dataset.path).parent),
         model=model,
@@ -86,14 +86,20 @@ def test_training_survives_the_mlflow_server_going_away_mid_run(tmp_path):
         mlflow={"tracking_uri": server.url},
     )
     progress = Path(params.work_dir).resolve() / "runs" / "blip" / "progress.jsonl"
-    # and a watcher that stops the server after the first logged step and starts it again six steps later
+    # and a watcher that stops the server after the first logged step and starts it again six steps and at least
+    # six seconds later (the flow polls the progress file every 2 s: a faster model must not hide the outage)
     seen: dict[str, list[int]] = {}
+    stopped_at: list[float] = []
+
+    def away(s: list[int]) -> bool:
+        return bool(s) and s[-1] >= seen["stopped"][-1] + 6 and time.monotonic() - stopped_at[0] >= 6
 
     def watch() -> None:
-        for name, ready in (("stopped", lambda s: s), ("restarted", lambda s: s and s[-1] >= seen["stopped"][-1] + 6)):
+        for name, ready in (("stopped", lambda s: s), ("restarted", away)):
             while not ready(steps := logged_steps(progress)):
                 time.sleep(0.1)
             server.stop() if name == "stopped" else server.start()
+            stopped_at.append(time.monotonic())
             seen[name] = steps
 
     records: list[logging.LogRecord] = []
@@ -110,14 +116,14 @@ def test_training_survives_the_mlflow_server_going_away_mid_run(tmp_path):
         # then the flow completed, training reached max_steps, and the server really was away for several steps
         assert state.is_completed(), state
         outcome = state.result()
-        assert outcome.global_step == 30
-        assert seen["stopped"][-1] < 30 and seen["restarted"][-1] > seen["stopped"][-1], seen
+        assert outcome.global_step == 60
+        assert seen["stopped"][-1] < 60 and seen["restarted"][-1] > seen["stopped"][-1], seen
         # and the MLflow run is FINISHED with every logged step once, in order, and the flow's final metrics
         client = MlflowClient(server.url)
         run_id = (Path(outcome.run_dir) / "mlflow_run_id").read_text()
         run = client.get_run(run_id)
         assert run.info.status == "FINISHED" and "final/test_accuracy" in run.data.metrics
-        assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(2, 31, 2))
+        assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(2, 61, 2))
         assert "model/MLmodel" in {a.path for a in client.list_artifacts(run_id, "model")}
         # and the model is registered through the server's REST API, from this run
         version = client.get_model_version(outcome.registered.name, outcome.registered.version)
@@ -125,6 +131,6 @@ def test_training_survives_the_mlflow_server_going_away_mid_run(tmp_path):
     finally:
         logging.getLogger("prefect").removeHandler(handler)
         server.stop()
-    # and the outage was one warning, not one per step
+    # and the outage was one warning (two when the restarting server drops a first request), not one per step
     messages = [r.getMessage() for r in records]
-    assert sum("MLflow unreachable, training goes on" in m for m in messages) == 1, messages
+    assert 1 <= sum("MLflow unreachable, training goes on" in m for m in messages) <= 2, messages
