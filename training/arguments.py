@@ -30,7 +30,6 @@ def training_arguments(config: RunConfig, has_eval: bool):
     from training.model import training_dtype
 
     cuda = torch.cuda.is_available()
-    check_kernels(config, cuda)
     settings = config.trainer.model_dump()
     return TrainingArguments(
         output_dir=str(config.checkpoint_dir),
