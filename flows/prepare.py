@@ -38,8 +38,8 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     if params.model:  # 'bundled:...' becomes the unpacked folder before any data work
         params = params.model_copy(update={"model": provide_base_model(params.model, wd)})
     source = fingerprint_input(params.input, params.ingest)
-    loaded = load_ledger(source, params.ingest, params.labels_required, wd)
-    ledger = standardize_columns(loaded, params.ingest, params.labels_required, wd)
+    loaded = load_ledger(source, params.ingest, params.labels_required, wd, params.privacy)
+    ledger = standardize_columns(loaded, params.ingest, params.labels_required, wd, params.privacy)
     metadata = extract_metadata(ledger, loaded)
     cleaned = clean_ledger(ledger, p.clean, wd)
     filtered = filter_ledger(cleaned, p.filter, params.ingest, wd)

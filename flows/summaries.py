@@ -4,7 +4,7 @@ auto / review figures, and where everything is (the logging set-up is flows/cons
 from pathlib import Path
 
 from flows.console import venv_tool
-from monitor.quality import terminal_lines
+from monitor.quality import personal_terminal_lines, terminal_lines
 
 
 def print_prepare_result(result) -> None:
@@ -21,6 +21,8 @@ def print_prepare_result(result) -> None:
     for left in summary.files_left_out:
         print(f"left out     {left['url']}: {left['reason']}")
     print("\n".join(terminal_lines(summary.files, summary.unmapped_values)))
+    if lines := personal_terminal_lines(summary.personal_data, summary.files):
+        print("\n".join(lines))
     print(f"features     {summary.data_path}")
     print(f"rejects      {summary.rejects_csv}")
     print(f"metadata     {summary.metadata_path}")

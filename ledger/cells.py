@@ -89,8 +89,9 @@ def map_values(col: pd.Series, spellings: dict[str, list[str]], unmapped_to: str
 
 
 def normalize_business_no(col: pd.Series) -> pd.Series:
-    """Korean business registration numbers as 123-45-67890; other digit strings kept as digits."""
-    digits = col.str.replace(r"\D", "", regex=True)
+    """Korean business registration numbers as 123-45-67890 (a masked one as 123-45-*****); other digit strings
+    kept as digits."""
+    digits = col.str.replace(r"[^\d*]", "", regex=True)
     formatted = digits.str.slice(0, 3) + "-" + digits.str.slice(3, 5) + "-" + digits.str.slice(5, 10)
     out = formatted.where(digits.str.len() == 10, digits)
     return out.where(digits.notna() & (digits != ""))

@@ -27,6 +27,7 @@ class FileLayout(BaseModel):
     mapping: dict[str, str]  # original header -> canonical column
     sided: dict[str, dict[str, str]] = {}  # side -> {"amount": header, "vat": header}
     unmapped: list[str] = []
+    personal: dict[str, str] = {}  # header -> kind of the columns left out for holding only personal data
     period: tuple[str, str] | None = None
     account_blocks: int = 0
     line_rules: dict[str, int] = {}
@@ -115,11 +116,22 @@ def standardize_file(
     labels_required: bool,
     params: IngestParams,
     chart: set[str],
+    personal: dict[str, str] | None = None,
+    keep: list[str] | tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, FileLayout]:
-    """Canonical columns (text) plus line_rule / line_detail for the rows that are not ledger lines."""
+    """Canonical columns (text) plus line_rule / line_detail for the rows that are not ledger lines. `personal`:
+    header -> kind of the columns holding only personal data; they are mapped nowhere unless `keep` names the
+    header or its column, or ingest.columns maps the header."""
     headers = report.headers
     spec = {name: col.model_dump() for name, col in conf.columns.items()}
     mapping = match_columns(headers, spec, params.columns)
+    left_out = {
+        h: kind
+        for h, kind in (personal or {}).items()
+        if h in headers and h not in keep and mapping.get(h) not in keep and h not in params.columns
+    }
+    if left_out:
+        mapping = match_columns([h for h in headers if h not in left_out], spec, params.columns)
     sided = match_sided(headers, conf, set(mapping))
     if sided and "amount" in mapping.values() and len(sided) < 2:
         sided = {}  # one amount column plus a lone per-side column: the amount column is the amount
@@ -178,7 +190,8 @@ def standardize_file(
         url=report.url,
         mapping=mapping,
         sided=sided,
-        unmapped=[h for h in headers if h not in used],
+        unmapped=[h for h in headers if h not in used and h not in left_out],
+        personal=left_out,
         period=(f"{period[0]:%Y-%m-%d}", f"{period[1]:%Y-%m-%d}") if period else None,
         account_blocks=int(blocks["block"].sum()),
         line_rules={str(k): int(v) for k, v in rule.value_counts().items()},

@@ -18,6 +18,7 @@ def file_layouts(metadata: dict) -> list[dict]:
                 "header_rows": f.get("header_rows", [f["header_row"]]),
                 "mapping": {**layout.get("mapping", {}), **sided},
                 "unmapped": layout.get("unmapped", []),
+                "personal": layout.get("personal", {}),
                 "period": layout.get("period"),
             }
         )
@@ -40,6 +41,73 @@ def mapping_markdown(files: list[dict]) -> list[str]:
                          f"{rows if i == 0 else ''} | {header} | {column} |")  # fmt: skip
         for header in f["unmapped"]:
             lines.append(f"|  |  |  | {header} | (not mapped) |")
+        for header, kind in f.get("personal", {}).items():
+            lines.append(f"|  |  |  | {header} | (left out: holds only personal data, {kind}) |")
+    return lines
+
+
+def personal_notes(found: dict, files: list[dict]) -> dict[str, str]:
+    """Per column holding only personal data: what became of it (left out, kept masked, not a feature)."""
+    left_out = {h for f in files for h in f.get("personal", {})}
+    mapped = {h: c for f in files for h, c in f["mapping"].items()}
+    notes = {}
+    for header, findings in found.get("columns", {}).items():
+        if kind := findings.get("holds_only"):
+            what = "left out of features and texts" if header in left_out else (
+                f"kept as {mapped[header]} (privacy.keep_columns)" if header in mapped else "not a feature"
+            )  # fmt: skip
+            notes[header] = f"holds only {kind}: {what}"
+    return notes
+
+
+def masking_warning(found: dict) -> str | None:
+    """The summary's warning when masking was turned off."""
+    if not found or found.get("masked", True):
+        return None
+    kinds = ", ".join(f"{k} {n:,}" for k, n in _totals(found).items()) or "none found"
+    return (
+        f"privacy.mask is off: personal data stays in clear in every stage file, text, model, report and log "
+        f"({kinds} cells)"
+    )
+
+
+def _totals(found: dict) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for findings in found.get("columns", {}).values():
+        for kind, n in findings["cells"].items():
+            out[kind] = out.get(kind, 0) + n
+    return out
+
+
+def personal_markdown(found: dict, files: list[dict]) -> list[str]:
+    """Cells of personal data per column and kind (counts, never values), and what became of dedicated columns."""
+    if not found.get("columns") and found.get("masked", True):
+        return []
+    lines = ["", "## Personal data " + ("(masked before anything was written)" if found.get("masked", True) else
+             "(NOT masked: privacy.mask is off)")]  # fmt: skip
+    if warning := masking_warning(found):
+        lines += ["", f"**Warning**: {warning}"]
+    notes = personal_notes(found, files)
+    lines += ["| column | kind | cells | column holds |", "|---|---|---|---|"]
+    for header, findings in found.get("columns", {}).items():
+        for kind, n in findings["cells"].items():
+            lines.append(
+                f"| {header} | {kind} | {n:,} | {notes.get(header, 'other data too: values masked in place')} |"
+            )
+    return lines
+
+
+def personal_terminal_lines(found: dict, files: list[dict]) -> list[str]:
+    """The same in a line per column for the terminal, and the warning when masking is off."""
+    verb = "masked" if found.get("masked", True) else "NOT masked"
+    notes = personal_notes(found, files)
+    lines = []
+    for header, findings in found.get("columns", {}).items():
+        kinds = ", ".join(f"{k} {n:,}" for k, n in findings["cells"].items())
+        note = f" ({notes[header]})" if header in notes else ""
+        lines.append(f"{verb:<12} {header}: {kinds}{note}")
+    if warning := masking_warning(found):
+        lines.append(f"WARNING      {warning}")
     return lines
 
 

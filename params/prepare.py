@@ -38,6 +38,28 @@ class IngestParams(Section):
     )
 
 
+class PrivacyParams(Section):
+    """Personal and payment data in the cells (주민등록번호, card and account numbers, phones, e-mail, card users'
+    names): masked at ingest, before anything is written (README, "Personal data")."""
+
+    mask: bool = Field(
+        True,
+        description="mask what the detectors find in every cell before anything is written; off: the values stay "
+        "in every stage file, text, model, report and log (the summary warns)",
+    )
+    mask_sole_proprietors: bool = Field(
+        False,
+        description="also mask sole proprietors' business registration numbers (구분코드 01-79, 90-99); a "
+        "company's number is not personal and always stays",
+    )
+    keep_columns: list[str] = Field(
+        [],
+        description="columns that hold only personal data (카드번호, 계좌번호...) kept as features, masked; "
+        "by the file's header or the column name",
+    )
+    detectors: ConfFile = Field("personal_data.yaml", description="patterns, checksums and masks; a file in conf/")
+
+
 class CleanParams(Section):
     """Row cleaning before any value is interpreted."""
 
@@ -166,6 +188,7 @@ class PrepareParams(FlowParams):
     work_dir: str = Field("data", description="where stage outputs and reports are written")
     labels_required: bool = Field(True, description="training data: a row without an account code is rejected")
     ingest: IngestParams = IngestParams()
+    privacy: PrivacyParams = PrivacyParams()
     preprocess: PreprocessParams = PreprocessParams()
     features: FeatureParams = FeatureParams()
     model: str | None = Field(

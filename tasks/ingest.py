@@ -18,11 +18,12 @@ from ledger.columns import column_spec, columns_conf, known_headers
 from ledger.errors import LedgerFileError
 from ledger.frames import StageResult, read_frame, sha256_file, write_frame
 from ledger.layouts import load_layout
+from ledger.personal_data import PersonalDataReport, load_personal_data, mask_frame, mask_text
 from ledger.readers import FileReport, read_ledger_file
 from ledger.sources import SkippedFile, find_sources
 from ledger.standardize import chart_codes, standardize_file
 from ledger.work_store import on_store
-from params.prepare import IngestParams
+from params.prepare import IngestParams, PrivacyParams
 from schemas import LINE_COLUMNS, Ledger, RawLedger
 
 
@@ -81,33 +82,78 @@ def fingerprint_input(source: str, params: IngestParams) -> InputSet:
 
 @task(**STAGE)
 @on_store
-def load_ledger(inputs: InputSet, params: IngestParams, labels_required: bool, work_dir: str) -> StageResult:
-    """Read every input file as text cells, keeping the source file and row of each row."""
-    known = known_headers(column_spec(params), columns_conf(params))
+def load_ledger(
+    inputs: InputSet, params: IngestParams, labels_required: bool, work_dir: str, privacy: PrivacyParams | None = None
+) -> StageResult:
+    """Read every input file as text cells, keeping the source file and row of each row; personal data masked."""
+    privacy = privacy or PrivacyParams()
     frames, reports, errors = [], [], []
+    conf = load_personal_data(privacy.detectors)
     for file in inputs.files:
         try:
-            df, report = read_ledger_file(file.url, known, params.encodings, params.sheet, params.header_search_rows)
+            df, report = read_rows(file.url, params)
         except LedgerFileError as err:
-            errors.append(err)
+            errors.append(masked_error(err, conf, privacy))
             continue
-        lines = report.row_lines or range(report.header_row + 1, report.header_row + 1 + len(df))
-        df.insert(0, "row_digest", row_digest(df))  # duplicates are judged on every cell the file has
-        df.insert(0, "source_row", lines)
-        df.insert(0, "source_file", file.url)
         frames.append(df)
         reports.append(report)
     if errors and (params.on_file_error == "fail" or not frames):
         raise errors[0] if len(inputs.files) == 1 else unreadable_files(inputs.source, errors, len(inputs.files))
     raw = pd.concat(frames, ignore_index=True)
     raw.insert(0, "row_id", range(len(raw)))
+    cells = [c for c in raw.columns if c not in ("row_id", "source_file", "source_row", "row_digest")]
+    raw, found = mask_frame(raw, cells, conf, privacy.mask, privacy.mask_sole_proprietors)
+    if privacy.mask:
+        reports = [
+            r.model_copy(update={"title_lines": mask_text(r.title_lines, conf, privacy.mask_sole_proprietors)})
+            for r in reports
+        ]
     data = write_frame(raw, RawLedger, work_dir, "load")
     report = {
         "files": [r.model_dump() for r in reports],
         "file_errors": [{"url": e.url, "reason": e.problem} for e in errors],
         "files_skipped": [s.model_dump() for s in inputs.skipped],
+        "personal_data": found.model_dump(),
     }
     return StageResult(data=data, report=report)
+
+
+def read_rows(url: str, params: IngestParams) -> tuple[pd.DataFrame, FileReport]:
+    """One file's rows as the file holds them (its own headers, text cells), with their file, line and digest."""
+    known = known_headers(column_spec(params), columns_conf(params))
+    df, report = read_ledger_file(url, known, params.encodings, params.sheet, params.header_search_rows)
+    lines = report.row_lines or range(report.header_row + 1, report.header_row + 1 + len(df))
+    df.insert(0, "row_digest", row_digest(df))  # duplicates are judged on every cell the file has, before masking
+    df.insert(0, "source_row", lines)
+    df.insert(0, "source_file", url)
+    return df, report
+
+
+def rows_as_in_files(rows: pd.DataFrame, params: IngestParams) -> tuple[pd.DataFrame, list[str]]:
+    """The loaded rows with the cells the files hold (the load stage keeps them masked): each file read again and
+    its lines put back on their rows. A file changed since (another digest) or gone keeps its masked cells and is
+    returned in the list, so the caller can say so."""
+    out, kept_masked = rows.copy(), []
+    for url, index in rows.groupby("source_file").groups.items():
+        try:
+            fresh, _ = read_rows(url, params)
+        except (LedgerFileError, OSError):
+            kept_masked.append(url)
+            continue
+        aligned = fresh.set_index("source_row").reindex(rows.loc[index, "source_row"].to_numpy())
+        if not (aligned["row_digest"].to_numpy() == rows.loc[index, "row_digest"].to_numpy()).all():
+            kept_masked.append(url)
+            continue
+        columns = [c for c in aligned.columns if c in out.columns and c not in ("source_file", "row_digest")]
+        out.loc[index, columns] = aligned[columns].to_numpy()
+    return out, kept_masked
+
+
+def masked_error(err: LedgerFileError, conf, privacy: PrivacyParams) -> LedgerFileError:
+    """The error with any personal data its message quotes (a first row, a header) masked."""
+    if not privacy.mask:
+        return err
+    return LedgerFileError(err.url, mask_text([err.problem], conf, privacy.mask_sole_proprietors)[0])
 
 
 def unreadable_files(source: str, errors: list[LedgerFileError], total: int) -> LedgerFileError:
@@ -122,10 +168,15 @@ def unreadable_files(source: str, errors: list[LedgerFileError], total: int) -> 
 
 @task(**STAGE)
 @on_store
-def standardize_columns(raw: StageResult, params: IngestParams, labels_required: bool, work_dir: str) -> StageResult:
+def standardize_columns(
+    raw: StageResult, params: IngestParams, labels_required: bool, work_dir: str, privacy: PrivacyParams | None = None
+) -> StageResult:
     """Map each file's headers to canonical columns and mark the rows that are no ledger lines (summary rows,
-    account blocks, repeated headers and titles, dates outside the file's period)."""
+    account blocks, repeated headers and titles, dates outside the file's period); columns holding only personal
+    data are left out unless kept."""
     conf, layout = columns_conf(params), load_layout(params.layouts_conf)
+    personal = PersonalDataReport.model_validate(raw.report.get("personal_data", {})).dedicated()
+    keep = (privacy or PrivacyParams()).keep_columns
     known = known_headers(column_spec(params), conf)
     df = read_frame(raw.data, RawLedger, "load output")
     parts, layouts, chart = [], [], chart_codes(params.chart_of_accounts)
@@ -133,7 +184,9 @@ def standardize_columns(raw: StageResult, params: IngestParams, labels_required:
         report = FileReport.model_validate(file)
         rows = df[df["source_file"] == report.url]
         cells = rows[report.headers].astype("str")
-        out, file_layout = standardize_file(cells, report, conf, layout, known, labels_required, params, chart)
+        out, file_layout = standardize_file(
+            cells, report, conf, layout, known, labels_required, params, chart, personal, keep
+        )
         parts.append(pd.concat([rows[["row_id", "source_file", "source_row", "row_digest"]], out], axis=1))
         layouts.append(file_layout)
     out = pd.concat(parts, ignore_index=True)
@@ -177,5 +230,6 @@ def extract_metadata(ledger: StageResult, loaded: StageResult) -> dict:
         "layouts": ledger.report.get("layouts", []),
         "file_errors": loaded.report.get("file_errors", []),
         "files_skipped": loaded.report.get("files_skipped", []),
+        "personal_data": loaded.report.get("personal_data", {}),  # counts per column and kind, never a value
         "amount": {k: float(v) for k, v in amounts.describe().items()} if amounts.notna().any() else {},
     }

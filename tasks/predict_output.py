@@ -16,6 +16,7 @@ from ledger.work_store import on_store
 from schemas import RawLedger, Rejects
 from schemas.predict import prediction_schema
 from scoring.review import reason_counts
+from tasks.ingest import rows_as_in_files
 from tasks.predict import TrainedRun
 
 OUTPUT_WORDS = "prediction_output.yaml"
@@ -109,6 +110,10 @@ def write_prediction_file(
 ) -> PredictSummary:  # fmt: skip
     """The input rows (their own headers) plus codes and decisions, as CSV or xlsx; rejects beside it."""
     rows = read_table(rows_read, RawLedger, "ledger as read")
+    if run.prepare_params.privacy.mask:  # the user's own columns as their file has them: it is their file
+        rows, kept_masked = rows_as_in_files(rows, run.prepare_params.ingest)
+        for url in kept_masked:
+            get_run_logger().warning("%s changed or is gone since it was read: its own columns stay masked", url)
     ranks = sum(c.endswith("_code") for c in parquet_columns(predictions.data.path))
     preds = read_frame(predictions.data, prediction_schema(ranks), "predictions")
     table = preds.merge(rows, on="row_id", how="left")

@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
@@ -14,7 +14,7 @@ from ledger.caching import STAGE
 from ledger.frames import OutputPath, StageResult, read_frame
 from ledger.spreadsheet import escape_formulas
 from ledger.work_store import on_store
-from monitor.quality import file_layouts, mapping_markdown, quality_markdown
+from monitor.quality import file_layouts, mapping_markdown, masking_warning, personal_markdown, quality_markdown
 
 REJECTS_SHOWN = 5
 RARE_SHOWN = 20
@@ -55,6 +55,7 @@ class PrepareSummary(BaseModel):
     unmapped_values: dict[str, dict[str, int]] = {}  # column -> value no map knows -> rows (kept as unmapped_to)
     files_left_out: list[dict] = []  # files of a folder or glob not read, each with its reason
     cancellations: dict = {}  # card cancellations kept as negative lines, tied to their approval or not
+    personal_data: dict = {}  # ledger.personal_data.PersonalDataReport: cells per column and kind, never a value
 
 
 @task(**STAGE)
@@ -104,7 +105,10 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
         unmapped_values=metadata["unmapped_values"],
         files_left_out=metadata.get("file_errors", []) + metadata.get("files_skipped", []),
         cancellations=metadata["cancellations"],
+        personal_data=metadata.get("personal_data", {}),
     )
+    if warning := masking_warning(summary.personal_data):
+        get_run_logger().warning("%s", warning)
     (report_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
     if rows_in != summary.rows_accepted + rejected:
         raise RowsAccountingError(
@@ -134,6 +138,7 @@ def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
         top = ", ".join(f"{k} ({v:,})" for k, v in col["top"].items())
         lines.append(f"| {name} | {col['dtype']} | {col['nulls']:,} | {col['unique']:,} | {top} |")
     lines += mapping_markdown(summary.files)
+    lines += personal_markdown(summary.personal_data, summary.files)
     lines += quality_markdown(summary.unmapped_values, summary.files_left_out, summary.cancellations)
     lines += ["", f"Rejects: `{summary.rejects_csv}`"]
     return "\n".join(lines)

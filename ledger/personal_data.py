@@ -1,0 +1,263 @@
+"""Personal and payment data in ledger cells (주민등록번호, card and account numbers, phones, e-mail, card users'
+names), found with the patterns and checksums of conf/personal_data.yaml and masked before anything is written.
+
+Pure and column-wise: a cheap RE2 prefilter picks the cells worth a look, the candidates' checksums are computed
+together (ledger.checksums), and only the distinct valid values are formatted as their masked form.
+"""
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from ledger.checksums import CHECKS
+from ledger.conf import load_yaml
+from ledger.headers import normalize_header
+
+NAME = "name"
+
+
+class MaskRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    style: Literal["digits", "email", "name"] = "digits"
+    keep_head: int = 0  # digits kept at the start
+    keep_tail: int = 0  # digits kept at the end
+
+
+class Detector(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    description: str
+    hint: str  # RE2 prefilter: a cell without it is not looked at
+    pattern: str  # Python regex; the value is the whole match, or its group `value`
+    check: Literal["rrn", "foreigner_rn", "luhn", "brn_sole_proprietor"] | None = None
+    mask: MaskRule
+
+    @functools.cached_property
+    def regex(self) -> re.Pattern:
+        return re.compile(f"(?P<whole>{self.pattern})")
+
+
+class PersonalDataConf(BaseModel):
+    """conf/personal_data.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    detectors: list[Detector]
+    sole_proprietor: Detector
+    columns: dict[str, list[str]]  # kind -> headers of columns that hold that kind only
+    dedicated_share: float
+    person_name: str
+    not_names: list[str] = []
+
+    def rule(self, kind: str) -> MaskRule:
+        if kind == NAME:
+            return MaskRule(style="name")
+        return next(d.mask for d in [*self.detectors, self.sole_proprietor] if d.kind == kind)
+
+    def header_kinds(self, headers: list[str]) -> dict[str, str]:
+        """The headers that say their column holds one kind of personal data, with that kind."""
+        aliases = {normalize_header(a): kind for kind, names in self.columns.items() for a in names}
+        return {h: aliases[normalize_header(h)] for h in headers if normalize_header(h) in aliases}
+
+
+def load_personal_data(name: str = "personal_data.yaml") -> PersonalDataConf:
+    return PersonalDataConf.model_validate(load_yaml(name))
+
+
+class ColumnFindings(BaseModel):
+    cells: dict[str, int] = {}  # kind -> cells that held it (masked, unless masking is off)
+    holds_only: str | None = None  # the kind, when the column holds nothing else (its header or its cells say so)
+
+
+class PersonalDataReport(BaseModel):
+    """What was found, per original header: counts only, never a value."""
+
+    masked: bool = True
+    columns: dict[str, ColumnFindings] = {}
+
+    def dedicated(self) -> dict[str, str]:
+        """Header -> kind of the columns that hold only personal data."""
+        return {h: f.holds_only for h, f in self.columns.items() if f.holds_only}
+
+    def totals(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for findings in self.columns.values():
+            for kind, n in findings.cells.items():
+                out[kind] = out.get(kind, 0) + n
+        return out
+
+
+def mask_value(value: str, rule: MaskRule) -> str:
+    """One value in its masked form: 850101-1******, 1234-****-****-3456, k***@example.com, 홍**."""
+    if rule.style == "email":
+        local, _, domain = value.partition("@")
+        return f"{local[:1]}***@{domain}"
+    if rule.style == NAME:
+        text = value.strip()
+        return text[:1] + "*" * max(len(text) - 1, 1)
+    digits = sum(c.isdigit() for c in value)
+    out, seen = [], 0
+    for char in value:
+        if char.isdigit():
+            seen += 1
+            keep = seen <= rule.keep_head or seen > digits - rule.keep_tail
+            out.append(char if keep else "*")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _nothing(cells: pd.Series) -> pd.Series:
+    return pd.Series(False, index=cells.index)
+
+
+def find_values(cells: pd.Series, detector: Detector) -> tuple[pd.Series, pd.Series]:
+    """The valid values of one kind in these cells (one entry per match, indexed by cell) and, per match, whether
+    it is the whole cell."""
+    candidates = cells.str.contains(detector.hint, regex=True).fillna(False).astype("bool")
+    if not candidates.any():
+        return pd.Series(dtype="str"), pd.Series(dtype="bool")
+    found = cells[candidates].str.extractall(detector.regex)
+    values = found["value"] if "value" in found else found["whole"]
+    values = values.dropna()
+    if detector.check is not None and len(values):
+        values = values[CHECKS[detector.check](values.str.replace(r"\D", "", regex=True)).to_numpy()]
+    rows = values.index.get_level_values(0)
+    whole = found.loc[values.index, "whole"].to_numpy() == cells.str.strip().reindex(rows).to_numpy()
+    return pd.Series(values.to_numpy(), index=rows, dtype="str"), pd.Series(whole, index=rows, dtype="bool")
+
+
+def replace_values(cells: pd.Series, regex: re.Pattern, masks: dict[str, str], rows: pd.Index) -> pd.Series:
+    """The cells with each listed value (whole match or its `value` group) replaced by its masked form."""
+    grouped = "value" in regex.groupindex
+
+    def swap(match: re.Match) -> str:
+        value = match.group("value") if grouped else match.group(0)
+        masked = masks.get(value)
+        if masked is None:
+            return match.group(0)
+        if not grouped:
+            return masked
+        start, end = match.span("value")
+        text, base = match.group(0), match.start()
+        return text[: start - base] + masked + text[end - base :]
+
+    out = cells.copy()
+    held = cells.index.isin(rows)
+    out[held] = cells[held].str.replace(regex, swap, regex=True)
+    return out
+
+
+@dataclass
+class ColumnScan:
+    """One column after every detector: its masked cells, and per kind the cells that held it and the cells that
+    were one such value and nothing else."""
+
+    cells: pd.Series
+    held: dict[str, pd.Series] = field(default_factory=dict)
+    whole: dict[str, pd.Series] = field(default_factory=dict)
+
+
+def scan_column(cells: pd.Series, detectors: list[Detector]) -> ColumnScan:
+    """Every detector in order over one column's cells; a value masked by one is never matched by the next."""
+    scan = ColumnScan(cells=cells)
+    for detector in detectors:
+        values, whole = find_values(scan.cells, detector)
+        if values.empty:
+            continue
+        masks = {v: mask_value(v, detector.mask) for v in values.unique()}
+        scan.cells = replace_values(scan.cells, detector.regex, masks, values.index)
+        held = cells.index.isin(values.index)
+        entire = cells.index.isin(whole.index[whole.to_numpy()])
+        scan.held[detector.kind] = scan.held.get(detector.kind, _nothing(cells)) | held
+        scan.whole[detector.kind] = scan.whole.get(detector.kind, _nothing(cells)) | entire
+    return scan
+
+
+def mask_text(texts: list[str], conf: PersonalDataConf, sole_proprietors: bool = False) -> list[str]:
+    """Free text (title lines, an error message) with every detected value masked."""
+    if not texts:
+        return texts
+    scan = scan_column(pd.Series(texts, dtype="str"), detectors(conf, sole_proprietors))
+    return scan.cells.fillna("").tolist()
+
+
+def detectors(conf: PersonalDataConf, sole_proprietors: bool) -> list[Detector]:
+    return [*conf.detectors, conf.sole_proprietor] if sole_proprietors else list(conf.detectors)
+
+
+def person_names(columns: list[pd.Series], conf: PersonalDataConf) -> list[str]:
+    """The values of name columns that look like a person's name (longest first, for one alternation)."""
+    if not columns:
+        return []
+    values = pd.concat(columns).dropna().str.strip().drop_duplicates()
+    looks = values.str.fullmatch(conf.person_name).fillna(False).astype("bool") & ~values.isin(conf.not_names)
+    return sorted(values[looks].tolist(), key=len, reverse=True)
+
+
+def mask_names(cells: pd.Series, names: list[str]) -> tuple[pd.Series, pd.Series]:
+    """Names of card users or account holders wherever else they appear (a 적요 naming the user)."""
+    if not names:
+        return cells, _nothing(cells)
+    regex = re.compile("|".join(map(re.escape, names)))
+    held = cells.str.contains(regex.pattern, regex=True).fillna(False).astype("bool")
+    if not held.any():
+        return cells, held
+    masks = {n: mask_value(n, MaskRule(style="name")) for n in names}
+    return replace_values(cells, regex, masks, cells.index[held]), held
+
+
+def mask_whole(cells: pd.Series, rule: MaskRule) -> tuple[pd.Series, pd.Series]:
+    """Every filled cell of a column whose header names its kind, masked whole (checksum or not)."""
+    filled = cells.notna() & cells.str.strip().ne("").fillna(False)
+    values = cells[filled].str.strip()
+    masks = {v: mask_value(v, rule) for v in values.unique()}
+    out = cells.copy()
+    out[filled] = values.map(masks)
+    return out, filled.astype("bool")
+
+
+def mask_frame(
+    df: pd.DataFrame, columns: list[str], conf: PersonalDataConf, mask: bool = True, sole_proprietors: bool = False
+) -> tuple[pd.DataFrame, PersonalDataReport]:
+    """Personal data in these text columns found, counted per column and kind, and masked unless `mask` is off.
+    A column whose header names a kind is masked whole; one whose cells are nearly all one kind is marked as
+    holding only that kind (so standardize leaves it out of the features and texts)."""
+    report = PersonalDataReport(masked=mask)
+    out = df.copy()
+    by_header = conf.header_kinds(columns)
+    names = person_names([df[h] for h, kind in by_header.items() if kind == NAME], conf)
+    for column in columns:
+        cells = df[column].astype("str")
+        findings = ColumnFindings()
+        if column in by_header:
+            kind = by_header[column]
+            masked, held = mask_whole(cells, conf.rule(kind))
+            findings.cells, findings.holds_only = {kind: int(held.sum())}, kind
+        else:
+            scan = scan_column(cells, detectors(conf, sole_proprietors))
+            masked, named = mask_names(scan.cells, names)
+            findings.cells = {k: int(v.sum()) for k, v in scan.held.items() if v.any()}
+            if named.any():
+                findings.cells[NAME] = int(named.sum())
+            findings.holds_only = dedicated_kind(cells, scan.whole, conf.dedicated_share)
+        if findings.cells:
+            report.columns[column] = findings
+            if mask:
+                out[column] = masked
+    return out, report
+
+
+def dedicated_kind(cells: pd.Series, whole: dict[str, pd.Series], share: float) -> str | None:
+    """The kind that nearly every filled cell is, nothing else (a 비고 column of phone numbers), if any."""
+    filled = int((cells.notna() & cells.str.strip().ne("").fillna(False)).sum())
+    if not filled or not whole:
+        return None
+    kind, cells_of_kind = max(((k, int(v.sum())) for k, v in whole.items()), key=lambda kv: kv[1])
+    return kind if cells_of_kind / filled >= share else None
