@@ -39,10 +39,12 @@ def bare_parse(path: str) -> int:
 
 
 def ours(path: str, labelled: bool) -> int:
-    """What load_ledger + standardize_columns do to one file, without Prefect: read, digest, standardize."""
+    """What load_ledger + standardize_columns do to one file, without Prefect: read, digest, mask personal data,
+    standardize."""
     from ledger.cells import row_digest
     from ledger.columns import column_spec, columns_conf, known_headers
     from ledger.layouts import load_layout
+    from ledger.personal_data import load_personal_data, mask_frame
     from ledger.readers import read_ledger_file
     from ledger.standardize import chart_codes, standardize_file
     from params.prepare import IngestParams
@@ -52,7 +54,10 @@ def ours(path: str, labelled: bool) -> int:
     known = known_headers(column_spec(params), conf)
     df, report = read_ledger_file(path, known, params.encodings, params.sheet, params.header_search_rows)
     row_digest(df)
-    out, _ = standardize_file(df, report, conf, load_layout(), known, labelled, params, chart_codes())
+    df, found = mask_frame(df, list(df.columns), load_personal_data())
+    out, _ = standardize_file(
+        df, report, conf, load_layout(), known, labelled, params, chart_codes(), found.dedicated()
+    )
     return len(out)
 
 

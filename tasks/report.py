@@ -56,6 +56,7 @@ class PrepareSummary(BaseModel):
     files_left_out: list[dict] = []  # files of a folder or glob not read, each with its reason
     cancellations: dict = {}  # card cancellations kept as negative lines, tied to their approval or not
     personal_data: dict = {}  # ledger.personal_data.PersonalDataReport: cells per column and kind, never a value
+    warnings: list[str] = []  # what the user must know about this run (masking turned off)
 
 
 @task(**STAGE)
@@ -106,8 +107,9 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
         files_left_out=metadata.get("file_errors", []) + metadata.get("files_skipped", []),
         cancellations=metadata["cancellations"],
         personal_data=metadata.get("personal_data", {}),
+        warnings=[w for w in [masking_warning(metadata.get("personal_data", {}))] if w],
     )
-    if warning := masking_warning(summary.personal_data):
+    for warning in summary.warnings:
         get_run_logger().warning("%s", warning)
     (report_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
     if rows_in != summary.rows_accepted + rejected:
