@@ -203,12 +203,19 @@ def scan_column(cells: pd.Series, detectors: list[Detector]) -> ColumnScan:
     return scan
 
 
-def mask_text(texts: list[str], conf: PersonalDataConf, sole_proprietors: bool = False) -> list[str]:
-    """Free text (title lines, an error message) with every detected value masked."""
+def mask_text(
+    texts: list[str], conf: PersonalDataConf, sole_proprietors: bool = False, names: list[str] = ()
+) -> list[str]:
+    """Free text (title lines, an error message) with every detected value, and these names, masked."""
     if not texts:
         return texts
     scan = scan_column(pd.Series(texts, dtype="str"), detectors(conf, sole_proprietors))
-    return scan.cells.fillna("").tolist()
+    return mask_names(scan.cells, list(names))[0].fillna("").tolist()
+
+
+def names_in(df: pd.DataFrame, columns: list[str], conf: PersonalDataConf) -> list[str]:
+    """The person names the name columns among these hold (for masking them in free text too)."""
+    return person_names([df[h] for h, kind in conf.header_kinds(columns).items() if kind == NAME], conf)
 
 
 def detectors(conf: PersonalDataConf, sole_proprietors: bool) -> list[Detector]:
@@ -255,7 +262,7 @@ def mask_frame(
     report = PersonalDataReport(masked=mask)
     out = df.copy()
     by_header = conf.header_kinds(columns)
-    names = person_names([df[h] for h, kind in by_header.items() if kind == NAME], conf)
+    names = names_in(df, columns, conf)
     for column in columns:
         cells = df[column].astype("str")
         findings = ColumnFindings()
@@ -269,7 +276,9 @@ def mask_frame(
             findings.cells = {k: int(v.sum()) for k, v in scan.held.items() if v.any()}
             if named.any():
                 findings.cells[NAME] = int(named.sum())
-            findings.holds_only = dedicated_kind(cells, scan.whole, conf.dedicated_share)
+            # a business_no column of sole proprietors is still the vendors' numbers: masked, never left out
+            whole = {k: v for k, v in scan.whole.items() if k != conf.sole_proprietor.kind}
+            findings.holds_only = dedicated_kind(cells, whole, conf.dedicated_share)
         if findings.cells:
             report.columns[column] = findings
             if mask:

@@ -18,7 +18,7 @@ from ledger.columns import column_spec, columns_conf, known_headers
 from ledger.errors import LedgerFileError
 from ledger.frames import StageResult, read_frame, sha256_file, write_frame
 from ledger.layouts import load_layout
-from ledger.personal_data import PersonalDataReport, load_personal_data, mask_frame, mask_text
+from ledger.personal_data import PersonalDataReport, load_personal_data, mask_frame, mask_text, names_in
 from ledger.readers import FileReport, read_ledger_file
 from ledger.sources import SkippedFile, find_sources
 from ledger.standardize import chart_codes, standardize_file
@@ -102,12 +102,11 @@ def load_ledger(
     raw = pd.concat(frames, ignore_index=True)
     raw.insert(0, "row_id", range(len(raw)))
     cells = [c for c in raw.columns if c not in ("row_id", "source_file", "source_row", "row_digest")]
+    names = names_in(raw, cells, conf)
     raw, found = mask_frame(raw, cells, conf, privacy.mask, privacy.mask_sole_proprietors)
     if privacy.mask:
-        reports = [
-            r.model_copy(update={"title_lines": mask_text(r.title_lines, conf, privacy.mask_sole_proprietors)})
-            for r in reports
-        ]
+        sole = privacy.mask_sole_proprietors
+        reports = [r.model_copy(update={"title_lines": mask_text(r.title_lines, conf, sole, names)}) for r in reports]
     data = write_frame(raw, RawLedger, work_dir, "load")
     report = {
         "files": [r.model_dump() for r in reports],

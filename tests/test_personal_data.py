@@ -86,6 +86,15 @@ def test_a_sole_proprietors_business_number_is_masked_only_when_asked_and_a_comp
     assert out == [f"거래처 {SOLE[:7]}*****", cells[1]] and counts == {"sole_proprietor_no": 1}
 
 
+def test_a_business_number_column_of_sole_proprietors_is_masked_but_never_left_out():
+    df = pd.DataFrame({"사업자번호": [business_no(RNG, 12 + i) for i in range(5)]}, dtype="str")
+    out, report = mask_frame(df, ["사업자번호"], CONF, sole_proprietors=True)
+    assert out["사업자번호"].str.endswith("-*****").all() and report.columns["사업자번호"].cells == {
+        "sole_proprietor_no": 5
+    }
+    assert report.dedicated() == {}
+
+
 def test_a_column_named_for_its_kind_is_masked_whole_checksum_or_not_and_holds_only_it():
     # given a 주민등록번호 column with a number issued after 2020 (no checksum) and a 카드번호 column
     df = pd.DataFrame({"주민등록번호": [off_by_one(RRN), None], "카드번호": [CARD, "1234-56**-****-3456"]}, dtype="str")
@@ -125,10 +134,10 @@ def test_with_masking_off_values_are_counted_but_kept():
     assert report.columns["적요"].cells == {"rrn": 1, "card": 1}
 
 
-def test_free_text_is_masked_too():
-    assert mask_text([f"카드번호 {CARD} 이용내역", "2024년 1월"], CONF) == [
+def test_free_text_is_masked_too_with_the_names_of_the_name_columns():
+    assert mask_text([f"카드번호 {CARD} 이용내역", "사용자 홍길동 2024년 1월"], CONF, names=["홍길동"]) == [
         f"카드번호 {CARD[:4]}-****-****-{CARD[-4:]} 이용내역",
-        "2024년 1월",
+        "사용자 홍** 2024년 1월",
     ]
 
 

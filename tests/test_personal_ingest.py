@@ -75,10 +75,14 @@ def test_a_mapped_column_holding_only_personal_data_is_left_out_unless_kept(tmp_
     assert read_table(kept.data.path, None, "standardize").description.tolist()[0] == "010-****-3000"
 
 
-def test_title_lines_are_masked_in_the_report(tmp_path):
-    lines = [f"카드번호 {CARD} 이용내역", "일자,거래처,적요,금액,계정코드", "2024-01-05,쿠팡,비품,1000,830"]
+def test_title_lines_are_masked_in_the_report_with_the_card_users_names(tmp_path):
+    lines = [
+        f"카드번호 {CARD} 이용내역 (홍길동)",
+        "일자,이용자,거래처,적요,금액,계정코드",
+        "2024-01-05,홍길동,쿠팡,비품,1000,830",
+    ]
     loaded, _ = ingest(write_csv(tmp_path / "card.csv", lines), str(tmp_path / "w"))
-    assert loaded.report["files"][0]["title_lines"] == [f"카드번호 {CARD[:4]}-****-****-{CARD[-4:]} 이용내역"]
+    assert loaded.report["files"][0]["title_lines"] == [f"카드번호 {CARD[:4]}-****-****-{CARD[-4:]} 이용내역 (홍**)"]
 
 
 def test_an_error_quoting_a_cell_quotes_it_masked(tmp_path):
