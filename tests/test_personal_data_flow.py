@@ -16,14 +16,15 @@ PAGE = 200
 
 
 def prefect_texts() -> list[str]:
-    """Every log line and artifact the Prefect API holds (this test session's)."""
+    """Every log line and artifact the Prefect API holds (this test session's), page by page."""
     texts = []
     with get_client(sync_client=True) as client:
-        offset = 0
-        while page := client.read_logs(limit=PAGE, offset=offset):
-            texts += [log.message for log in page]
-            offset += PAGE
-        texts += [f"{a.key} {a.description} {a.data}" for a in client.read_artifacts()]
+        for read, show in ((client.read_logs, lambda log: log.message),
+                           (client.read_artifacts, lambda a: f"{a.key} {a.description} {a.data}")):  # fmt: skip
+            offset = 0
+            while page := read(limit=PAGE, offset=offset):
+                texts += [show(item) for item in page]
+                offset += PAGE
     return texts
 
 

@@ -137,6 +137,7 @@ def test_the_prediction_file_gets_the_users_cells_back_unless_the_file_changed(s
 @pytest.mark.usefixtures("prefect_harness")
 def test_the_prepare_flow_reports_counts_in_the_ui_and_warns_when_masking_is_off(seeded, tmp_path):
     from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     from flows.prepare import prepare_data
     from params.prepare import PrepareParams
@@ -145,10 +146,12 @@ def test_the_prepare_flow_reports_counts_in_the_ui_and_warns_when_masking_is_off
     path, values, _ = seeded
     raw = [v for kind in values.values() for v in kind]
     # when prepared with the defaults, then the data-quality artifact has the counts and no value
-    summary = prepare_data(PrepareParams(input=str(path), work_dir=str(tmp_path / "on"))).summary
+    state = prepare_data(PrepareParams(input=str(path), work_dir=str(tmp_path / "on")), return_state=True)
+    summary = state.result().summary
+    this_run = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
     with get_client(sync_client=True) as client:
-        quality = [a for a in client.read_artifacts() if a.key == "data-quality-prepare-data"]
-    markdown = str(max(quality, key=lambda a: a.created).data)
+        quality = [a for a in client.read_artifacts(flow_run_filter=this_run) if a.key == "data-quality-prepare-data"]
+    markdown = str(quality[0].data)
     assert "## Personal data (masked before anything was written)" in markdown and "| 적요 | card | 2 |" in markdown
     assert text_leaks([markdown], raw) == [] and summary.warnings == []
     # when masking is turned off, then the summary (and summary.json) carries the warning
