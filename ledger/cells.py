@@ -14,7 +14,7 @@ DATE_PATTERN = r"^(\d{4})[-./년\s]*(\d{1,2})[-./월\s]*(\d{1,2})일?(?:[ T]\d{1
 EXCEL_SERIAL = r"^\d{5}(?:\.0+)?$"
 
 
-def _arrow(col: pd.Series) -> pa.Array:
+def arrow_text(col: pd.Series) -> pa.Array:
     return pa.array(col.astype("str"), type=pa.large_string(), from_pandas=True)
 
 
@@ -26,7 +26,7 @@ def tidy_text(col: pd.Series, form: str = "NFC") -> pd.Series:
     """Unicode form, trimmed, inner runs of any space collapsed; blank becomes missing."""
     # pyarrow compute directly (pandas' str.replace with a character class is ~4x slower), but the Unicode
     # form through pandas: pyarrow's utf8_normalize leaves decomposed Hangul jamo uncomposed
-    normalized = _arrow(col.astype("str").str.normalize(form))
+    normalized = arrow_text(col.astype("str").str.normalize(form))
     text = pc.utf8_trim_whitespace(pc.replace_substring_regex(normalized, SPACES, " "))
     text = _series(text, col)
     return text.where(text != "")
@@ -34,7 +34,7 @@ def tidy_text(col: pd.Series, form: str = "NFC") -> pd.Series:
 
 def spelling_key(col: pd.Series) -> pd.Series:
     """The matching key of a value: lower case, no whitespace."""
-    return _series(pc.replace_substring_regex(pc.utf8_lower(_arrow(col)), SPACES, ""), col)
+    return _series(pc.replace_substring_regex(pc.utf8_lower(arrow_text(col)), SPACES, ""), col)
 
 
 def fold_width(col: pd.Series) -> pd.Series:
@@ -48,7 +48,7 @@ def fold_width(col: pd.Series) -> pd.Series:
 
 def parse_amounts(col: pd.Series) -> pd.Series:
     """'₩1,200', '1,200원', '(1,200)', '△1,200', '１，２００' -> float; anything else (inf too) -> NaN."""
-    text = _series(pc.replace_substring_regex(_arrow(fold_width(col)), AMOUNT_NOISE, ""), col)
+    text = _series(pc.replace_substring_regex(arrow_text(fold_width(col)), AMOUNT_NOISE, ""), col)
     negative = text.str.match(r"^\(.*\)$", na=False) | text.str.startswith(("△", "▲"), na=False)
     text = text.str.replace(r"^[(△▲]|\)$", "", regex=True)
     values = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
+from ledger.cells import arrow_text
 from ledger.checksums import CHECKS
 from ledger.conf import load_yaml
 from ledger.headers import normalize_header
@@ -88,12 +88,18 @@ class PersonalDataReport(BaseModel):
         """Header -> kind of the columns that hold only personal data."""
         return {h: f.holds_only for h, f in self.columns.items() if f.holds_only}
 
-    def totals(self) -> dict[str, int]:
+    @computed_field
+    @property
+    def kinds(self) -> dict[str, int]:
+        """Cells per kind over every column (in the dumped report too: what the summary's warning counts)."""
         out: dict[str, int] = {}
         for findings in self.columns.values():
             for kind, n in findings.cells.items():
                 out[kind] = out.get(kind, 0) + n
         return out
+
+    def totals(self) -> dict[str, int]:
+        return self.kinds
 
 
 def mask_value(value: str, rule: MaskRule) -> str:
@@ -123,9 +129,13 @@ def _nothing(cells: pd.Series) -> pd.Series:
     return pd.Series(False, index=cells.index)
 
 
+def _filled(cells: pd.Series) -> pd.Series:
+    return (cells.notna() & cells.str.strip().ne("").fillna(False)).astype("bool")
+
+
 def has_hint(cells: pd.Series, hint: str) -> pd.Series:
     """Which cells match an RE2 pattern (pyarrow: pandas runs a pattern with \\d through Python's re per cell)."""
-    found = pc.match_substring_regex(pa.array(cells, type=pa.large_string(), from_pandas=True), hint)
+    found = pc.match_substring_regex(arrow_text(cells), hint)
     return pd.Series(found.fill_null(False).to_numpy(zero_copy_only=False), index=cells.index, dtype="bool")
 
 
@@ -245,16 +255,21 @@ def mask_names(cells: pd.Series, names: list[str]) -> tuple[pd.Series, pd.Series
 
 def mask_whole(cells: pd.Series, rule: MaskRule) -> tuple[pd.Series, pd.Series]:
     """Every filled cell of a column whose header names its kind, masked whole (checksum or not)."""
-    filled = cells.notna() & cells.str.strip().ne("").fillna(False)
+    filled = _filled(cells)
     values = cells[filled].str.strip()
     masks = {v: mask_value(v, rule) for v in values.unique()}
     out = cells.copy()
     out[filled] = values.map(masks)
-    return out, filled.astype("bool")
+    return out, filled
 
 
 def mask_frame(
-    df: pd.DataFrame, columns: list[str], conf: PersonalDataConf, mask: bool = True, sole_proprietors: bool = False
+    df: pd.DataFrame,
+    columns: list[str],
+    conf: PersonalDataConf,
+    mask: bool = True,
+    sole_proprietors: bool = False,
+    names: list[str] | None = None,
 ) -> tuple[pd.DataFrame, PersonalDataReport]:
     """Personal data in these text columns found, counted per column and kind, and masked unless `mask` is off.
     A column whose header names a kind is masked whole; one whose cells are nearly all one kind is marked as
@@ -262,7 +277,7 @@ def mask_frame(
     report = PersonalDataReport(masked=mask)
     out = df.copy()
     by_header = conf.header_kinds(columns)
-    names = names_in(df, columns, conf)
+    names = names_in(df, columns, conf) if names is None else names  # `names`: the caller's, from names_in
     for column in columns:
         cells = df[column].astype("str")
         findings = ColumnFindings()
@@ -288,7 +303,7 @@ def mask_frame(
 
 def dedicated_kind(cells: pd.Series, whole: dict[str, pd.Series], share: float) -> str | None:
     """The kind that nearly every filled cell is, nothing else (a 비고 column of phone numbers), if any."""
-    filled = int((cells.notna() & cells.str.strip().ne("").fillna(False)).sum())
+    filled = int(_filled(cells).sum())
     if not filled or not whole:
         return None
     kind, cells_of_kind = max(((k, int(v.sum())) for k, v in whole.items()), key=lambda kv: kv[1])

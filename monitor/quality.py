@@ -64,19 +64,11 @@ def masking_warning(found: dict) -> str | None:
     """The summary's warning when masking was turned off."""
     if not found or found.get("masked", True):
         return None
-    kinds = ", ".join(f"{k} {n:,}" for k, n in _totals(found).items()) or "none found"
+    kinds = ", ".join(f"{k} {n:,}" for k, n in found.get("kinds", {}).items()) or "none found"
     return (
         f"privacy.mask is off: personal data stays in clear in every stage file, text, model, report and log "
         f"({kinds} cells)"
     )
-
-
-def _totals(found: dict) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for findings in found.get("columns", {}).values():
-        for kind, n in findings["cells"].items():
-            out[kind] = out.get(kind, 0) + n
-    return out
 
 
 def personal_markdown(found: dict, files: list[dict]) -> list[str]:

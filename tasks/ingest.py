@@ -103,7 +103,7 @@ def load_ledger(
     raw.insert(0, "row_id", range(len(raw)))
     cells = [c for c in raw.columns if c not in ("row_id", "source_file", "source_row", "row_digest")]
     names = names_in(raw, cells, conf)
-    raw, found = mask_frame(raw, cells, conf, privacy.mask, privacy.mask_sole_proprietors)
+    raw, found = mask_frame(raw, cells, conf, privacy.mask, privacy.mask_sole_proprietors, names)
     if privacy.mask:
         sole = privacy.mask_sole_proprietors
         reports = [r.model_copy(update={"title_lines": mask_text(r.title_lines, conf, sole, names)}) for r in reports]
