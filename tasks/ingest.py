@@ -176,6 +176,12 @@ def standardize_columns(
     conf, layout = columns_conf(params), load_layout(params.layouts_conf)
     personal = PersonalDataReport.model_validate(raw.report.get("personal_data", {})).dedicated()
     keep = (privacy or PrivacyParams()).keep_columns
+    headers = {h for file in raw.report["files"] for h in file["headers"]}
+    if unknown := [k for k in keep if k not in headers and k not in conf.columns]:
+        raise ValueError(
+            f"privacy.keep_columns: {unknown} is no header of the input and no column name; headers in the "
+            f"input: {sorted(headers)}"
+        )
     known = known_headers(column_spec(params), conf)
     df = read_frame(raw.data, RawLedger, "load output")
     parts, layouts, chart = [], [], chart_codes(params.chart_of_accounts)

@@ -75,6 +75,12 @@ def test_a_mapped_column_holding_only_personal_data_is_left_out_unless_kept(tmp_
     assert read_table(kept.data.path, None, "standardize").description.tolist()[0] == "010-****-3000"
 
 
+def test_keeping_a_column_the_input_does_not_have_is_an_error_naming_the_headers(tmp_path):
+    path = write_csv(tmp_path / "l.csv", ["일자,거래처,메모,금액,계정코드", "2024-01-05,쿠팡,010-2000-3000,1000,830"])
+    with pytest.raises(ValueError, match=r"privacy.keep_columns: \['매모'\] is no header.*'메모'"):
+        ingest(path, str(tmp_path / "w"), PrivacyParams(keep_columns=["매모"]))
+
+
 def test_title_lines_are_masked_in_the_report_with_the_card_users_names(tmp_path):
     lines = [
         f"카드번호 {CARD} 이용내역 (홍길동)",
