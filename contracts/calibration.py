@@ -35,8 +35,13 @@ class Calibration(BaseModel):
     temperature: float = Field(gt=0)
     target_accuracy: float
     threshold: float  # > 1: no line is coded automatically (the target was not reached on valid)
-    valid: SplitFigures | None = None  # where the temperature and threshold were fitted
-    test: SplitFigures | None = None  # how they held on lines they never saw
+    valid: SplitFigures | None = None  # where the temperature and threshold were fitted (lines not suspected)
+    test: SplitFigures | None = None  # how they held on lines they never saw (lines not suspected)
+    # the same splits scored against every code as written, suspected mis-postings included (when there were any)
+    valid_as_written: SplitFigures | None = None
+    test_as_written: SplitFigures | None = None
+    suspected: dict[str, int] = {}  # split -> suspected mis-postings left out of the figures above
+    reachable: dict | None = None  # when the target was not reached: the highest that was, and its coverage
     risk_coverage: list[dict] = []  # test split: coverage, threshold, accuracy
     reliability: dict[str, list[dict]] = {}  # test split: 'before' / 'after' -> bins
     plots: dict[str, str] = {}  # name -> PNG path

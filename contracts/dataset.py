@@ -13,6 +13,28 @@ MANIFEST_FILE = "dataset.json"
 PREPARE_PARAMS_FILE = "prepare_params.json"
 
 
+class SetAside(BaseModel):
+    """The suspected mis-postings of a dataset (prepare_data's find_mispostings): how many, what training did with
+    the train split's, and where each split's suspected lines are, so calibration and the threshold can leave them
+    out (positions into the split as stored)."""
+
+    lines: int  # labelled lines judged
+    suspected: int
+    train_rows: str  # exclude | keep | relabel
+    excluded: int = 0  # train lines left out of training
+    relabelled: int = 0  # train lines trained on with the suggested code
+    positions: dict[str, list[int]] = {}
+    table: str | None = None  # the suspects table (parquet; the xlsx beside it)
+
+    def mask(self, split: str, rows: int):
+        """A boolean array over the split's rows: True where the line is suspected."""
+        import numpy as np
+
+        out = np.zeros(rows, dtype=bool)
+        out[[p for p in self.positions.get(split, []) if p < rows]] = True
+        return out
+
+
 class TokenizedDataset(BaseModel):
     """A tokenized DatasetDict on disk with its label map and the tokenizer it was made with."""
 
@@ -24,6 +46,7 @@ class TokenizedDataset(BaseModel):
     pad_token: str
     pad_added: bool
     stats: dict
+    mispostings: SetAside | None = None  # None: not looked for (or a dataset made before they were)
 
     @property
     def folder(self) -> Path:

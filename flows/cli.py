@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--work-dir", help="where outputs go (default: data)")
     prepare.add_argument("--no-labels", action="store_true", help="the ledger has no account codes")
     prepare.add_argument("--model", help="model folder: its tokenizer builds the tokenized dataset")
+    prepare.add_argument("--corrections", help=CORRECTIONS_HELP)
     _add_param_options(prepare)
 
     train = sub.add_parser("train", help="train a LoRA adapter on a tokenized dataset (DeepSpeed subprocess)")
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--input", help="ledger file, folder or glob; omitted: the demo (a synthetic ledger)")
     pipe.add_argument("--model", help="base model folder; default: the bundled all-MiniLM-L6-v2 (real, pretrained)")
     pipe.add_argument("--work-dir")
+    pipe.add_argument("--corrections", help=CORRECTIONS_HELP)
     _add_param_options(pipe)
 
     base = sub.add_parser("baseline", help="TF-IDF + logistic regression on the same split and texts (seconds)")
@@ -103,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     tiny.add_argument("--arch", choices=["qwen2", "llama"], default="qwen2")
     tiny.add_argument("--seed", type=int, default=0)
     return parser
+
+
+CORRECTIONS_HELP = "the suspected mis-postings file (xlsx or csv), 확정 계정코드 filled: its codes replace the ledger's"
 
 
 def _overrides(args: argparse.Namespace, *options: str, **explicit) -> dict:
@@ -148,7 +153,7 @@ def run_prepare(args: argparse.Namespace) -> None:
     from params.prepare import PrepareParams
 
     labels = False if args.no_labels else None
-    overrides = _overrides(args, "input", "work_dir", "model", labels_required=labels)
+    overrides = _overrides(args, "input", "work_dir", "model", "corrections", labels_required=labels)
     params = load_params(PrepareParams, args.config, overrides)
     from flows.prepare import prepare_data
 
@@ -170,15 +175,18 @@ def run_train(args: argparse.Namespace) -> None:
 
 def run_pipeline(args: argparse.Namespace) -> None:
     if not args.input:
-        if args.model or args.config or args.assignments:
-            raise ValueError("--model, --config and --set need --input; without --input the demo runs as it is")
+        if args.model or args.config or args.assignments or args.corrections:
+            raise ValueError(
+                "--model, --config, --set and --corrections need --input; without --input the demo runs as it is"
+            )
         run_demo(argparse.Namespace(**{**vars(args), "rows": 20_000, "work_dir": args.work_dir or DEMO_WORK_DIR}))
         return
     from flows.summaries import print_prepare_result, print_side_by_side, print_training
     from params.loading import load_params
     from params.pipeline import PipelineParams
 
-    prepare = {k: v for k, v in {"input": args.input, "model": args.model, "work_dir": args.work_dir}.items() if v}
+    given = {"input": args.input, "model": args.model, "work_dir": args.work_dir, "corrections": args.corrections}
+    prepare = {k: v for k, v in given.items() if v}
     params = load_params(PipelineParams, args.config, _overrides(args, prepare=prepare))
     from flows.pipeline import pipeline
     from tasks.tracking import tracking_uri

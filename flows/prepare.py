@@ -12,6 +12,7 @@ from ledger.frames import StageResult
 from params.prepare import PrepareParams
 from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
+from tasks.mispostings import MispostingReport, apply_corrections, find_mispostings, set_aside_mispostings
 from tasks.preflight import check_output_folders, provide_base_model
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
 from tasks.report import PrepareSummary, publish_dataset_report, publish_prepare_report, reconcile_rows
@@ -27,6 +28,7 @@ class PrepareResult(BaseModel):
     dataset: TokenizedDataset | None = None  # when a model was given
     split: dict = {}
     train_vendors: str | None = None  # the train split's vendors (json), when the ledger has a vendor column
+    mispostings: MispostingReport | None = None  # suspected mis-postings, when the ledger is labelled
 
 
 @flow(name="prepare_data", flow_run_name=run_namer("prepare"), log_prints=True)
@@ -39,7 +41,8 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
         params = params.model_copy(update={"model": provide_base_model(params.model, wd)})
     source = fingerprint_input(params.input, params.ingest)
     loaded = load_ledger(source, params.ingest, params.labels_required, wd, params.privacy)
-    ledger = standardize_columns(loaded, params.ingest, params.labels_required, wd, params.privacy)
+    standardized = standardize_columns(loaded, params.ingest, params.labels_required, wd, params.privacy)
+    ledger = apply_corrections(standardized, params.corrections, wd)
     metadata = extract_metadata(ledger, loaded)
     cleaned = clean_ledger(ledger, p.clean, wd)
     filtered = filter_ledger(cleaned, p.filter, params.ingest, wd)
@@ -48,8 +51,9 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     featured = build_features(validated, params.features, wd)
     selected = select_features(featured, params.features, wd)
     stages = {
-        "load": loaded, "standardize": ledger, "clean": cleaned, "filter": filtered,
-        "normalize": normalized, "validate": validated, "features": featured, "select": selected,
+        "load": loaded, "standardize": standardized, **({"correct": ledger} if params.corrections else {}),
+        "clean": cleaned, "filter": filtered, "normalize": normalized, "validate": validated, "features": featured,
+        "select": selected,
     }  # fmt: skip
     summary = reconcile_rows(stages, metadata, wd)
     publish_prepare_report(metadata, summary)
@@ -59,11 +63,13 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     split = split_dataset(selected, labels, params.split, wd)
     vendors = save_train_vendors(split, wd)
     texts = serialize_text(split, params.text, wd)
+    suspects = find_mispostings(split, texts, ledger, labels, params.mispostings, wd)
+    texts = set_aside_mispostings(texts, suspects, wd)
+    found = {"texts": texts, "label_map": labels, "split": split.report, "train_vendors": vendors}
+    found["mispostings"] = suspects
     if params.model is None:
-        return PrepareResult(summary=summary, texts=texts, label_map=labels, split=split.report, train_vendors=vendors)
+        return PrepareResult(summary=summary, **found)
     dataset = tokenize_dataset(texts, labels, params.model, params.tokenize, wd)
     save_prepare_params(dataset, params, vendors)
     publish_dataset_report(labels, split, texts, dataset)
-    return PrepareResult(
-        summary=summary, texts=texts, label_map=labels, dataset=dataset, split=split.report, train_vendors=vendors
-    )
+    return PrepareResult(summary=summary, dataset=dataset, **found)

@@ -23,9 +23,25 @@ def print_prepare_result(result) -> None:
     print("\n".join(terminal_lines(summary.files, summary.unmapped_values)))
     if lines := personal_terminal_lines(summary.personal_data, summary.files):
         print("\n".join(lines))
+    if done := summary.corrections:
+        print(
+            f"corrections  {done['applied']:,} applied, {done['confirmed']:,} confirmed as written, "
+            f"{len(done['stale']):,} not applied (line changed or gone) from {done['file']}"
+        )
+        for stale in done["stale"][:10]:
+            print(f"  not applied {stale['file']} line {stale['line']} -> {stale['code']}: {stale['why']}")
     print(f"features     {summary.data_path}")
     print(f"rejects      {summary.rejects_csv}")
     print(f"metadata     {summary.metadata_path}")
+    if result.mispostings is not None:
+        print(result.mispostings.headline())
+    if result.texts is not None and (aside := result.texts.report.get("mispostings")):
+        held = ", ".join(f"{split} {n:,}" for split, n in result.mispostings.by_split.items() if split != "train")
+        train = {"exclude": f"{aside['excluded']:,} left out of training",
+                 "relabel": f"{aside['relabelled']:,} trained on with the suggested code",
+                 "keep": "trained on as written"}[aside["train_rows"]]  # fmt: skip
+        print(f"  train lines {train} (mispostings.train_rows={aside['train_rows']}); calibration leaves out "
+              f"{held or 'none'}")  # fmt: skip
     if result.dataset is None:
         print("dataset      not built (give --model PATH to tokenize, and labelled data)")
         return

@@ -163,6 +163,31 @@ class SplitParams(Section):
         return self
 
 
+class MispostingParams(Section):
+    """Suspected mis-postings: labelled lines whose written code is unlikely under out-of-sample probabilities
+    (K-fold TF-IDF + logistic regression, then cleanlab's confident learning; README, "Mis-postings")."""
+
+    detect: bool = Field(True, description="look for suspected mis-postings in the labelled lines")
+    train_rows: Literal["exclude", "keep", "relabel"] = Field(
+        "exclude",
+        description="suspected lines of the train split: left out of training (exclude), trained on as written "
+        "(keep) or trained on with the suggested code (relabel); valid and test lines keep their code and are "
+        "left out of calibration and the threshold either way",
+    )
+    folds: int = Field(5, ge=2, le=20, description="each line is scored by a model fitted on the other folds")
+    max_written_probability: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="a flagged line is suspected only when its written code had at most this probability out of "
+        "sample (higher: more lines of easily confused accounts are suspected)",
+    )
+    min_class_rows: int = Field(5, ge=2, description="codes with fewer lines are never judged")
+    C: float = Field(20.0, gt=0, description="the detector's inverse regularisation (sharper than the baseline's)")
+    max_iter: int = Field(300, ge=1, description="the detector's lbfgs iterations")
+    seed: int = 0
+
+
 class TextParams(Section):
     """How a row becomes one text: a template in conf/."""
 
@@ -194,7 +219,13 @@ class PrepareParams(FlowParams):
     model: str | None = Field(
         None, description="model folder whose tokenizer builds the dataset; none: stop after features"
     )
+    corrections: str | None = Field(
+        None,
+        description="a confirmed suspects file (xlsx or csv: file, line, digest, confirmed code): its codes replace "
+        "the ledger's, matched on file, line and the row's digest",
+    )
     labels: LabelParams = LabelParams()
     split: SplitParams = SplitParams()
+    mispostings: MispostingParams = MispostingParams()
     text: TextParams = TextParams()
     tokenize: TokenizeParams = TokenizeParams()

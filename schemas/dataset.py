@@ -21,3 +21,4 @@ class TextFrame(StrictModel):
     split: Series[str] = pa.Field(isin=SPLITS)
     text: Series[str] = pa.Field(str_length={"min_value": 1})
     label: Series[int] = pa.Field(ge=0)
+    suspected: Series[bool] = pa.Field(required=False)  # a suspected mis-posting (valid / test: not calibrated on)

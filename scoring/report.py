@@ -15,6 +15,9 @@ from scoring.calibration import (
 from scoring.plots import plot_reliability, plot_risk_coverage
 from scoring.selective import NO_THRESHOLD, choose_threshold, curve, risk_coverage, select
 
+# what a threshold could promise instead, when the asked accuracy is out of reach on valid
+REACHABLE_TARGETS = (0.99, 0.98, 0.97, 0.96, 0.95, 0.93, 0.9, 0.85, 0.8)
+
 
 def split_figures(
     logits: np.ndarray, labels: np.ndarray, temperature: float, threshold: float, allowed
@@ -37,6 +40,24 @@ def split_figures(
     )
 
 
+def reachable_target(confidence: np.ndarray, correct: np.ndarray, target: float) -> dict | None:
+    """The highest of REACHABLE_TARGETS below `target` that a threshold meets on these lines, with its coverage."""
+    for lower in (t for t in REACHABLE_TARGETS if t < target):
+        threshold = choose_threshold(confidence, correct, lower)
+        if threshold <= 1.0:
+            coverage = select(confidence, correct, threshold).coverage
+            return {"target": lower, "threshold": threshold, "coverage": coverage}
+    return None
+
+
+def trusted_part(scored: tuple[np.ndarray, np.ndarray] | None, suspected: np.ndarray | None):
+    """The lines not suspected of being mis-posted (all of them when nothing is suspected)."""
+    if scored is None or suspected is None or not suspected.any():
+        return scored
+    keep = ~suspected[: len(scored[1])]
+    return scored[0][keep], scored[1][keep]
+
+
 def calibrate_model(
     name: str,
     valid: tuple[np.ndarray, np.ndarray] | None,
@@ -44,21 +65,37 @@ def calibrate_model(
     allowed: np.ndarray | None,
     target: float,
     out_dir: str | Path,
+    suspected: dict[str, np.ndarray] | None = None,
 ) -> Calibration:
     """Temperature and threshold from valid; ECE, coverage and the curves on test; plots in out_dir.
 
-    With no valid rows there is nothing to fit on: temperature 1 and no line coded automatically.
+    `suspected` (split -> mask over its lines): suspected mis-postings. The temperature, the threshold and every
+    figure are computed on the other lines, since a wrong code caps any threshold's measured accuracy; the figures
+    against every code as written are kept beside them. With no valid rows there is nothing to fit on:
+    temperature 1 and no line coded automatically.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    temperature, threshold = 1.0, NO_THRESHOLD
+    suspected = {k: v for k, v in (suspected or {}).items() if k in ("valid", "test")}
+    written = {"valid": valid, "test": test}
+    valid, test = trusted_part(valid, suspected.get("valid")), trusted_part(test, suspected.get("test"))
+    temperature, threshold, reachable = 1.0, NO_THRESHOLD, None
     if valid is not None and len(valid[1]):
         temperature = fit_temperature(valid[0], valid[1], allowed)
         pred, conf = top_confidence(scaled_probs(valid[0], temperature, allowed))
         threshold = choose_threshold(conf, pred == valid[1], target)
-    calibration = Calibration(model=name, temperature=temperature, target_accuracy=target, threshold=threshold)
+        if threshold > 1.0:
+            reachable = reachable_target(conf, pred == valid[1], target)
+    calibration = Calibration(
+        model=name, temperature=temperature, target_accuracy=target, threshold=threshold, reachable=reachable,
+        suspected={k: int(v.sum()) for k, v in suspected.items() if v.any()},
+    )  # fmt: skip
     if valid is not None and len(valid[1]):
         calibration.valid = split_figures(valid[0], valid[1], temperature, threshold, allowed)
+    for split, scored in written.items():
+        if calibration.suspected.get(split) and scored is not None and len(scored[1]):
+            figures = split_figures(scored[0], scored[1], temperature, threshold, allowed)
+            setattr(calibration, f"{split}_as_written", figures)
     if test is None or not len(test[1]):
         return calibration
     calibration.test = split_figures(test[0], test[1], temperature, threshold, allowed)

@@ -5,7 +5,9 @@ of accounts in conf/chart_of_accounts.csv; `synth.dirt.add_dirt` adds the dirt r
 
 How a row is drawn (all vectorised): its account (the label) by a Zipf-like law over the chosen accounts;
 then vendor, 적요, amount, evidence type (증빙), payment, department and side from that account's profile,
-except for ~5% of rows whose features come from a nearby account of the same category (label noise).
+then a share of rows (`mispostings`, 5% by default) is booked to a nearby account of the same category: the line
+looks like its own account but carries another's code, a mis-posting. Which rows and their true accounts are in
+`df.attrs["mispostings"]` (`injected_mispostings(df)`), so the detection of mis-postings can be scored.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ from synth.vocab import (
     synth_vocab,
 )
 
-__all__ = ["CP949_REPLACEMENTS", "conf_dir", "load_chart", "make_ledger", "synth_vocab", "write_ledger"]
+__all__ = [
+    "CP949_REPLACEMENTS", "conf_dir", "injected_mispostings", "load_chart", "make_ledger", "synth_vocab", "write_ledger"
+]
 
 
 def load_chart(path: str | os.PathLike | None = None) -> pd.DataFrame:
@@ -52,18 +56,24 @@ def load_chart(path: str | os.PathLike | None = None) -> pd.DataFrame:
     return chart.reset_index(drop=True)
 
 
-def make_ledger(rows: int, accounts: int = 120, seed: int = 0, dirty: float = 0.0) -> pd.DataFrame:
+def make_ledger(
+    rows: int, accounts: int = 120, seed: int = 0, dirty: float = 0.0, mispostings: float = LABEL_NOISE
+) -> pd.DataFrame:
     """A labelled ledger of exactly `rows` rows with the columns synth_vocab().headers, every cell a str ("" = blank).
 
     `accounts` accounts are drawn from the chart; their frequencies follow a Zipf law (exponent 1.1) with,
     when rows >= 2000 and accounts >= 50, max(3, accounts // 25) tail accounts of 1-3 rows; every account
     appears when rows >= accounts. `dirty` (0-1) is the share of rows given one kind of export dirt
-    (see synth.dirt); the counts per kind are in `df.attrs["dirt"]`. Same arguments, same frame.
+    (see synth.dirt); the counts per kind are in `df.attrs["dirt"]`. `mispostings` (0-1) is the share of rows
+    booked to a nearby account of the same category while their cells describe their own (`injected_mispostings(df)`
+    tells which, before dirt: a duplicate overwrites a row with the one above). Same arguments, same frame.
     """
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
     if not 0.0 <= dirty <= 1.0:
         raise ValueError(f"dirty must be within [0, 1], got {dirty}")
+    if not 0.0 <= mispostings <= 1.0:
+        raise ValueError(f"mispostings must be within [0, 1], got {mispostings}")
     chart = load_chart()
     if not 1 <= accounts <= len(chart):
         raise ValueError(
@@ -73,10 +83,12 @@ def make_ledger(rows: int, accounts: int = 120, seed: int = 0, dirty: float = 0.
     rng = np.random.default_rng(seed)
     chosen = _choose_accounts(chart, accounts, rng)
     counts = _class_counts(rows, accounts, rng)
-    label = rng.permutation(np.repeat(np.arange(accounts), counts))
-    feat = _confuse(label, chosen["code"].astype(int).to_numpy(), chosen["category"].to_numpy(), rng)
-    cols, raw = draw_rows(chosen, label, feat, rng)
-    raw["protect"] = counts[raw["label"]] <= 3  # dirt never touches the rare tail: its counts stay exact
+    true = rng.permutation(np.repeat(np.arange(accounts), counts))  # what each line is
+    rare = counts <= 3
+    codes, cats = chosen["code"].astype(int).to_numpy(), chosen["category"].to_numpy()
+    label = _mispost(true, codes, cats, rng, mispostings, rare)  # what it was booked to
+    cols, raw = draw_rows(chosen, label, true, rng)
+    raw["protect"] = rare[raw["label"]]  # dirt never touches the rare tail: its counts stay exact
     dirt_counts = {}
     if dirty > 0 and rows:
         from synth.dirt import add_dirt, load_evidence_spellings
@@ -84,7 +96,29 @@ def make_ledger(rows: int, accounts: int = 120, seed: int = 0, dirty: float = 0.
         dirt_counts = add_dirt(cols, raw, dirty, rng, load_evidence_spellings())
     df = pd.DataFrame({h: pd.array(cols[h], dtype="str") for h in synth_vocab().headers})
     df.attrs["dirt"] = dirt_counts
+    wrong = np.flatnonzero(true != label)
+    df.attrs["mispostings"] = {
+        "rows": wrong.tolist(),
+        "true_code": chosen["code"].to_numpy()[true[wrong]].tolist(),
+        "true_name": chosen["name"].to_numpy()[true[wrong]].tolist(),
+    }
     return df
+
+
+def injected_mispostings(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a `make_ledger` frame booked to the wrong account: row (position), the code and name written,
+    and the account the row's cells were drawn from (the true one)."""
+    truth = df.attrs.get("mispostings", {"rows": [], "true_code": [], "true_name": []})
+    rows = np.asarray(truth["rows"], dtype="int64")
+    return pd.DataFrame(
+        {
+            "row": rows,
+            "written_code": df["계정코드"].to_numpy()[rows],
+            "written_name": df["계정과목"].to_numpy()[rows],
+            "true_code": pd.array(truth["true_code"], dtype="str"),
+            "true_name": pd.array(truth["true_name"], dtype="str"),
+        }
+    )
 
 
 def write_ledger(df: pd.DataFrame, path: str, fmt: str | None = None, encoding: str = "utf-8") -> str:
@@ -163,22 +197,28 @@ def _class_counts(rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
     return counts
 
 
-def _confuse(label: np.ndarray, codes: np.ndarray, cats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Feature account per row: the label, or for LABEL_NOISE of rows one of the (up to) 6 accounts of the
-    same category with the nearest codes (a plausible mis-posting)."""
+def _mispost(
+    true: np.ndarray, codes: np.ndarray, cats: np.ndarray, rng: np.random.Generator, share: float, rare: np.ndarray
+) -> np.ndarray:
+    """The account each row is booked to: its own, or for `share` of rows one of the (up to) 6 accounts of the same
+    category with the nearest codes (a plausible mis-posting). The mistakes follow the true accounts' frequencies,
+    as a bookkeeper's slips do, so every account's lines stay mostly its own; rare-tail accounts (`rare`) neither
+    lose a row nor receive one, so their counts stay exact."""
     k = len(codes)
-    feat = label.copy()
-    if k < 2 or len(label) == 0:
-        return feat
+    written = true.copy()
+    if k < 2 or len(true) == 0:
+        return written
     near = np.zeros((k, 6), dtype=np.int64)
     n_near = np.zeros(k, dtype=np.int64)
     for a in range(k):
-        others = np.flatnonzero((np.arange(k) != a) & (cats == cats[a]))
+        others = np.flatnonzero((np.arange(k) != a) & (cats == cats[a]) & ~rare)
         if len(others) == 0:
-            others = np.flatnonzero(np.arange(k) != a)
+            others = np.flatnonzero((np.arange(k) != a) & ~rare)
         others = others[np.argsort(np.abs(codes[others] - codes[a]), kind="stable")][:6]
         near[a, : len(others)], n_near[a] = others, len(others)
-    idx = np.flatnonzero(rng.random(len(label)) < LABEL_NOISE)
-    la = label[idx]
-    feat[idx] = near[la, (rng.random(len(idx)) * n_near[la]).astype(np.int64)]
-    return feat
+    idx = np.flatnonzero(rng.random(len(true)) < share)
+    pick = rng.random(len(idx))
+    keep = ~rare[true[idx]] & (n_near[true[idx]] > 0)
+    idx, pick = idx[keep], pick[keep]
+    written[idx] = near[true[idx], (pick * n_near[true[idx]]).astype(np.int64)]
+    return written

@@ -14,7 +14,7 @@ CATEGORIES = ("자산", "부채", "자본", "수익", "비용")
 VAT_TYPES = ("taxable", "exempt", "none")
 DATE_RANGE = ("2023-01-01", "2024-12-31")
 ZIPF_EXPONENT = 1.1
-LABEL_NOISE = 0.05  # share of rows whose features come from another account of the same category
+LABEL_NOISE = 0.05  # default share of rows booked to a nearby account of the same category (mis-postings)
 SIDE_FLIP = 0.05  # share of rows booked on the account's untypical side (refunds, reversals)
 # Characters a cp949 (EUC-KR superset) file cannot hold, and what `write_ledger` writes instead.
 CP949_REPLACEMENTS = {"₩": "￦"}

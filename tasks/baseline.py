@@ -74,9 +74,11 @@ def train_baseline(
     for name in ("valid", "test"):
         logits, allowed = baseline_logits(model, parts[name]["text"], label_map.num_slots)
         scored[name] = (logits, parts[name]["label"].to_numpy())
+    suspected = {name: part["suspected"].to_numpy(dtype=bool) for name, part in parts.items() if "suspected" in part}
     calibration = calibrate_model(
-        "baseline", scored["valid"], scored["test"], allowed, target_accuracy, folder.reports / "calibration"
-    )
+        "baseline", scored["valid"], scored["test"], allowed, target_accuracy, folder.reports / "calibration",
+        suspected,
+    )  # fmt: skip
     report = build_report(scored["test"][1], scored["test"][0].argmax(axis=1), label_map, folder.reports, "baseline")
     import joblib
 

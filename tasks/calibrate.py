@@ -41,8 +41,9 @@ def calibrate_training(final_dir: str, target_accuracy: float) -> Calibration:
         score_splits(final, splits)  # a run trained before the program saved its logits
     loaded = {name: read_logits(path) if path.exists() else None for name, path in splits.items()}
     allowed = LabelMap.read(final / LABEL_MAP_FILE).used_mask()
+    suspected = suspected_masks(dataset, loaded)
     calibration = calibrate_model(
-        "llm", loaded["valid"], loaded["test"], allowed, target_accuracy, folder.reports / "calibration"
+        "llm", loaded["valid"], loaded["test"], allowed, target_accuracy, folder.reports / "calibration", suspected
     )
     calibration.write(final)
     logger = get_run_logger()
@@ -51,6 +52,16 @@ def calibrate_training(final_dir: str, target_accuracy: float) -> Calibration:
     else:
         logger.info("%s", describe(calibration))
     return calibration
+
+
+def suspected_masks(dataset: Path, loaded: dict) -> dict:
+    """Per split, which saved logits belong to suspected mis-postings (the dataset manifest says where they are)."""
+    from contracts.dataset import read_tokenized_dataset
+
+    set_aside = read_tokenized_dataset(dataset).mispostings
+    if set_aside is None:
+        return {}
+    return {name: set_aside.mask(name, len(part[1])) for name, part in loaded.items() if part is not None}
 
 
 def score_splits(final: Path, splits: dict[str, Path]) -> None:
@@ -72,18 +83,32 @@ def score_splits(final: Path, splits: dict[str, Path]) -> None:
 
 
 def describe(calibration: Calibration) -> str:
-    """One line: temperature, ECE before/after on test, threshold, coverage and accuracy of the auto lines."""
+    """One line: temperature, ECE before/after on test, valid accuracy as written and on the lines not suspected,
+    threshold, coverage and accuracy of the auto lines, and the basis of the promise."""
     parts = [f"{calibration.model}: temperature {calibration.temperature:.3g}"]
     if calibration.test is not None:
         parts.append(f"test ECE {calibration.test.ece_before:.3f} -> {calibration.test.ece_after:.3f}")
+    valid, written, suspected = calibration.valid, calibration.valid_as_written, calibration.suspected.get("valid", 0)
+    if valid is not None and written is not None:
+        parts.append(
+            f"valid accuracy {written.accuracy:.1%} against the codes as written, {valid.accuracy:.1%} on the "
+            f"{valid.rows:,} lines not suspected; {suspected:,} valid lines suspected"
+        )
+    basis = f"the {valid.rows:,} valid lines not suspected" if suspected and valid is not None else "valid"
     if not calibration.automates:
-        parts.append(f"no threshold reached {calibration.target_accuracy:.0%} on valid: every line goes to review")
+        text = f"no threshold reached {calibration.target_accuracy:.0%} on {basis}: every line goes to review"
+        if reach := calibration.reachable:
+            text += (
+                f"; {reach['target']:.0%} is within reach ({reach['coverage']:.1%} of valid lines automatic): set "
+                f"target_accuracy={reach['target']} to code them"
+            )
+        parts.append(text)
     elif calibration.test is not None:
         held = calibration.test
         accuracy = "-" if held.auto_accuracy is None else f"{held.auto_accuracy:.1%}"
         parts.append(
-            f"auto at p >= {calibration.threshold:.3f}: test coverage {held.coverage:.1%}, accuracy {accuracy} "
-            f"(target {calibration.target_accuracy:.0%})"
+            f"auto at p >= {calibration.threshold:.3f} (set on {basis}): test coverage {held.coverage:.1%}, "
+            f"accuracy {accuracy} (target {calibration.target_accuracy:.0%})"
         )
     return "; ".join(parts)
 

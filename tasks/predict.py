@@ -107,7 +107,9 @@ def load_run(model: str) -> TrainedRun:
 @on_store
 def replay_params(run: TrainedRun, params: PredictParams) -> PrepareParams:
     """The training run's data-preparation parameters on the new ledger, labels not required."""
-    saved = run.prepare_params.model_dump(by_alias=True, exclude={"model", "labels", "split", "tokenize"})
+    # the training ledger's corrections and mis-posting settings are about its lines, not the new ones
+    exclude = {"model", "labels", "split", "tokenize", "corrections", "mispostings"}
+    saved = run.prepare_params.model_dump(by_alias=True, exclude=exclude)
     return PrepareParams.model_validate(
         {
             **saved,

@@ -57,6 +57,13 @@ class PrepareSummary(BaseModel):
     cancellations: dict = {}  # card cancellations kept as negative lines, tied to their approval or not
     personal_data: dict = {}  # ledger.personal_data.PersonalDataReport: cells per column and kind, never a value
     warnings: list[str] = []  # what the user must know about this run (masking turned off)
+    corrections: dict = {}  # the corrections file: applied, confirmed as written, lines it could not correct
+
+
+def corrections_applied(stages: dict[str, StageResult]) -> dict:
+    """What the corrections file did (counts, the lines it could not correct), without the reviewed row ids."""
+    done = stages["correct"].report.get("corrections", {}) if "correct" in stages else {}
+    return {k: v for k, v in done.items() if k != "reviewed_row_ids"}
 
 
 @task(**STAGE)
@@ -78,6 +85,7 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
         **metadata,
         "unmapped_values": stages["normalize"].report.get("unmapped_values", {}) if "normalize" in stages else {},
         "cancellations": stages["validate"].report.get("cancellations", {}) if "validate" in stages else {},
+        "corrections": corrections_applied(stages),
     }
     (report_dir / "metadata.json").write_text(json.dumps(metadata, ensure_ascii=False, indent=2, default=str))
     stage_rows = [
@@ -107,6 +115,7 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str
         files_left_out=metadata.get("file_errors", []) + metadata.get("files_skipped", []),
         cancellations=metadata["cancellations"],
         personal_data=metadata.get("personal_data", {}),
+        corrections=metadata["corrections"],
         warnings=[w for w in [masking_warning(metadata.get("personal_data", {}))] if w],
     )
     for warning in summary.warnings:

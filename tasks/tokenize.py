@@ -14,7 +14,7 @@ from prefect import task
 from tqdm import tqdm
 
 from contracts.calibration import TRAIN_VENDORS_FILE
-from contracts.dataset import TokenizedDataset, write_prepare_params
+from contracts.dataset import SetAside, TokenizedDataset, write_prepare_params
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from ledger.caching import StageCache, model_fingerprint
 from ledger.frames import StageResult, read_frame
@@ -112,6 +112,19 @@ def split_tables(frame: pd.DataFrame) -> dict[str, pa.Table]:
     return {split: part for split, part in parts.items() if part.num_rows}
 
 
+def suspected_lines(frame: pd.DataFrame, counts: dict | None) -> SetAside | None:
+    """Where each split's suspected mis-postings are (positions within the split), with set_aside's counts."""
+    if counts is None:
+        return None
+    positions = {}
+    if "suspected" in frame.columns:
+        for split, part in frame.groupby("split", sort=False):
+            flags = part["suspected"].to_numpy()
+            if flags.any():
+                positions[str(split)] = np.flatnonzero(flags).tolist()
+    return SetAside(**counts, positions=positions)
+
+
 @task(cache_policy=StageCache(model_inputs=("model_path",)), persist_result=True)
 @on_store
 def tokenize_dataset(
@@ -120,7 +133,10 @@ def tokenize_dataset(
     """Tokenize every split with the model's tokenizer; save the DatasetDict, label map and tokenizer."""
     from datasets import DatasetDict
 
-    parts = split_tables(read_frame(texts.data, TextFrame, "text output"))
+    frame = read_frame(texts.data, TextFrame, "text output")
+    set_aside = suspected_lines(frame, texts.report.get("mispostings"))
+    parts = split_tables(frame)
+    del frame
     tokenizer, pad_added = load_tokenizer(model_path)
     names = LabelMap.read(labels.path).id2label()
     total, done = sum(part.num_rows for part in parts.values()), 0
@@ -158,6 +174,7 @@ def tokenize_dataset(
         pad_token=str(tokenizer.pad_token),
         pad_added=pad_added,
         stats=stats,
+        mispostings=set_aside,
     )
     result.write_manifest()  # what train_model reads
     return result

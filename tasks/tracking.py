@@ -110,6 +110,9 @@ def open_mlflow_run(
             again("logging the parameters", lambda chunk=chunk: store.log_batch(run_id, params=chunk))
         if dataset is not None:
             again("logging the dataset", lambda: store.log_dataset(run_id, dataset_entity(dataset), "training"))
+            if counts := misposting_metrics(dataset):
+                rows = [{"key": k, "value": float(v), "timestamp": 0, "step": 0} for k, v in counts.items()]
+                again("logging the suspected mis-postings", lambda: store.log_batch(run_id, metrics=rows))
     return MlflowRun(tracking_uri=uri, experiment=experiment, run_id=run_id, run_dir=run.run_dir)
 
 
@@ -173,9 +176,23 @@ def calibration_metrics(calibration: Calibration | None) -> dict[str, float]:
             f"calibration/{split}_ece_after": figures.ece_after,
         }
         values[f"calibration/{split}_coverage"] = figures.coverage
+        values[f"calibration/{split}_accuracy"] = figures.accuracy
         if figures.auto_accuracy is not None:
             values[f"calibration/{split}_auto_accuracy"] = figures.auto_accuracy
+    for split, figures in (("valid", calibration.valid_as_written), ("test", calibration.test_as_written)):
+        if figures is not None:  # against every code as written, suspected mis-postings included
+            values[f"calibration/{split}_accuracy_as_written"] = figures.accuracy
     return values
+
+
+def misposting_metrics(dataset_path: str) -> dict[str, float]:
+    """The dataset's suspected mis-postings as mispostings/... metrics (none when they were not looked for)."""
+    found = read_tokenized_dataset(dataset_path).mispostings
+    if found is None:
+        return {}
+    values = {"mispostings/suspected": found.suspected, "mispostings/lines": found.lines}
+    values |= {"mispostings/train_excluded": found.excluded, "mispostings/train_relabelled": found.relabelled}
+    return values | {f"mispostings/{split}_suspected": len(p) for split, p in found.positions.items()}
 
 
 def dataset_entity(dataset_path: str) -> dict:

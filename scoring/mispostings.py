@@ -1,0 +1,87 @@
+"""Suspected mis-postings: the labelled lines whose written code is unlikely under out-of-sample probabilities.
+
+Every line is scored by a model that never saw it (K folds), then cleanlab's confident learning
+(`cleanlab.filter.find_label_issues`) picks the lines whose given code disagrees with what the other lines say
+about lines like it. It finds a slip that goes against the ledger's habit; it cannot find a habit that is wrong
+(an account always booked to the same wrong code looks right), nor judge codes with too few lines.
+No prefect, no pandas I/O: arrays in, a frame out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+
+def out_of_sample_probs(
+    texts: pd.Series, labels: np.ndarray, fit: Callable, folds: int, seed: int, progress: Callable | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities [lines, classes], classes): each line scored by a model fitted on the other folds.
+
+    `labels` may be any ints (label slots); columns follow `classes` (sorted). A class absent from a fold's training
+    part gets probability 0 on that fold's lines, which is why rare codes are not judged (find_suspects).
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    classes, y = np.unique(np.asarray(labels), return_inverse=True)
+    probs = np.zeros((len(y), len(classes)), dtype="float64")
+    # stratified on the codes that can be; the rare ones only ever fall where the folds put them
+    strata = np.where(np.bincount(y)[y] >= folds, y, -1)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for done, (train, held) in enumerate(splitter.split(np.zeros(len(y)), strata), start=1):
+        model = fit(texts.iloc[train], y[train])
+        probs[np.ix_(held, model.classes_)] = model.predict_proba(texts.iloc[held])
+        if progress is not None:
+            progress(done)
+    return probs, classes
+
+
+def find_suspects(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    classes: np.ndarray,
+    min_class_rows: int,
+    max_written_probability: float,
+    trusted: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The suspected lines, most suspicious first: position, label (written), suggested, p_written, p_suggested,
+    rank (1 = most suspicious).
+
+    A line is suspected when confident learning flags it AND its written code had at most
+    `max_written_probability` out of sample: confident learning alone also flags the lines of two accounts a ledger
+    tells apart only weakly (a 제조 and a 판관 twin), where the written code is plausible, only not the likeliest.
+    Lines of codes with fewer than `min_class_rows` lines, and `trusted` lines (confirmed by an accountant), are
+    never suspected.
+    """
+    from cleanlab.filter import find_label_issues
+
+    columns = ["position", "label", "suggested", "p_written", "p_suggested", "rank"]
+    y = np.searchsorted(classes, np.asarray(labels))
+    judged = np.bincount(y, minlength=len(classes))[y] >= min_class_rows
+    if trusted is not None:
+        judged &= ~np.asarray(trusted, dtype=bool)
+    if len(classes) < 2 or judged.sum() == 0:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith("p_") else "int64") for c in columns})
+    flagged = find_label_issues(y, probs, filter_by="prune_by_noise_rate", n_jobs=1)
+    p_written = probs[np.arange(len(y)), y]
+    suspected = np.flatnonzero(flagged & judged & (p_written <= max_written_probability))
+    others = probs[suspected].copy()
+    others[np.arange(len(suspected)), y[suspected]] = -1.0  # the suggestion is never the written code
+    suggested = others.argmax(axis=1)
+    p_suggested = probs[suspected, suggested]
+    out = pd.DataFrame(
+        {
+            "position": suspected.astype("int64"),
+            "label": classes[y[suspected]].astype("int64"),
+            "suggested": classes[suggested].astype("int64"),
+            "p_written": p_written[suspected],
+            "p_suggested": p_suggested,
+        }
+    )
+    # most suspicious first: the widest gap between the suggestion and the written code (log odds)
+    gap = np.log(out["p_suggested"] + 1e-9) - np.log(out["p_written"] + 1e-9)
+    out = out.assign(gap=gap).sort_values(["gap", "position"], ascending=[False, True]).drop(columns="gap")
+    out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
+    return out.reset_index(drop=True)[columns]
