@@ -9,6 +9,7 @@ No prefect, no pandas I/O: arrays in, a frame out.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -64,7 +65,9 @@ def find_suspects(
         judged &= ~np.asarray(trusted, dtype=bool)
     if len(classes) < 2 or judged.sum() == 0:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c.startswith("p_") else "int64") for c in columns})
-    flagged = find_label_issues(y, probs, filter_by="prune_by_noise_rate", n_jobs=1)
+    with warnings.catch_warnings():  # "too few examples in class": those lines are not judged (`judged`)
+        warnings.filterwarnings("ignore", message="May not flag all label issues", category=UserWarning)
+        flagged = find_label_issues(y, probs, filter_by="prune_by_noise_rate", n_jobs=1)
     p_written = probs[np.arange(len(y)), y]
     suspected = np.flatnonzero(flagged & judged & (p_written <= max_written_probability))
     others = probs[suspected].copy()

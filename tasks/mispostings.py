@@ -104,8 +104,9 @@ def find_mispostings(
         by_split={str(k): int(v) for k, v in table["split"].value_counts().items()},
         table=str(folder / "suspected_mispostings.parquet"), xlsx=str(folder / "suspected_mispostings.xlsx"),
     )  # fmt: skip
-    write_suspects_xlsx(table.drop(columns=["position", "suggested_label"]), summary_rows(report, ledger.report),
-                        Path(report.xlsx), load_yaml(WORDS))  # fmt: skip
+    words = load_yaml(WORDS)
+    write_suspects_xlsx(table.drop(columns=["position", "suggested_label"]),
+                        summary_rows(report, ledger.report, words), Path(report.xlsx), words)  # fmt: skip
     publish_mispostings(report, table)
     get_run_logger().info("%s", report.headline())
     return report
@@ -137,12 +138,13 @@ def set_aside_mispostings(texts: StageResult, report: MispostingReport, work_dir
     return StageResult(data=data, report={**texts.report, "mispostings": counts})
 
 
-def summary_rows(report: MispostingReport, ledger_report: dict) -> list[tuple[str, str]]:
+def summary_rows(report: MispostingReport, ledger_report: dict, words: dict) -> list[tuple[str, str]]:
     """The summary sheet's lines: the counts, where each split's suspects went, corrections read."""
+    splits = words["values"]["split"]
     rows = [
         ("판단한 행", f"{report.lines:,}"),
         ("의심 분개", f"{report.suspected:,} ({report.suspected / max(report.lines, 1):.1%})"),
-        *((f"의심 분개 ({split})", f"{n:,}") for split, n in report.by_split.items()),
+        *((f"의심 분개 ({splits.get(split, split)})", f"{n:,}") for split, n in report.by_split.items()),
         ("학습 데이터의 의심 분개", {"exclude": "제외", "keep": "장부 코드로 학습", "relabel": "제안 코드로 학습"}[
             report.train_rows]),
     ]  # fmt: skip
