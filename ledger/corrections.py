@@ -49,10 +49,11 @@ def read_corrections(path: str | Path, words: dict | None = None) -> pd.DataFram
         )
     table = table[NEEDED].copy()
     code = table["confirmed_code"].str.strip().str.replace(r"\.0+$", "", regex=True)
-    table = table[code.fillna("").ne("")].assign(confirmed_code=code)
+    filled = code.fillna("").ne("")
+    table = table[filled].assign(confirmed_code=code[filled])
     lines = pd.to_numeric(table["source_row"], errors="coerce")
     digests = table["row_digest"].map(_as_int)
-    bad = table.index[lines.isna() | digests.isna()]
+    bad = table.index[lines.isna() | (lines % 1 != 0) | digests.isna()]
     if len(bad):
         rows = ", ".join(str(i + 2) for i in bad[:10])
         raise CorrectionsFileError(
