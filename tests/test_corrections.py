@@ -79,14 +79,8 @@ def test_a_file_with_no_code_filled_gives_no_corrections(tmp_path):
         suspects_rows(("a.xlsx", "3", BIG_DIGEST, None), ("a.xlsx", "4", "12", None)), tmp_path / "s.xlsx"
     )
     # when
-    try:
-        outcome = read_corrections(path)
-    except CorrectionsFileError as error:
-        outcome = error
-    # then: nothing was reviewed, so nothing to apply. BUG: filtering every row out leaves an empty frame, and
-    # .assign(confirmed_code=code) on it adopts code's index, bringing the rows back as all-NaN; the file is then
-    # refused with "rows 2, 3 have no whole line number or digest" (ledger/corrections.py, read_corrections)
-    assert not isinstance(outcome, CorrectionsFileError), f"BUG: an untouched suspects file is refused: {outcome}"
+    outcome = read_corrections(path)
+    # then: nothing was reviewed, so nothing to apply (and the file is not refused)
     assert outcome.empty and list(outcome.columns) == ["source_file", "source_row", "row_digest", "confirmed_code"]
 
 
@@ -117,17 +111,9 @@ def test_a_line_that_is_not_a_number_is_named_by_its_row(tmp_path):
 def test_a_fractional_line_is_no_whole_line_number(tmp_path):
     # given: a line written 3.5 (no row of a file has that number)
     path = write_csv("file,line,digest,code\na.csv,3.5,1,830\n", tmp_path / "c.csv")
-    # when
-    try:
-        outcome = read_corrections(path)
-    except CorrectionsFileError as error:
-        outcome = error
-    # then: refused like any line that is not a whole number. BUG: pd.to_numeric accepts 3.5 and astype("int64")
-    # truncates it, so the correction is silently read as line 3 (ledger/corrections.py, read_corrections)
-    assert isinstance(outcome, CorrectionsFileError), (
-        f"BUG: line '3.5' was read as line {outcome['source_row'].tolist()} instead of being refused"
-    )
-    assert "no whole line number" in str(outcome)
+    # when, then: refused like any line that is not a whole number, never truncated to line 3
+    with pytest.raises(CorrectionsFileError, match="no whole line number"):
+        read_corrections(path)
 
 
 def test_one_line_given_two_different_codes_is_refused(tmp_path):
