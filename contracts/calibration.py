@@ -42,6 +42,8 @@ class Calibration(BaseModel):
     test_as_written: SplitFigures | None = None
     suspected: dict[str, int] = {}  # split -> suspected mis-postings left out of the figures above
     reachable: dict | None = None  # when the target was not reached: the highest that was, and its coverage
+    # the temperature fitted on valid when it made valid ECE worse, and so was not applied (temperature stays 1)
+    rejected_temperature: float | None = None
     risk_coverage: list[dict] = []  # test split: coverage, threshold, accuracy
     reliability: dict[str, list[dict]] = {}  # test split: 'before' / 'after' -> bins
     plots: dict[str, str] = {}  # name -> PNG path

@@ -35,6 +35,20 @@ def macro_f1_noise(y_true: np.ndarray, y_pred: np.ndarray, draws: int = NOISE_DR
     return float(np.std(scores))
 
 
+def fall_below_probe(y_true: np.ndarray, y_pred: np.ndarray, metrics: dict, probe: dict) -> str | None:
+    """Where the model ended below the probe it started from by more than MARGIN and more than two standard errors
+    of the test split (accuracy: binomial; macro-F1: bootstrap), in words; None when it did not."""
+    falls = []
+    accuracy_noise = 2 * float(np.sqrt(max(probe["accuracy"] * (1 - probe["accuracy"]), 1e-12) / len(y_true)))
+    if metrics["accuracy"] < probe["accuracy"] - max(MARGIN, accuracy_noise):
+        falls.append(f"accuracy {metrics['accuracy']:.3f} < {probe['accuracy']:.3f}")
+    if metrics["f1_macro"] < probe["f1_macro"] - MARGIN:
+        noise = 2 * macro_f1_noise(y_true, y_pred)
+        if metrics["f1_macro"] < probe["f1_macro"] - max(MARGIN, noise):
+            falls.append(f"macro-F1 {metrics['f1_macro']:.3f} < {probe['f1_macro']:.3f}")
+    return ", ".join(falls) or None
+
+
 def learning_verdict(
     name: str, y_true: np.ndarray, y_pred: np.ndarray, metrics: dict[str, float], probe: dict[str, float] | None
 ) -> Verdict:
@@ -65,17 +79,18 @@ def learning_verdict(
             text=f"{name} barely learned: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['f1_macro']:.3f} "
             f"({floor}); train longer (trainer.max_steps) or start the head from a probe (head.init: probe)",
         )
-    against_probe = f", probe macro-F1 {probe['f1_macro']:.3f}" if probe else ""
+    against_probe = f", probe macro-F1 {probe['f1_macro']:.3f} (accuracy {probe['accuracy']:.3f})" if probe else ""
+    if probe and (fall := fall_below_probe(y_true, y_pred, metrics, probe)):
+        return Verdict(
+            learned=False,
+            text=f"{name} fell below its starting linear probe: {fall} ({floor}); fine-tuning hurt: lower the "
+            "learning rate or train longer",
+        )
     if probe and metrics["f1_macro"] < probe["f1_macro"] - MARGIN:
-        # below the probe by more than the test split's own noise (two standard errors) is a fall, not chance
         noise = 2 * macro_f1_noise(y_true, y_pred)
-        if metrics["f1_macro"] < probe["f1_macro"] - max(MARGIN, noise):
-            return Verdict(
-                learned=False,
-                text=f"{name} fell below its starting linear probe: macro-F1 {metrics['f1_macro']:.3f} < "
-                f"{probe['f1_macro']:.3f} ({floor}); fine-tuning hurt: lower the learning rate or train longer",
-            )
         against_probe += f", below it by less than the test split's noise of +/-{noise:.3f}"
+    elif probe and metrics["accuracy"] < probe["accuracy"] - MARGIN:
+        against_probe += ", accuracy below it by less than the test split's noise"
     return Verdict(
         learned=True,
         text=f"{name} learned: accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['f1_macro']:.3f} "

@@ -50,6 +50,14 @@ def reachable_target(confidence: np.ndarray, correct: np.ndarray, target: float)
     return None
 
 
+def worsens_ece(valid: tuple[np.ndarray, np.ndarray], temperature: float, allowed) -> bool:
+    """Whether this temperature makes the valid split's expected calibration error worse than the raw softmax."""
+    raw_pred, raw_conf = top_confidence(scaled_probs(valid[0], 1.0, allowed))
+    pred, conf = top_confidence(scaled_probs(valid[0], temperature, allowed))
+    before = expected_calibration_error(raw_conf, raw_pred == valid[1])
+    return expected_calibration_error(conf, pred == valid[1]) > before + 1e-9
+
+
 def trusted_part(scored: tuple[np.ndarray, np.ndarray] | None, suspected: np.ndarray | None):
     """The lines not suspected of being mis-posted (all of them when nothing is suspected)."""
     if scored is None or suspected is None or not suspected.any():
@@ -79,15 +87,18 @@ def calibrate_model(
     suspected = {k: v for k, v in (suspected or {}).items() if k in ("valid", "test")}
     written = {"valid": valid, "test": test}
     valid, test = trusted_part(valid, suspected.get("valid")), trusted_part(test, suspected.get("test"))
-    temperature, threshold, reachable = 1.0, NO_THRESHOLD, None
+    temperature, threshold, reachable, rejected = 1.0, NO_THRESHOLD, None, None
     if valid is not None and len(valid[1]):
         temperature = fit_temperature(valid[0], valid[1], allowed)
+        if worsens_ece(valid, temperature, allowed):  # fitted on log loss: it can still miscalibrate the top class
+            temperature, rejected = 1.0, temperature
         pred, conf = top_confidence(scaled_probs(valid[0], temperature, allowed))
         threshold = choose_threshold(conf, pred == valid[1], target)
         if threshold > 1.0:
             reachable = reachable_target(conf, pred == valid[1], target)
     calibration = Calibration(
         model=name, temperature=temperature, target_accuracy=target, threshold=threshold, reachable=reachable,
+        rejected_temperature=rejected,
         suspected={k: int(v.sum()) for k, v in suspected.items() if v.any()},
     )  # fmt: skip
     if valid is not None and len(valid[1]):

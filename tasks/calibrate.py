@@ -86,6 +86,8 @@ def describe(calibration: Calibration) -> str:
     """One line: temperature, ECE before/after on test, valid accuracy as written and on the lines not suspected,
     threshold, coverage and accuracy of the auto lines, and the basis of the promise."""
     parts = [f"{calibration.model}: temperature {calibration.temperature:.3g}"]
+    if (rejected := calibration.rejected_temperature) is not None:
+        parts[0] += f" (the fitted {rejected:.3g} made valid ECE worse: not applied)"
     if calibration.test is not None:
         parts.append(f"test ECE {calibration.test.ece_before:.3f} -> {calibration.test.ece_after:.3f}")
     valid, written, suspected = calibration.valid, calibration.valid_as_written, calibration.suspected.get("valid", 0)

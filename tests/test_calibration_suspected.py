@@ -165,3 +165,26 @@ def test_describe_names_the_basis_when_the_target_is_missed_even_without_slips(s
     assert not calibration.automates and calibration.reachable["target"] == 0.99
     assert "on the 180 valid lines not suspected: every line goes to review" in text
     assert "set target_accuracy=0.99" in text
+
+
+def test_a_temperature_that_makes_valid_ece_worse_is_reported_and_not_applied(splits, tmp_path, monkeypatch):
+    import scoring.report
+
+    # given a fit that returns a temperature far too low (overconfident) for these lines
+    monkeypatch.setattr(scoring.report, "fit_temperature", lambda *args: 0.05)
+    valid, test = sure_lines(ROWS, np.arange(ROWS) % 4 == 0), splits[1]
+    # when calibrated
+    calibration = calibrate_model("llm", valid, test, None, TARGET, tmp_path)
+    # then the raw softmax is kept, and the rejected temperature is named in the summary line
+    assert calibration.temperature == 1.0 and calibration.rejected_temperature == 0.05
+    assert calibration.valid.ece_after == calibration.valid.ece_before
+    assert "the fitted 0.05 made valid ECE worse: not applied" in describe(calibration)
+
+
+def test_a_temperature_that_improves_valid_ece_is_applied(splits, tmp_path):
+    # given lines right 3 times in 4 whose logits are far surer than that
+    valid, test = sure_lines(ROWS, np.arange(ROWS) % 4 == 0), splits[1]
+    # when calibrated, then the fitted temperature is applied and nothing is rejected
+    calibration = calibrate_model("llm", valid, test, None, TARGET, tmp_path)
+    assert calibration.rejected_temperature is None and calibration.temperature > 1.0
+    assert calibration.valid.ece_after < calibration.valid.ece_before

@@ -213,3 +213,17 @@ def test_markdown_lists_verdicts_of_non_baseline_reports():
     verdict_at = lines.index("- probe learned: accuracy 0.800")
     assert verdict_at > max(i for i, line in enumerate(lines) if line.startswith("|"))
     assert verdict_at < next(i for i, line in enumerate(lines) if line.startswith("- baseline: `"))
+
+
+def test_accuracy_below_the_probe_beyond_noise_is_a_fall_even_when_macro_f1_is_not():
+    # given the demo's case: 2,000 test rows, accuracy 0.745 against a probe at 0.780, macro-F1 level with it
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 4, 2000)
+    y_pred = np.where(rng.random(2000) < 0.745, y_true, (y_true + 1) % 4)
+    metrics = scores(y_true, y_pred)
+    probe = {"accuracy": metrics["accuracy"] + 0.035, "f1_macro": metrics["f1_macro"]}
+    # when judged against that probe
+    verdict = learning_verdict("llm", y_true, y_pred, metrics, probe)
+    # then it fell below its probe, by accuracy, and says so
+    assert verdict.learned is False
+    assert verdict.text.startswith("llm fell below its starting linear probe: accuracy")
