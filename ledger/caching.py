@@ -78,10 +78,12 @@ class StageCache(CachePolicy):
     The code is the import closure of the task's module, plus that of `programs` (modules it launches as
     another process, e.g. the training program). Conf files named by the parameters are hashed by content.
     Inputs named in `model_inputs` are model folders: their tokenizer/config files are hashed too.
+    Inputs named in `file_inputs` are files a user edits in place (a corrections file): their bytes are hashed too.
     Inputs named in `exclude` (per-run ids such as an MLflow run id) stay out of the key.
     """
 
     model_inputs: tuple[str, ...] = ()
+    file_inputs: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     programs: tuple[str, ...] = ()
 
@@ -94,9 +96,19 @@ class StageCache(CachePolicy):
             "inputs": {k: _jsonable(v) for k, v in kept.items()},
             "conf": conf_files(list(kept.values())),
             "models": {k: model_fingerprint(inputs[k]) for k in self.model_inputs},
+            "files": {k: file_fingerprint(inputs[k]) for k in self.file_inputs},
         }
         key = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         return key_with_outputs(key, getattr(task_ctx, "result_store", None))
+
+
+def file_fingerprint(path: str | None) -> str | None:
+    """sha256 of a local file's bytes (None: no file given, or none there: the task itself says so)."""
+    if not path or "://" in str(path).removeprefix("file://") or not Path(str(path).removeprefix("file://")).is_file():
+        return None
+    from ledger.frames import sha256_file
+
+    return sha256_file(str(path).removeprefix("file://"))
 
 
 def key_with_outputs(key: str, store) -> str:

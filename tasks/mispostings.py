@@ -11,7 +11,7 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
 from contracts.label_map import LabelMap
-from ledger.caching import STAGE
+from ledger.caching import STAGE, StageCache
 from ledger.conf import load_yaml
 from ledger.corrections import WORDS, apply_to_ledger, read_corrections
 from ledger.frames import OutputPath, StageResult, read_frame, read_table, write_frame
@@ -44,7 +44,7 @@ class MispostingReport(BaseModel):
         return f"suspected mis-postings {self.suspected:,} of {self.lines:,} lines ({share:.1%}) -> {self.xlsx}"
 
 
-@task
+@task(cache_policy=StageCache(file_inputs=("corrections",)), persist_result=True)
 @on_store
 def apply_corrections(ledger: StageResult, corrections: str | None, work_dir: str) -> StageResult:
     """Put the codes an accountant confirmed on their lines (file, line, digest); report what did not match."""
