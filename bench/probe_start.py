@@ -92,6 +92,8 @@ def plan(root: Path, args) -> dict:
         "random-batches": ("exclude", {"train_sampling_strategy": "random"}, {}),
         "no-class-weights": ("exclude", {}, {"loss": {"class_weights": False}}),
         "head-lr-x1": ("exclude", {}, {"head": {"lr_multiplier": 1.0}}),
+        "lr-2e-4": ("exclude", {"learning_rate": 2e-4}, {}),
+        "lr-1e-4": ("exclude", {"learning_rate": 1e-4}, {}),
     }
     return {k: v for k, v in runs.items() if not args.only or k in args.only}
 
@@ -135,15 +137,20 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
-    results, datasets = [], {}
+    kept = root / "results"  # each run's figures, so a run of some names re-renders the whole table
+    kept.mkdir(exist_ok=True)
+    datasets = {}
     with prefect_test_harness():
         for name, (train_rows, trainer, sections) in plan(root, args).items():
             if train_rows not in datasets:
                 datasets[train_rows] = prepare(root / train_rows, args.rows, args.share, train_rows)
             dataset, model = datasets[train_rows]
-            results.append(run(name, dataset, model, root, args.steps, trainer, **sections))
+            result = run(name, dataset, model, root, args.steps, trainer, **sections)
+            (kept / f"{name}.json").write_text(json.dumps(result), encoding="utf-8")
+            order = list(plan(root, argparse.Namespace(only=None)))
+            results = [json.loads((kept / f"{n}.json").read_text()) for n in order if (kept / f"{n}.json").exists()]
             Path(args.out).write_text(render(results, args), encoding="utf-8")
-            print(f"{name}: done ({results[-1]['seconds']} s)", flush=True)
+            print(f"{name}: done ({result['seconds']} s)", flush=True)
 
 
 if __name__ == "__main__":
