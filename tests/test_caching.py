@@ -90,6 +90,20 @@ def test_conf_files_named_by_parameters_are_hashed_by_content(tmp_path):
     assert conf_files([params]) != before and str(maps) in before
 
 
+def test_a_file_input_is_hashed_by_content(tmp_path):
+    from ledger.caching import file_fingerprint
+
+    # given a corrections file an accountant edits in place
+    path = tmp_path / "reviewed.csv"
+    path.write_text("file,line,digest,code\na.csv,2,1,830\n")
+    before = file_fingerprint(str(path))
+    # when it is saved again with another code, then its fingerprint (in the stage's key) changes
+    path.write_text("file,line,digest,code\na.csv,2,1,811\n")
+    assert file_fingerprint(str(path)) != before
+    # and no file given, or none there, gives none (the task itself reports a missing file)
+    assert file_fingerprint(None) is None and file_fingerprint(str(tmp_path / "gone.csv")) is None
+
+
 def stage_files(work: Path, stage: str) -> dict[str, int]:
     """A stage's output files and their modification times (content-addressed: a re-run replaces the file)."""
     return {p.name: p.stat().st_mtime_ns for p in (work / "stages" / stage).glob("data-*.parquet")}
