@@ -98,6 +98,20 @@ def plan(root: Path, args) -> dict:
     return {k: v for k, v in runs.items() if not args.only or k in args.only}
 
 
+def kept_result(root: Path, name: str) -> dict | None:
+    """A run's figures as saved, or read back from its run folder (a run of an earlier version of this script)."""
+    saved = root / "results" / f"{name}.json"
+    if saved.exists():
+        return json.loads(saved.read_text(encoding="utf-8"))
+    progress = root / "runs" / name / "progress.jsonl"
+    if not progress.exists():
+        return None
+    times = [json.loads(line)["time"] for line in progress.read_text().splitlines()]
+    points, probe, test = curve(str(root / "runs" / name))
+    return {"name": name, "points": points, "probe": probe, "test": test, "seconds": round(times[-1] - times[0]),
+            "verdict": "(read back from the run folder)"}  # fmt: skip
+
+
 def render(results: list[dict], args) -> str:
     lines = [
         "# Fine-tuning from the probe head (`python -m bench.probe_start`)",
@@ -148,7 +162,7 @@ def main(argv=None) -> None:
             result = run(name, dataset, model, root, args.steps, trainer, **sections)
             (kept / f"{name}.json").write_text(json.dumps(result), encoding="utf-8")
             order = list(plan(root, argparse.Namespace(only=None)))
-            results = [json.loads((kept / f"{n}.json").read_text()) for n in order if (kept / f"{n}.json").exists()]
+            results = [r for r in (kept_result(root, n) for n in order) if r is not None]
             Path(args.out).write_text(render(results, args), encoding="utf-8")
             print(f"{name}: done ({result['seconds']} s)", flush=True)
 
