@@ -98,6 +98,12 @@ def plan(root: Path, args) -> dict:
     return {k: v for k, v in runs.items() if not args.only or k in args.only}
 
 
+def kept_results(root: Path) -> list[dict]:
+    """Every run's figures kept under root/results, oldest first (runs of earlier code keep their own name)."""
+    files = sorted((root / "results").glob("*.json"), key=lambda p: p.stat().st_mtime)
+    return [json.loads(p.read_text(encoding="utf-8")) for p in files]
+
+
 def kept_result(root: Path, name: str) -> dict | None:
     """A run's figures as saved, or read back from its run folder (a run of an earlier version of this script)."""
     saved = root / "results" / f"{name}.json"
@@ -161,8 +167,7 @@ def main(argv=None) -> None:
             dataset, model = datasets[train_rows]
             result = run(name, dataset, model, root, args.steps, trainer, **sections)
             (kept / f"{name}.json").write_text(json.dumps(result), encoding="utf-8")
-            order = list(plan(root, argparse.Namespace(only=None)))
-            results = [r for r in (kept_result(root, n) for n in order) if r is not None]
+            results = kept_results(root)
             Path(args.out).write_text(render(results, args), encoding="utf-8")
             print(f"{name}: done ({result['seconds']} s)", flush=True)
 

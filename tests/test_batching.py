@@ -31,6 +31,26 @@ def test_grouped_batches_waste_less_than_random_and_keep_every_row():
     assert random["real_tokens"] == grouped["real_tokens"] == lengths.sum()
 
 
+def test_grouped_batches_come_in_a_shuffled_order_not_a_length_sweep():
+    import torch
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    # given a ledger's spread of lengths, 4,000 rows in batches of 16 (five mega-batches of 50 batches)
+    lengths = np.random.default_rng(0).integers(50, 200, size=4000)
+    order = batch_order(lengths, 16, "group_by_length", seed=1)
+    sweep = np.asarray(get_length_grouped_indices(lengths.tolist(), 16, generator=torch.Generator().manual_seed(1)))
+    # then it is transformers' batches, each as short of padding, the longest first ...
+    assert padding_cost(lengths, order, 16) == padding_cost(lengths, sweep, 16)
+    assert sorted(map(sorted, order.reshape(-1, 16).tolist())) == sorted(map(sorted, sweep.reshape(-1, 16).tolist()))
+    assert (order[:16] == sweep[:16]).all()
+    # ... visited in a random order: a batch's length no longer predicts the next one's (transformers' sweep does)
+    def neighbours(o):
+        means = lengths[o].reshape(-1, 16).mean(axis=1)
+        return np.corrcoef(means[1:-1], means[2:])[0, 1]
+
+    assert neighbours(sweep) > 0.9 and abs(neighbours(order)) < 0.2
+
+
 def test_token_lengths_are_read_from_arrow_as_stored():
     from datasets import Dataset
 

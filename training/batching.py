@@ -2,7 +2,11 @@
 
 Every batch is padded to its longest row, so a GPU-hour pays for padded tokens, not ledger tokens. Grouping rows
 of similar length (transformers' LengthGroupedSampler: shuffle, cut into mega-batches of 50 batches, sort each by
-length) keeps the epoch random at the scale of mega-batches and makes the padding within a batch small.
+length) makes the padding within a batch small. Its batches then come longest to shortest within each mega-batch,
+a sweep of 50 steps: since a ledger line's length follows its account (taxable lines carry 공급가액 and 부가세),
+consecutive steps trained on drifting groups of accounts and valid accuracy swung with that period (bench/
+PROBE-START.md). The batches are therefore visited in a shuffled order: the same batches, the same padding, no
+sweep.
 """
 
 from typing import Literal
@@ -27,9 +31,24 @@ def batch_order(lengths: np.ndarray, batch_size: int, strategy: SamplingStrategy
     generator = torch.Generator().manual_seed(seed)
     if strategy == "random":
         return torch.randperm(len(lengths), generator=generator).numpy()
+    return np.asarray(length_grouped_order(lengths.tolist(), batch_size, generator), dtype="int64")
+
+
+def length_grouped_order(lengths: list[int], batch_size: int, generator) -> list[int]:
+    """transformers' length-grouped indices with their batches visited in a random order. The longest batch stays
+    first (a batch that does not fit in memory fails at the first step, as transformers intends) and a short last
+    batch stays last: the data loader cuts the order into batches from the start, so a short one in the middle
+    would split every batch after it in two."""
+    import torch
     from transformers.trainer_pt_utils import get_length_grouped_indices
 
-    return np.asarray(get_length_grouped_indices(lengths.tolist(), batch_size, generator=generator), dtype="int64")
+    indices = get_length_grouped_indices(lengths, batch_size, generator=generator)
+    full = len(indices) // batch_size
+    batches = [indices[b * batch_size : (b + 1) * batch_size] for b in range(full)]
+    if full <= 2:
+        return indices
+    middle = [batches[1 + i] for i in torch.randperm(full - 1, generator=generator).tolist()]
+    return [i for batch in [batches[0], *middle] for i in batch] + indices[full * batch_size :]
 
 
 def padding_cost(lengths: np.ndarray, order: np.ndarray, batch_size: int) -> dict[str, float]:
@@ -75,7 +94,6 @@ class EpochSeededLengthGroupedSampler:
 
     def __iter__(self):
         import torch
-        from transformers.trainer_pt_utils import get_length_grouped_indices
 
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
+        return iter(length_grouped_order(self.lengths, self.batch_size, generator))
