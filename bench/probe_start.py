@@ -92,8 +92,8 @@ def plan(root: Path, args) -> dict:
         "random-batches": ("exclude", {"train_sampling_strategy": "random"}, {}),
         "no-class-weights": ("exclude", {}, {"loss": {"class_weights": False}}),
         "head-lr-x1": ("exclude", {}, {"head": {"lr_multiplier": 1.0}}),
+        "dropout-kept": ("exclude", {}, {"head": {"base_dropout": "keep"}}),
         "lr-2e-4": ("exclude", {"learning_rate": 2e-4}, {}),
-        "lr-1e-4": ("exclude", {"learning_rate": 1e-4}, {}),
     }
     return {k: v for k, v in runs.items() if not args.only or k in args.only}
 

@@ -42,6 +42,11 @@ class HeadSettings(Strict):
     )
     probe_samples: int = Field(4000, ge=10, description="train rows the probe reads (every class at least once)")
     probe_c: float = Field(1.0, gt=0, description="inverse L2 strength of the probe's logistic regression")
+    base_dropout: Literal["auto", "keep", "off"] = Field(
+        "auto",
+        description="the base model's own dropout while fine-tuning; auto: off when the head starts from a probe "
+        "(the probe was fitted on features without dropout: with it, its train loss triples at step 0)",
+    )
     lr_multiplier: float | None = Field(
         None, gt=0, description="head learning rate = trainer's x this; None: 1 / RMS of what the head reads, 1-100"
     )

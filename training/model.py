@@ -71,8 +71,25 @@ def load_base(config: RunConfig, tokenizer):
     return model, layout, new_modules
 
 
+def base_dropout_off(config: RunConfig) -> bool:
+    """Whether the base model fine-tunes without its own dropout (head.base_dropout; auto: when the head starts
+    from a linear probe, which was fitted on the features dropout would perturb)."""
+    return config.head.base_dropout == "off" or (config.head.base_dropout == "auto" and config.head.init == "probe")
+
+
+def turn_off_dropout(model) -> int:
+    """Every dropout layer of the base model at p=0 (LoRA's own, added later, keeps lora.dropout); how many."""
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Dropout) and m.p > 0]
+    for layer in layers:
+        layer.p = 0.0
+    return len(layers)
+
+
 def wrap_for_training(model, config: RunConfig, layout: ModelLayout, new_modules: list[str]):
-    """LoRA (or every weight trainable when lora.enabled is false); logs what trains."""
+    """The base's dropout off where asked, then LoRA (or every weight trainable when lora.enabled is false); logs
+    what trains."""
+    if base_dropout_off(config):
+        LOGGER.info("base model dropout off while fine-tuning (head.base_dropout): %d layers", turn_off_dropout(model))
     if config.lora.enabled:
         model = apply_lora(model, config.lora, layout, new_modules)
         trainable, total = model.get_nb_trainable_parameters()
