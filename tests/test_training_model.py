@@ -217,3 +217,35 @@ def test_load_trained_refuses_a_folder_without_adapter_or_model(tmp_path, base_f
     # when / then
     with pytest.raises(ModelConfigError, match="neither a LoRA adapter nor a model"):
         load_trained(str(base_folder), tmp_path, pad_added=False, device="cpu")
+
+
+def tiny_bert(tmp_path):
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, num_labels=5)  # fmt: skip
+    BertForSequenceClassification(config).save_pretrained(tmp_path)
+    return BertForSequenceClassification.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize(("init", "setting", "off"), [("probe", "auto", True), ("random", "auto", False),
+                                                      ("random", "off", True), ("probe", "keep", False)])  # fmt: skip
+def test_the_base_fine_tunes_without_dropout_when_the_head_starts_from_a_probe(tmp_path, init, setting, off):
+    from training.config import HeadSettings
+    from training.model import base_dropout_off, turn_off_dropout
+
+    # given a BERT classifier with its dropout at 0.1, and the head's start and base_dropout setting
+    model = tiny_bert(tmp_path)
+    config = run_config(tmp_path, LoraSettings()).model_copy(
+        update={"head": HeadSettings(init=init, base_dropout=setting)}
+    )
+    # when the run decides, then dropout is off exactly when asked, or (auto) when the head starts from a probe
+    assert base_dropout_off(config) is off
+    # and turned off, no dropout of the base is left, and the model then trains as it evaluates
+    assert turn_off_dropout(model) > 0
+    assert all(m.p == 0 for m in model.modules() if isinstance(m, torch.nn.Dropout))
+    ids = torch.randint(1, 100, (4, 12))
+    model.train()
+    trained = model(input_ids=ids).logits
+    model.eval()
+    assert torch.allclose(trained, model(input_ids=ids).logits, atol=1e-5)

@@ -78,11 +78,17 @@ def base_dropout_off(config: RunConfig) -> bool:
 
 
 def turn_off_dropout(model) -> int:
-    """Every dropout layer of the base model at p=0 (LoRA's own, added later, keeps lora.dropout); how many."""
-    layers = [m for m in model.modules() if isinstance(m, torch.nn.Dropout) and m.p > 0]
-    for layer in layers:
-        layer.p = 0.0
-    return len(layers)
+    """Every dropout of the base model at 0 (LoRA's own, added later, keeps lora.dropout); how many were on.
+
+    Dropout layers (encoders; attention reads their p) and the float `attention_dropout` decoders' attention
+    modules pass to the attention function."""
+    switched = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout) and module.p > 0:
+            module.p, switched = 0.0, switched + 1
+        elif isinstance(getattr(module, "attention_dropout", None), float) and module.attention_dropout > 0:
+            module.attention_dropout, switched = 0.0, switched + 1
+    return switched
 
 
 def wrap_for_training(model, config: RunConfig, layout: ModelLayout, new_modules: list[str]):
