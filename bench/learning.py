@@ -62,7 +62,7 @@ def curve_of(run_dir: str, started: float) -> tuple[list[dict], dict, dict]:
     for e in events:
         metrics = e.get("metrics") or {}
         if e["event"] == "probe":
-            probe = {k.removeprefix("probe_"): v for k, v in metrics.items()}
+            probe = {k.removeprefix("probe/"): v for k, v in metrics.items()}
             points.append({"step": 0, "seconds": round(e["time"] - started, 1), "f1_macro": probe.get("f1_macro"),
                            "accuracy": probe.get("accuracy")})  # fmt: skip
         elif e["event"] == "log" and "eval_f1_macro" in metrics:
