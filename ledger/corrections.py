@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ledger.account_names import code_names
 from ledger.conf import load_yaml
 
 WORDS = "misposting_output.yaml"
@@ -86,7 +87,8 @@ def apply_to_ledger(ledger: pd.DataFrame, corrections: pd.DataFrame) -> tuple[pd
     codes = dict(zip(corrected["row_id"], corrected["confirmed_code"], strict=True))
     out.loc[at, "account_code"] = out.loc[at, "row_id"].map(codes)
     if "account_name" in out.columns:
-        out.loc[at, "account_name"] = out.loc[at, "account_code"].map(_names(ledger))
+        names = code_names(ledger.dropna(subset=["account_code"]))
+        out.loc[at, "account_name"] = out.loc[at, "account_code"].map(names)
     stale = [
         {"file": str(r.source_file), "line": int(r.source_row), "code": str(r.confirmed_code), "why": why}
         for why, rows in (("the line is gone", keyed[vanished]), ("the line changed since", keyed[changed]))
@@ -100,11 +102,6 @@ def apply_to_ledger(ledger: pd.DataFrame, corrections: pd.DataFrame) -> tuple[pd
         "reviewed_row_ids": sorted(int(i) for i in usable["row_id"]),
     }
     return out, report
-
-
-def _names(ledger: pd.DataFrame) -> dict:
-    named = ledger.dropna(subset=["account_code", "account_name"])
-    return named.groupby("account_code")["account_name"].agg(lambda s: s.value_counts().index[0]).to_dict()
 
 
 def _as_int(value) -> int | None:

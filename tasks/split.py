@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from contracts.calibration import write_train_vendors
 from contracts.label_map import LabelMap, LabelSlot
+from ledger.account_names import code_names
 from ledger.caching import STAGE
 from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, sha256_file, write_frame
 from ledger.work_store import on_store
@@ -26,17 +27,6 @@ class LabelMapFile(BaseModel):
 
 class OutOfSlotsError(ValueError):
     """More account codes than label slots."""
-
-
-def code_names(df: pd.DataFrame) -> dict[str, str]:
-    """Each code's most frequent account name (the code itself when the ledger has no names)."""
-    if "account_name" not in df.columns:
-        return {code: code for code in df["account_code"].unique()}
-    named = df.dropna(subset=["account_name"])
-    pairs = named.groupby(["account_code", "account_name"]).size().reset_index(name="n")
-    pairs = pairs.sort_values(["account_code", "n"], ascending=[True, False]).drop_duplicates("account_code")
-    names = dict(zip(pairs["account_code"], pairs["account_name"], strict=True))
-    return {code: names.get(code, code) for code in df["account_code"].unique()}
 
 
 def upsert_labels(codes: dict[str, str], params: LabelParams, previous: LabelMap | None) -> tuple[LabelMap, list[str]]:
