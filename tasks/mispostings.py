@@ -14,7 +14,7 @@ from contracts.label_map import LabelMap
 from ledger.caching import STAGE, StageCache
 from ledger.conf import load_yaml
 from ledger.corrections import WORDS, apply_to_ledger, read_corrections
-from ledger.frames import OutputPath, StageResult, read_frame, read_table, write_frame
+from ledger.frames import OutputPath, StageResult, read_frame, write_frame
 from ledger.suspects_file import pair_counts, suspects_table, write_suspects_xlsx
 from ledger.work_store import on_store
 from monitor.progress import ProgressArtifact
@@ -90,7 +90,7 @@ def find_mispostings(
     suspects = find_suspects(
         lines["label"].to_numpy(), probs, slots, params.min_class_rows, params.max_written_probability, trusted
     )
-    digests = read_table(ledger.data.path)[["row_id", "row_digest"]]
+    digests = pd.read_parquet(ledger.data.path, columns=["row_id", "row_digest"])  # two columns, not the ledger
     lines = lines.merge(digests, on="row_id", how="left", validate="one_to_one")
     names = {s.id: (s.code, s.name) for s in LabelMap.read(labels.path).labels}
     table = suspects_table(lines, suspects, names, params.train_rows)
