@@ -117,6 +117,7 @@ def pipeline_runs(root: Path) -> list[dict]:
                  **predicted(chosen, month, root / "pipeline", "chosen"), "seconds": round(time.time() - started),
                  "headline": result.prepared.mispostings.headline(),
                  "llm": result.llm.metrics, "llm_verdict": result.llm.verdict,
+                 "llm_opinion": result.llm.calibration.second_opinion if result.llm.calibration else {},
                  "baseline": result.baseline.metrics})  # fmt: skip
     return rows
 
@@ -147,6 +148,10 @@ def render(found: list[dict], runs: list[dict]) -> str:
             if "headline" in r:
                 lines += ["", f"Pipeline: {r['headline']}; {r['seconds']} s.",
                           f"LLM test: {r['llm']}; {r['llm_verdict']}", f"Baseline test: {r['baseline']}"]  # fmt: skip
+                if opinion := r.get("llm_opinion"):
+                    lines.append(f"LLM's own suspects among its {opinion['lines']:,} valid and test lines: "
+                                 f"{opinion['flagged']:,}, {opinion['agreed']:,} of them among the "
+                                 f"{opinion['earlier']:,} the K-fold suspected there.")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from bench.common import ROOT, machine
 
 OUT = ROOT / "bench" / "PROBE-START.md"
+KEPT = ROOT / "bench" / "probe-start"  # each run's figures (json), committed: the table is rendered from them
 EVAL_ROWS = 300
+TITLES = {"default": "default now: shuffled length-grouped batches, base dropout off (head.base_dropout=auto)"}
 
 
 def parse_args(argv):
@@ -80,8 +82,9 @@ def run(name: str, dataset: str, model: str, root: Path, steps: int, trainer: di
     started = time.time()
     outcome = train_model(params)
     points, probe, test = curve(outcome.run_dir)
-    return {"name": name, "points": points, "probe": probe, "test": test, "seconds": round(time.time() - started),
-            "verdict": outcome.report.verdict if outcome.report else ""}  # fmt: skip
+    return {"name": TITLES.get(name, name), "points": points, "probe": probe, "test": test,
+            "seconds": round(time.time() - started), "verdict": outcome.report.verdict if outcome.report else "",
+            "noise": valid_noise(outcome.run_dir), "recorded": time.time()}  # fmt: skip
 
 
 def plan(root: Path, args) -> dict:
@@ -98,24 +101,31 @@ def plan(root: Path, args) -> dict:
     return {k: v for k, v in runs.items() if not args.only or k in args.only}
 
 
-def kept_results(root: Path) -> list[dict]:
-    """Every run's figures kept under root/results, oldest first (runs of earlier code keep their own name)."""
-    files = sorted((root / "results").glob("*.json"), key=lambda p: p.stat().st_mtime)
-    return [json.loads(p.read_text(encoding="utf-8")) for p in files]
+def kept_results() -> list[dict]:
+    """Every run's figures kept under bench/probe-start, in the order they were recorded (runs of earlier code keep
+    their own name), so a run of some names re-renders the whole table."""
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in KEPT.glob("*.json")]
+    return sorted(runs, key=lambda r: r["recorded"])
 
 
-def kept_result(root: Path, name: str) -> dict | None:
-    """A run's figures as saved, or read back from its run folder (a run of an earlier version of this script)."""
-    saved = root / "results" / f"{name}.json"
-    if saved.exists():
-        return json.loads(saved.read_text(encoding="utf-8"))
-    progress = root / "runs" / name / "progress.jsonl"
-    if not progress.exists():
-        return None
-    times = [json.loads(line)["time"] for line in progress.read_text().splitlines()]
-    points, probe, test = curve(str(root / "runs" / name))
-    return {"name": name, "points": points, "probe": probe, "test": test, "seconds": round(times[-1] - times[0]),
-            "verdict": "(read back from the run folder)"}  # fmt: skip
+def valid_noise(run_dir: str, rows: int = EVAL_ROWS, draws: int = 2000, seed: int = 0) -> dict:
+    """How much a valid macro-F1 measured on `rows` lines moves by chance: bootstrap draws of `rows` lines from the
+    run's final valid predictions (the whole valid split), their standard deviation and 95% half-width."""
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from contracts.calibration import VALID_LOGITS_FILE, read_logits
+    from contracts.label_map import LABEL_MAP_FILE, LabelMap
+    from contracts.run_folder import RunFolder
+    from scoring.calibration import scaled_probs
+
+    final = RunFolder.of(run_dir).final
+    logits, labels = read_logits(final / VALID_LOGITS_FILE)
+    predicted = scaled_probs(logits, 1.0, LabelMap.read(final / LABEL_MAP_FILE).used_mask()).argmax(axis=1)
+    picks = np.random.default_rng(seed).integers(0, len(labels), size=(draws, rows))
+    scores = np.array([f1_score(labels[i], predicted[i], average="macro", zero_division=0) for i in picks])
+    low, high = np.percentile(scores, [2.5, 97.5])
+    return {"rows": rows, "valid_rows": len(labels), "sd": float(scores.std()), "half_width_95": float(high - low) / 2}
 
 
 def render(results: list[dict], args) -> str:
@@ -143,6 +153,15 @@ def render(results: list[dict], args) -> str:
             f"{max(losses, default=0):.2f} | {max(norms, default=0):.1f} | {r['seconds']} |"
         )
     for r in results:
+        if noise := r.get("noise"):
+            evals = [p["f1_macro"] for p in r["points"] if "f1_macro" in p]
+            gap = r["probe"].get("f1_macro", 0) - min(evals, default=0)
+            within = "within" if gap <= noise["half_width_95"] else "beyond"
+            lines += ["", f"Noise ({r['name']}): a valid macro-F1 on {noise['rows']} lines moves by "
+                      f"+-{noise['half_width_95']:.3f} by chance (95% bootstrap half-width over its final predictions "
+                      f"on the {noise['valid_rows']} valid lines; sd {noise['sd']:.3f}); its lowest point is {gap:.3f} "
+                      f"below the probe: {within} that."]  # fmt: skip
+    for r in results:
         header = "| step | loss | grad norm | valid acc | valid macro-F1 |"
         lines += ["", f"## {r['name']}", "", r["verdict"], "", header, "|---|---|---|---|---|"]
         for p in r["points"]:
@@ -157,8 +176,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     root = Path(args.root)
     root.mkdir(parents=True, exist_ok=True)
-    kept = root / "results"  # each run's figures, so a run of some names re-renders the whole table
-    kept.mkdir(exist_ok=True)
+    KEPT.mkdir(exist_ok=True)
     datasets = {}
     with prefect_test_harness():
         for name, (train_rows, trainer, sections) in plan(root, args).items():
@@ -166,8 +184,8 @@ def main(argv=None) -> None:
                 datasets[train_rows] = prepare(root / train_rows, args.rows, args.share, train_rows)
             dataset, model = datasets[train_rows]
             result = run(name, dataset, model, root, args.steps, trainer, **sections)
-            (kept / f"{name}.json").write_text(json.dumps(result), encoding="utf-8")
-            results = kept_results(root)
+            (KEPT / f"{name}.json").write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+            results = kept_results()
             Path(args.out).write_text(render(results, args), encoding="utf-8")
             print(f"{name}: done ({result['seconds']} s)", flush=True)
 

@@ -44,6 +44,10 @@ class Calibration(BaseModel):
     reachable: dict | None = None  # when the target was not reached: the highest that was, and its coverage
     # the temperature fitted on valid when it made valid ECE worse, and so was not applied (temperature stays 1)
     rejected_temperature: float | None = None
+    # the trained model's own suspects on valid and test (lines it never trained on), a second opinion beside the
+    # prepare-time K-fold: lines judged, flagged, flagged by both; not used to choose the lines figures are made on
+    second_opinion: dict[str, int] = {}
+    second_opinion_table: str | None = None  # parquet: split, position, codes, probabilities, earlier
     risk_coverage: list[dict] = []  # test split: coverage, threshold, accuracy
     reliability: dict[str, list[dict]] = {}  # test split: 'before' / 'after' -> bins
     plots: dict[str, str] = {}  # name -> PNG path

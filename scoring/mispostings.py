@@ -88,3 +88,43 @@ def find_suspects(
     out = out.assign(gap=gap).sort_values(["gap", "position"], ascending=[False, True]).drop(columns="gap")
     out["rank"] = np.arange(1, len(out) + 1, dtype="int64")
     return out.reset_index(drop=True)[columns]
+
+
+def model_second_opinion(
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    earlier: dict[str, np.ndarray],
+    min_class_rows: int,
+    max_written_probability: float,
+) -> pd.DataFrame:
+    """The trained model's own suspects among the lines it never trained on (valid and test): `splits` maps a split
+    to (probabilities over every label slot, written labels). Columns: split, position (into the split), label,
+    suggested, p_written, p_suggested, rank, and `earlier`: whether the prepare-time K-fold suspected it too
+    (`earlier` maps a split to that mask).
+
+    A second opinion only: the model judging the lines its own promise is scored on would leave out its confident
+    mistakes with the mis-postings, and promise more than it delivers (README, "Mis-postings").
+    """
+    names = [name for name, part in splits.items() if part is not None and len(part[1])]
+    if not names:
+        return find_suspects(np.zeros(0, "int64"), np.zeros((0, 1)), np.arange(1), 1, 1.0).assign(
+            split=pd.Series(dtype="str"), earlier=pd.Series(dtype="bool")
+        )
+    probs = np.concatenate([splits[n][0] for n in names])
+    labels = np.concatenate([splits[n][1] for n in names]).astype("int64")
+    # only the slots these lines were written with or point to: cleanlab needs examples of every class it is given
+    slots = np.union1d(labels, probs.argmax(axis=1))
+    kept = probs[:, slots] / np.clip(probs[:, slots].sum(axis=1, keepdims=True), 1e-12, None)
+    found = find_suspects(labels, kept, slots, min_class_rows, max_written_probability)
+    sizes = [len(splits[n][1]) for n in names]
+    before = np.concatenate([_mask(earlier.get(n), size) for n, size in zip(names, sizes, strict=True)])
+    at = found["position"].to_numpy()
+    starts = np.cumsum([0] + sizes)
+    which = np.searchsorted(starts, at, side="right") - 1
+    return found.assign(split=np.asarray(names, dtype=object)[which], position=at - starts[which], earlier=before[at])
+
+
+def _mask(mask: np.ndarray | None, rows: int) -> np.ndarray:
+    out = np.zeros(rows, dtype=bool)
+    if mask is not None:
+        out[: min(rows, len(mask))] = np.asarray(mask, dtype=bool)[:rows]
+    return out

@@ -14,7 +14,7 @@ from contracts.calibration import (
     Calibration,
     read_logits,
 )
-from contracts.dataset import PREPARE_PARAMS_FILE
+from contracts.dataset import PREPARE_PARAMS_FILE, read_prepare_params
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RunFolder
 from ledger.work_store import on_store
@@ -42,9 +42,9 @@ def calibrate_training(final_dir: str, target_accuracy: float) -> Calibration:
     loaded = {name: read_logits(path) if path.exists() else None for name, path in splits.items()}
     allowed = LabelMap.read(final / LABEL_MAP_FILE).used_mask()
     suspected = suspected_masks(dataset, loaded)
-    calibration = calibrate_model(
-        "llm", loaded["valid"], loaded["test"], allowed, target_accuracy, folder.reports / "calibration", suspected
-    )
+    out_dir = folder.reports / "calibration"
+    calibration = calibrate_model("llm", loaded["valid"], loaded["test"], allowed, target_accuracy, out_dir, suspected)
+    add_second_opinion(calibration, final, loaded, allowed, suspected, out_dir)
     calibration.write(final)
     logger = get_run_logger()
     if loaded["valid"] is None:
@@ -62,6 +62,31 @@ def suspected_masks(dataset: Path, loaded: dict) -> dict:
     if set_aside is None:
         return {}
     return {name: set_aside.mask(name, len(part[1])) for name, part in loaded.items() if part is not None}
+
+
+def add_second_opinion(
+    calibration: Calibration, final: Path, loaded: dict, allowed, suspected: dict, out_dir: Path
+) -> None:
+    """The LLM's own suspected mis-postings among its valid and test lines (out of sample to it), counted beside
+    the prepare-time K-fold's and written as a table; only where mis-postings were looked for at prepare."""
+    from scoring.calibration import scaled_probs
+    from scoring.mispostings import model_second_opinion
+
+    params_file = final / PREPARE_PARAMS_FILE
+    looked = read_prepare_params(params_file).mispostings if params_file.exists() else None
+    if looked is None or not looked.detect:
+        return
+    splits = {n: (scaled_probs(p[0], 1.0, allowed), p[1]) for n, p in loaded.items() if p is not None}
+    found = model_second_opinion(splits, suspected, looked.min_class_rows, looked.max_written_probability)
+    calibration.second_opinion = {
+        "lines": sum(len(p[1]) for p in splits.values()),
+        "flagged": len(found),
+        "agreed": int(found["earlier"].sum()),
+        "earlier": int(sum(int(m.sum()) for m in suspected.values())),
+    }
+    table = out_dir / f"{calibration.model}_suspects.parquet"
+    found.to_parquet(table, index=False)
+    calibration.second_opinion_table = str(table)
 
 
 def score_splits(final: Path, splits: dict[str, Path]) -> None:
@@ -95,6 +120,11 @@ def describe(calibration: Calibration) -> str:
         parts.append(
             f"valid accuracy {written.accuracy:.1%} against the codes as written, {valid.accuracy:.1%} on the "
             f"{valid.rows:,} lines not suspected; {suspected:,} valid lines suspected"
+        )
+    if opinion := calibration.second_opinion:
+        parts.append(
+            f"{calibration.model}'s own probabilities flag {opinion['flagged']:,} of its {opinion['lines']:,} valid "
+            f"and test lines, {opinion['agreed']:,} of them among the {opinion['earlier']:,} suspected at prepare"
         )
     basis = f"the {valid.rows:,} valid lines not suspected" if suspected and valid is not None else "valid"
     if not calibration.automates:

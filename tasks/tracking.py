@@ -182,6 +182,8 @@ def calibration_metrics(calibration: Calibration | None) -> dict[str, float]:
     for split, figures in (("valid", calibration.valid_as_written), ("test", calibration.test_as_written)):
         if figures is not None:  # against every code as written, suspected mis-postings included
             values[f"calibration/{split}_accuracy_as_written"] = figures.accuracy
+    if opinion := calibration.second_opinion:  # the model's own suspects beside the prepare-time K-fold's
+        values |= {f"mispostings/{calibration.model}_{k}": float(v) for k, v in opinion.items()}
     return values
 
 
