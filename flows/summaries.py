@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flows.console import venv_tool
 from monitor.quality import personal_terminal_lines, terminal_lines
+from tasks.split import split_basis
 
 
 def print_prepare_result(result) -> None:
@@ -46,7 +47,8 @@ def print_prepare_result(result) -> None:
         print("dataset      not built (give --model PATH to tokenize, and labelled data)")
         return
     dataset, tokens = result.dataset, result.dataset.stats["all"]
-    print(f"splits       {', '.join(f'{k} {v:,}' for k, v in dataset.rows.items())}")
+    basis = f" ({split_basis(result.split['by'])})" if "by" in result.split else ""
+    print(f"splits       {', '.join(f'{k} {v:,}' for k, v in dataset.rows.items())}{basis}")
     rare = result.split.get("rare_classes_in_train_only", {})
     print(f"rare classes {len(rare):,} kept in train only")
     print(

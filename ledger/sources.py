@@ -36,6 +36,18 @@ def _skip_reason(path: str, extensions: list[str]) -> str | None:
     return None
 
 
+def _beside_predictions(path: str, files: set[str]) -> str | None:
+    """The review and rejects csv predict writes beside a prediction file: not ledgers of their own."""
+    for suffix, what in ((".review.csv", "its review lines, repeated: 확정 계정코드 is read from"),
+                         (".rejects.csv", "the rows predict could not classify from")):  # fmt: skip
+        if path.lower().endswith(suffix):
+            stem = path[: -len(suffix)]
+            beside = next((stem + e for e in (".csv", ".xlsx") if stem + e in files), None)
+            if beside is not None:
+                return f"written by predict beside {beside.rsplit('/', 1)[-1]} ({what} that file)"
+    return None
+
+
 def find_sources(source: str, extensions: list[str]) -> Sources:
     """A file, a folder (recursive) or a glob -> the ledger files to read, sorted, and the files left out with why."""
     fs, path = fsspec.core.url_to_fs(source)
@@ -48,8 +60,9 @@ def find_sources(source: str, extensions: list[str]) -> Sources:
     else:
         raise FileNotFoundError(f"{source}: no such file or folder")
     urls, skipped = [], []
-    for p in sorted(p for p in paths if fs.isfile(p)):
-        reason = None if given else _skip_reason(p, extensions)
+    files = sorted(p for p in paths if fs.isfile(p))
+    for p in files:
+        reason = None if given else _skip_reason(p, extensions) or _beside_predictions(p, set(files))
         if reason is None:
             urls.append(fs.unstrip_protocol(p))
         else:

@@ -12,6 +12,7 @@ from ledger.columns import ColumnsConf, match_columns, match_sided, missing_requ
 from ledger.conf import conf_path
 from ledger.layouts import Layout, account_blocks, complete_month_days, joined_cells, period_of, summary_rows
 from ledger.readers import FileReport, LedgerFileError, normalize_header
+from ledger.reviewed_file import PENDING_RULE, pending_lines, reviewed_file
 from params.prepare import IngestParams
 
 LINE_COLUMNS = ["line_rule", "line_detail"]
@@ -27,6 +28,7 @@ class FileLayout(BaseModel):
     mapping: dict[str, str]  # original header -> canonical column
     sided: dict[str, dict[str, str]] = {}  # side -> {"amount": header, "vat": header}
     unmapped: list[str] = []
+    generated: list[str] = []  # a prediction file given back: the product's own columns, never features
     personal: dict[str, str] = {}  # header -> kind of the columns left out for holding only personal data
     period: tuple[str, str] | None = None
     account_blocks: int = 0
@@ -124,14 +126,21 @@ def standardize_file(
     header or its column, or ingest.columns maps the header."""
     headers = report.headers
     spec = {name: col.model_dump() for name, col in conf.columns.items()}
-    mapping = match_columns(headers, spec, params.columns)
+    overrides = dict(params.columns)
+    reviewed = reviewed_file(headers)
+    if reviewed is not None:  # a prediction file given back: the accountant's code is the label, ours no feature
+        if "account_code" not in overrides.values():
+            overrides[reviewed.confirmed] = "account_code"
+        ours = set(reviewed.generated) - {reviewed.confirmed}
+        headers = [h for h in headers if h not in ours]
+    mapping = match_columns(headers, spec, overrides)
     left_out = {
         h: kind
         for h, kind in (personal or {}).items()
-        if h in headers and h not in keep and mapping.get(h) not in keep and h not in params.columns
+        if h in headers and h not in keep and mapping.get(h) not in keep and h not in overrides
     }
     if left_out:
-        mapping = match_columns([h for h in headers if h not in left_out], spec, params.columns)
+        mapping = match_columns([h for h in headers if h not in left_out], spec, overrides)
     sided = match_sided(headers, conf, set(mapping))
     if sided and "amount" in mapping.values() and len(sided) < 2:
         sided = {}  # one amount column plus a lone per-side column: the amount column is the amount
@@ -179,6 +188,9 @@ def standardize_file(
             _mark(
                 rule, detail, outside, "date_outside_period", f"date outside the file's period {span}: " + out["date"]
             )
+    if reviewed is not None and labels_required:
+        pending, why = pending_lines(raw, reviewed)
+        _mark(rule, detail, pending, PENDING_RULE, why)
     code_header = next((h for h, c in mapping.items() if c == "account_code"), None)
     if code_header is not None and labels_required:
         lines = rule.isna() & count.gt(0)
@@ -191,6 +203,7 @@ def standardize_file(
         mapping=mapping,
         sided=sided,
         unmapped=[h for h in headers if h not in used and h not in left_out],
+        generated=[h for h in reviewed.generated if h != reviewed.confirmed] if reviewed else [],
         personal=left_out,
         period=(f"{period[0]:%Y-%m-%d}", f"{period[1]:%Y-%m-%d}") if period else None,
         account_blocks=int(blocks["block"].sum()),

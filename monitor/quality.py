@@ -19,6 +19,7 @@ def file_layouts(metadata: dict) -> list[dict]:
                 "mapping": {**layout.get("mapping", {}), **sided},
                 "unmapped": layout.get("unmapped", []),
                 "personal": layout.get("personal", {}),
+                "generated": layout.get("generated", []),
                 "period": layout.get("period"),
             }
         )
@@ -43,6 +44,8 @@ def mapping_markdown(files: list[dict]) -> list[str]:
             lines.append(f"|  |  |  | {header} | (not mapped) |")
         for header, kind in f.get("personal", {}).items():
             lines.append(f"|  |  |  | {header} | (left out: holds only personal data, {kind}) |")
+        for header in f.get("generated", []):
+            lines.append(f"|  |  |  | {header} | (written by predict: not a feature) |")
     return lines
 
 
@@ -131,6 +134,9 @@ def terminal_lines(files: list[dict], unmapped_values: dict[str, dict[str, int]]
         lines.append("  columns    " + ", ".join(f"{h} -> {c}" for h, c in f["mapping"].items()))
         if f["unmapped"]:
             lines.append("  not mapped " + ", ".join(f["unmapped"]))
+        if f.get("generated"):
+            ours = ", ".join(f["generated"])
+            lines.append(f"  reviewed   a prediction file given back: its own columns are no features ({ours})")
     for column, values in unmapped_values.items():
         examples = ", ".join(f"{v} ({n:,})" for v, n in list(values.items())[:shown])
         more = f" and {len(values) - shown} more" if len(values) > shown else ""

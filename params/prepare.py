@@ -147,10 +147,21 @@ class LabelParams(Section):
 
 
 class SplitParams(Section):
-    """Stratified train / valid / test split, deterministic for a seed."""
+    """Train / valid / test: by time (earlier months train, the newest ones valid and test) or stratified at random,
+    deterministic for a seed."""
 
+    by: Literal["auto", "time", "random"] = Field(
+        "auto",
+        description="time: train on the earlier months, validate, calibrate and test on the newest (the promise is "
+        "made on months the model did not see); random: stratified over every month (train / valid / test ratios); "
+        "auto: time where the ledger spans at least min_months months, else random",
+    )
+    min_months: int = Field(3, ge=2, description="auto splits by time from this many months of lines")
+    holdout_min_rows: int = Field(
+        400, ge=1, description="by time: the newest months are held out until they hold this many lines"
+    )
     train: float = Field(0.8, gt=0, lt=1)
-    valid: float = Field(0.1, ge=0, lt=1)
+    valid: float = Field(0.1, ge=0, lt=1, description="random: the valid share; time: valid's share of the held-out")
     test: float = Field(0.1, ge=0, lt=1)
     seed: int = 42
     sample_fraction: float = Field(1.0, gt=0, le=1, description="stratified sample for quick runs, e.g. 0.01")

@@ -81,6 +81,16 @@ def expectation(preds: pd.DataFrame, run: TrainedRun) -> Expectation | None:
     )
 
 
+def prediction_table(preds: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows as read (their own headers) then the decision, the accountant's 확정 계정코드 (the prediction on
+    auto lines, empty on review lines: filled and given back to prepare, the file is labelled input) and the rest."""
+    table = preds.merge(rows, on="row_id", how="left")
+    original = [c for c in rows.columns if c not in ("row_id", "row_digest")]  # the digest is ours, not the file's
+    table["confirmed_code"] = table["pred1_code"].where(table["decision"].eq("auto"))
+    generated = ["decision", "confirmed_code", *(c for c in preds.columns if c not in ("row_id", "decision"))]
+    return table[["row_id", *original, *generated]]
+
+
 def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
     """The summary sheet: what was predicted, with which model, and what the figures mean."""
     rows = [
@@ -93,6 +103,7 @@ def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
         ("검토 (review)", f"{summary.rows_review:,}"),
         ("자동 기준 확신도 (threshold)", "-" if summary.threshold is None else f"{summary.threshold:.4f}"),
         ("목표 정확도 (target accuracy)", "-" if summary.target_accuracy is None else f"{summary.target_accuracy:.0%}"),
+        ("확정 계정코드 (confirmed code)", load_yaml(OUTPUT_WORDS)["confirm_note"]),
     ]
     rows += [(f"검토 사유 (reason): {k}", f"{v:,}") for k, v in summary.review_reasons.items()]
     if held := summary.expectation:
@@ -116,10 +127,7 @@ def write_prediction_file(
             get_run_logger().warning("%s changed or is gone since it was read: its own columns stay masked", url)
     ranks = sum(c.endswith("_code") for c in parquet_columns(predictions.data.path))
     preds = read_frame(predictions.data, prediction_schema(ranks), "predictions")
-    table = preds.merge(rows, on="row_id", how="left")
-    original = [c for c in rows.columns if c not in ("row_id", "row_digest")]  # the digest is ours, not the file's
-    generated = [c for c in preds.columns if c != "row_id"]
-    table = table[["row_id", *original, *generated]]
+    table = prediction_table(preds, rows)
     review = table[table["decision"].eq("review")].sort_values("pred1_prob", kind="stable")
     calibration = run.calibration
     summary = PredictSummary(

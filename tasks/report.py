@@ -15,6 +15,7 @@ from ledger.frames import OutputPath, StageResult, read_frame
 from ledger.spreadsheet import escape_formulas
 from ledger.work_store import on_store
 from monitor.quality import file_layouts, mapping_markdown, masking_warning, personal_markdown, quality_markdown
+from tasks.split import split_basis
 
 REJECTS_SHOWN = 5
 RARE_SHOWN = 20
@@ -233,6 +234,7 @@ def dataset_markdown(labels, split: StageResult, texts: StageResult, dataset) ->
         "|---|---|",
         *[f"| {name} | {rows:,} |" for name, rows in dataset.rows.items()],
         "",
+        f"Split {split_basis(split.report['by'])}." if "by" in split.report else "",
         f"Classes: {split.report['classes']:,}. Rows left out by sampling: {split.report['sampled_out']:,}",
         "",
         *rare_classes_markdown(split.report["rare_classes_in_train_only"], labels.path),

@@ -96,6 +96,9 @@ def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitPara
     code_to_id = LabelMap.read(labels.path).code_to_id()
     df["label"] = df["account_code"].map(code_to_id).astype("int64")
     kept, split = assign_splits(df["label"], params)
+    holdout, how = time_holdout(df["date"] if "date" in df.columns else None, params)
+    if holdout is not None:
+        split = time_splits(df["label"], holdout, params)
     df["split"] = split
     sizes = df[kept]["account_code"].value_counts()
     rare = sizes[sizes < max(params.min_class_rows, 1 + (params.test > 0) + (params.valid > 0))]
@@ -107,9 +110,65 @@ def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitPara
         "rows": {s: int(n) for s, n in df["split"].value_counts().items()},
         "sampled_out": int((~kept).sum()),
         "classes": int(sizes.size),
-        "rare_classes_in_train_only": {str(k): int(v) for k, v in rare.items()},
+        "rare_classes_in_train_only": {str(k): int(v) for k, v in rare.items()} if holdout is None else {},
+        "by": how,
     }
     return StageResult(data=data, report=report)
+
+
+def time_holdout(dates: pd.Series | None, params: SplitParams) -> tuple[pd.Series | None, dict]:
+    """The lines of the newest months, held out for valid and test (None: split at random), and how it was decided:
+    the newest months are taken until they hold `holdout_min_rows` lines, never more than half of the ledger."""
+    how: dict = {"by": "random"}
+    if params.by == "random":
+        return None, how | {"reason": "split.by=random"}
+    months = pd.to_datetime(dates, errors="coerce").dt.to_period("M") if dates is not None else None
+    spanned = 0 if months is None else months.nunique()
+    if months is None or spanned < (2 if params.by == "time" else params.min_months):
+        reason = "no date column" if months is None else f"{spanned} month(s) of lines, fewer than split.min_months"
+        if params.by == "time":
+            raise ValueError(f"split.by=time needs lines from at least 2 months ({reason}); set split.by=random")
+        return None, how | {"reason": reason + f" ({params.min_months})"}
+    per_month = months.value_counts().sort_index(ascending=False)
+    taken = int(np.searchsorted(per_month.cumsum().to_numpy(), params.holdout_min_rows) + 1)
+    held = per_month.iloc[: min(taken, len(per_month) - 1)]
+    if held.sum() * 2 > len(months.dropna()):
+        reason = f"the newest months holding {params.holdout_min_rows:,} lines are over half of the ledger"
+        if params.by == "time":
+            raise ValueError(f"split.by=time: {reason}; lower split.holdout_min_rows or set split.by=random")
+        return None, how | {"reason": reason}
+    holdout = months.isin(held.index)
+    train_months = per_month.index.difference(held.index)
+    return holdout, {
+        "by": "time",
+        "holdout_months": [str(m) for m in sorted(held.index)],
+        "train_months": [str(train_months.min()), str(train_months.max())],
+        "undated": int(months.isna().sum()),
+    }
+
+
+def split_basis(how: dict) -> str:
+    """In words: how the lines were split, for the terminal and the UI."""
+    if how.get("by") == "time":
+        first, last = how["train_months"]
+        held = how["holdout_months"]
+        months = held[0] if len(held) == 1 else f"{held[0]}..{held[-1]}"
+        return f"by time: train {first}..{last}, valid and test {months} (months the model does not see)"
+    return f"at random, stratified by code ({how.get('reason', '')})"
+
+
+def time_splits(labels: pd.Series, holdout: pd.Series, params: SplitParams) -> pd.Series:
+    """Earlier months (and undated lines) train; the held-out lines valid and test in the valid : test ratio,
+    stratified by code and seeded."""
+    rng = np.random.default_rng(params.seed)
+    test_share = params.test / (params.valid + params.test) if params.valid + params.test else 0.0
+    held = pd.DataFrame({"label": labels[holdout].to_numpy(), "r": rng.random(int(holdout.sum()))},
+                        index=labels.index[holdout]).sort_values(["label", "r"])  # fmt: skip
+    rank = held.groupby("label").cumcount()
+    size = held.groupby("label")["label"].transform("size")
+    split = pd.Series("train", index=labels.index, dtype="str")
+    split[held.index] = np.where(rank < np.round(size * test_share), "test", "valid")
+    return split
 
 
 @task(**STAGE)
