@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--work-dir")
     train.add_argument("--run-name")
     train.add_argument("--resume-from", help="'latest' or a checkpoint folder")
+    train.add_argument("--warm-start", help=WARM_START_HELP)
     train.add_argument("--launcher", choices=["deepspeed", "torchrun", "python"])
     train.add_argument("--num-gpus", type=int)
     _add_param_options(train)
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--model", help="base model folder; default: the bundled all-MiniLM-L6-v2 (real, pretrained)")
     pipe.add_argument("--work-dir")
     pipe.add_argument("--corrections", help=CORRECTIONS_HELP)
+    pipe.add_argument("--warm-start", help=WARM_START_HELP + "; prepare keeps its codes at their label slots")
     _add_param_options(pipe)
 
     base = sub.add_parser("baseline", help="TF-IDF + logistic regression on the same split and texts (seconds)")
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WARM_START_HELP = "start from a finished run's adapter and head: runs/<name> or 'latest'"
 CORRECTIONS_HELP = "the suspected mis-postings file (xlsx or csv), 확정 계정코드 filled: its codes replace the ledger's"
 
 
@@ -165,7 +168,7 @@ def run_train(args: argparse.Namespace) -> None:
     from params.loading import load_params
     from params.train import TrainParams
 
-    options = ("dataset", "model", "work_dir", "run_name", "resume_from", "launcher", "num_gpus")
+    options = ("dataset", "model", "work_dir", "run_name", "resume_from", "warm_start", "launcher", "num_gpus")
     params = load_params(TrainParams, args.config, _overrides(args, *options))
     from flows.train import train_model
     from tasks.tracking import tracking_uri
@@ -175,7 +178,7 @@ def run_train(args: argparse.Namespace) -> None:
 
 def run_pipeline(args: argparse.Namespace) -> None:
     if not args.input:
-        if args.model or args.config or args.assignments or args.corrections:
+        if args.model or args.config or args.assignments or args.corrections or args.warm_start:
             raise ValueError(
                 "--model, --config, --set and --corrections need --input; without --input the demo runs as it is"
             )
@@ -187,7 +190,8 @@ def run_pipeline(args: argparse.Namespace) -> None:
 
     given = {"input": args.input, "model": args.model, "work_dir": args.work_dir, "corrections": args.corrections}
     prepare = {k: v for k, v in given.items() if v}
-    params = load_params(PipelineParams, args.config, _overrides(args, prepare=prepare))
+    train = {"warm_start": args.warm_start} if args.warm_start else {}
+    params = load_params(PipelineParams, args.config, _overrides(args, prepare=prepare, train=train or None))
     from flows.pipeline import pipeline
     from tasks.tracking import tracking_uri
 

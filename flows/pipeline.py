@@ -22,6 +22,7 @@ from tasks.preflight import check_model, check_output_folders, provide_base_mode
 from tasks.remote_training import cancel_training_runs, train_on_pool
 from tasks.tracking import check_mlflow_store
 from tasks.train import TrainingOutcome
+from tasks.warm_start import resolve_warm_start
 
 
 class PipelineResult(BaseModel):
@@ -47,6 +48,8 @@ def pipeline(params: PipelineParams) -> PipelineResult:
     check_mlflow_store(params.train.mlflow.tracking_uri, params.train.mlflow.experiment, params.prepare.work_dir)
     params = params.with_model(provide_base_model(params.prepare.model, params.prepare.work_dir))
     check_model(params.prepare.model, params.train.lora, params.train.head)
+    if params.train.warm_start:
+        params = params.with_warm_start(resolve_warm_start(params.train.warm_start, params.prepare.work_dir))
     prepared = prepare_data(params.prepare)
     baseline = train_baseline(
         prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir, params.prepare,

@@ -61,6 +61,10 @@ def print_prepare_result(result) -> None:
 def training_origin(outcome) -> str:
     """How the adapter came to be: from scratch, resumed from a checkpoint, or finished by an earlier run."""
     origin = f"resumed from {Path(outcome.resumed_from).name}" if outcome.resumed_from else "from scratch"
+    if getattr(outcome, "warm_start", None) and not outcome.resumed_from:
+        new = len(outcome.new_codes)
+        origin = f"warm start from {Path(outcome.warm_start).parent.name}; {new} new code{'s' if new != 1 else ''}"
+        origin += f" ({', '.join(outcome.new_codes[:10])})" if new else ""
     if getattr(outcome, "already_finished", False):
         return f"by an earlier launch ({origin}); already finished, nothing trained this time"
     return origin

@@ -94,3 +94,16 @@ def resolve_latest(value: str, work_dir: str | Path, find: Callable[..., Path | 
     if value.startswith(f"{LATEST}:") and value[len(LATEST) + 1 :]:
         return str(find(work_dir, value[len(LATEST) + 1 :]))
     return value
+
+
+def warm_start_folder(value: str, work_dir: str | Path) -> Path:
+    """The final/ folder of the run a warm start begins from: 'latest' (or 'latest:<name>') the newest finished
+    run under <work_dir>/runs, else a run folder or its final/; it must hold a whole finished run."""
+    folder = RunFolder.of(resolve_latest(value, work_dir, latest_run))
+    if is_store_url(folder.root):
+        raise ValueError(f"warm_start={value}: a run in a shared store is not supported yet; give a local run folder")
+    if not Path(folder.root).is_dir():
+        raise FileNotFoundError(f"warm_start={value}: {folder.root} is no run folder (runs/<name>)")
+    if missing := folder.missing_final_files():
+        raise ValueError(f"warm_start={value}: {folder.final} is not a finished run (missing {', '.join(missing)})")
+    return Path(folder.final)

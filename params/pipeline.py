@@ -1,7 +1,10 @@
 """`pipeline`'s parameters: prepare_data's and train_model's sections and the baseline's (the user's)."""
 
+from pathlib import Path
+
 from pydantic import Field
 
+from contracts.label_map import LABEL_MAP_FILE
 from params.base import FlowParams, target_accuracy_field
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
@@ -31,6 +34,16 @@ class PipelineParams(FlowParams):
             target_accuracy=self.target_accuracy,
             **self.train.model_dump(),
         )
+
+    def with_warm_start(self, final: str) -> "PipelineParams":
+        """Training starts from that run's final/ folder, and prepare keeps its codes at their label slots (unless
+        labels.label_map already names a map)."""
+        labels = self.prepare.labels
+        if labels.label_map is None:
+            labels = labels.model_copy(update={"label_map": str(Path(final) / LABEL_MAP_FILE)})
+        prepare = self.prepare.model_copy(update={"labels": labels})
+        train = self.train.model_copy(update={"warm_start": final})
+        return self.model_copy(update={"prepare": prepare, "train": train})
 
     def with_model(self, model: str) -> "PipelineParams":
         """The same parameters with the base model folder resolved (the bundled one when none was given)."""

@@ -25,6 +25,11 @@ class TrainOptions(Section):
     hostfile: str | None = Field(None, description="DeepSpeed hostfile for a multi-node run")
     deepspeed_config: ConfFile | None = Field("deepspeed_zero2.json", description="a file in conf/ or a path")
     resume_from: str | None = Field(None, description="none, 'latest' or a checkpoint folder")
+    warm_start: str | None = Field(
+        None,
+        description="start from a finished run's adapter and head: its folder, 'latest' or 'latest:<name>' (the "
+        "dataset's label map must keep that run's codes at their ids: labels.label_map=<run>/final/label_map.json)",
+    )
     retries: int = Field(1, ge=0, description="re-launches after a failure, each resuming from the latest checkpoint")
     max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")
     checkpoint_store: str | None = Field(

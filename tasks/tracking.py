@@ -100,7 +100,7 @@ def open_mlflow_run(
         )  # fmt: skip
         run_id = None
     if run_id is None:
-        tags = {"account_tax.run_dir": run.run_dir}
+        tags = {"account_tax.run_dir": run.run_dir} | warm_start_tags(run.config_path)
         run_id = again("creating the MLflow run", lambda: store.create_run(experiment_id, run.run_name, tags))
         id_file.write_text(run_id)
         flat = {k: str(v)[:500] for k, v in _flatten(params).items()}
@@ -185,6 +185,20 @@ def calibration_metrics(calibration: Calibration | None) -> dict[str, float]:
     if opinion := calibration.second_opinion:  # the model's own suspects beside the prepare-time K-fold's
         values |= {f"mispostings/{calibration.model}_{k}": float(v) for k, v in opinion.items()}
     return values
+
+
+def warm_start_tags(config_path: str) -> dict[str, str]:
+    """A warm-started run names the run it started from, and that run's MLflow run when it has one."""
+    from training.config import read_run_config
+
+    final = read_run_config(config_path).warm_start
+    if not final:
+        return {}
+    tags = {"account_tax.warm_start": final}
+    id_file = RunFolder.of(final).mlflow_run_id
+    if id_file.exists():
+        tags["account_tax.parent_run_id"] = id_file.read_text().strip()
+    return tags
 
 
 def misposting_metrics(dataset_path: str) -> dict[str, float]:

@@ -24,6 +24,7 @@ from ledger.work_store import on_store
 from monitor.metrics_sink import MetricsSink, read_events
 from monitor.mlflow_store import METRICS, MlflowRun, RegisteredModel, store_for
 from monitor.progress import ProgressArtifact
+from params.paths import warm_start_folder
 from params.train import TrainParams
 from tasks.evaluate import EvalReport
 from training.architecture import ModelConfigError
@@ -50,6 +51,8 @@ class TrainingOutcome(BaseModel):
     global_step: int
     resumed_from: str | None  # the checkpoint the last launch actually resumed from; None: it started from scratch
     already_finished: bool = False  # the run had reached max_steps before: nothing was trained this time
+    warm_start: str | None = None  # the finished run's final/ it started from; None: the base model
+    new_codes: list[str] = []  # with a warm start: the codes the parent run never knew
     metrics: dict[str, float]
     checkpoints: list[str]
     report: EvalReport | None = None  # per-class report of the test split, added by the flow
@@ -63,7 +66,8 @@ class TrainingFailed(RuntimeError):
 
 def default_run_name(params: TrainParams, dataset_fingerprint: str) -> str:
     sections = (params.lora, params.head, params.loss, params.trainer)
-    settings = json.dumps([s.model_dump() for s in sections], sort_keys=True)
+    parent = [params.warm_start] if params.warm_start else []  # a warm start is another run of the same data
+    settings = json.dumps([s.model_dump() for s in sections] + parent, sort_keys=True)
     return f"{Path(params.model).name}-{dataset_fingerprint[:8]}-{hashlib.sha256(settings.encode()).hexdigest()[:6]}"
 
 
@@ -131,6 +135,7 @@ def plan_run(params: TrainParams) -> PlannedRun:
         if params.deepspeed_config and params.launcher != "python"
         else None,
         resume_from=params.resume_from,
+        warm_start=str(warm_start_folder(params.warm_start, params.work_dir)) if params.warm_start else None,
         max_eval_samples=params.max_eval_samples,
         checkpoint_store=store,
         lora=params.lora,
@@ -189,6 +194,9 @@ class ProgressFollower:
             self.logger.info("head starts from a linear probe on the frozen model (valid: %s)", shown)
         elif event["event"] == "fatal":
             self.fatal = event.get("message")
+        elif event["event"] == "warm_start":
+            codes = event.get("new_codes") or []
+            self.logger.info("warm start from %s; %d new codes %s", event.get("parent"), len(codes), codes[:10])
         elif event["event"] in ("resume", "checkpoint", "saved") and (
             where := event.get("checkpoint") or event.get("path")
         ):
@@ -301,6 +309,13 @@ def resumed_checkpoint(progress_file: str | Path) -> str | None:
     return resumes[-1].get("checkpoint") if resumes else None
 
 
+def warm_codes(progress_file: str | Path) -> list[str]:
+    """The new codes the program reported when it loaded its parent run (its `warm_start` event)."""
+    events, _ = read_events(Path(progress_file), 0)
+    warm = [event for event, _ in events if event.get("event") == "warm_start"]
+    return list(warm[-1].get("new_codes", [])) if warm else []
+
+
 def outcome_of(config: RunConfig, last_metrics: dict, step: int, already_finished: bool = False) -> TrainingOutcome:
     test_file = config.final_dir / "test_metrics.json"
     test = json.loads(test_file.read_text()) if test_file.exists() else {}
@@ -312,6 +327,8 @@ def outcome_of(config: RunConfig, last_metrics: dict, step: int, already_finishe
         global_step=step,
         resumed_from=resumed_checkpoint(config.progress_file),
         already_finished=already_finished,
+        warm_start=config.warm_start,
+        new_codes=warm_codes(config.progress_file),
         metrics=metrics,
         checkpoints=[p.name for p in checkpoints],
     )

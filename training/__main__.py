@@ -71,6 +71,13 @@ def _logits(output):
     return output.predictions[0] if isinstance(output.predictions, tuple) else output.predictions
 
 
+def configuration_failed(progress, err: Exception) -> int:
+    """A setting that cannot work: said once in the progress file (the flow shows it) and the log, never retried."""
+    progress.write("fatal", kind="configuration", message=str(err))
+    LOGGER.error("%s", err)
+    return CONFIGURATION_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     start_watchdog()
@@ -92,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.model import HEAD_NAMES, load_base, plain_model, wrap_for_training
     from training.probe import init_head_from_probe, measure_head_input
     from training.trainer import WeightedTrainer, compute_metrics
+    from training.warm_start import load_parent, new_codes, parent_label_map
     from training.weights import compute_class_weights
 
     config = read_run_config(args.config)
@@ -120,14 +128,21 @@ def main(argv: list[str] | None = None) -> int:
         model, layout, new_modules = load_base(config, tokenizer)
         check_kernels(config, torch.cuda.is_available())
     except ModelConfigError as err:
-        progress.write("fatal", kind="configuration", message=str(err))
-        LOGGER.error("%s", err)
-        return CONFIGURATION_ERROR
+        return configuration_failed(progress, err)
 
     seed = config.trainer.seed
-    # head: from a linear probe on the frozen base (LP-FT); a resumed run has its trained head in the checkpoint
+    # warm start: the parent run's label slots must hold the same codes (its head rows score them)
+    warm = resume is None and config.warm_start is not None
+    if warm:
+        try:
+            added = new_codes(parent_label_map(config.warm_start), label_map)
+        except ModelConfigError as err:
+            return configuration_failed(progress, err)
+        LOGGER.info("warm start from %s; %d new codes: %s", config.warm_start, len(added), ", ".join(added[:10]))
+    # head: from a linear probe on the frozen base (LP-FT), or the parent's when warm; a resumed run has its
+    # trained head in the checkpoint
     probe = None
-    if config.head.init == "probe" and resume is None:
+    if config.head.init == "probe" and resume is None and not warm:
         splits = {"train": dataset["train"], "valid": evaluation, "test": dataset.get("test")}
         probe, probe_test = init_head_from_probe(model, splits, collator, config.head, weights, seed)
         progress.write("probe", step=0, metrics={f"probe/{k}": v for k, v in probe.get("valid", {}).items()})
@@ -144,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         config.folder.head_lr.write_text(json.dumps(head_lr))
     LOGGER.info("head learning rate: x%.3g of the trainer's (feature RMS %s)", head_lr["lr_multiplier"], rms)
     model = wrap_for_training(model, config, layout, new_modules)
+    if warm:
+        try:
+            LOGGER.info("warm start: %d adapter and head tensors loaded", load_parent(model, config.warm_start))
+        except ModelConfigError as err:
+            return configuration_failed(progress, err)
+        progress.write("warm_start", parent=config.warm_start, new_codes=added)
 
     # trainer
     callbacks = [ProgressCallback(progress)]

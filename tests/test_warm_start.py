@@ -1,0 +1,113 @@
+"""Warm start (training/warm_start.py, params/paths.py: warm_start_folder, the training program, the pipeline's
+label map): a run begins from a finished run's adapter and head, its codes kept at their slots."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from contracts.label_map import LabelMap, LabelSlot
+from params.paths import warm_start_folder
+from training.architecture import ModelConfigError
+from training.warm_start import new_codes
+
+SLOTS = 6
+
+
+def label_map(codes: dict[str, int], slots: int = SLOTS) -> LabelMap:
+    return LabelMap(num_slots=slots, dummy_prefix="__unused_",
+                    labels=[LabelSlot(id=i, code=c, name=c) for c, i in codes.items()])  # fmt: skip
+
+
+def test_new_codes_are_the_childs_codes_the_parent_never_knew():
+    # given a parent with two codes and a child that keeps them and adds one
+    parent, child = label_map({"811": 0, "830": 1}), label_map({"811": 0, "830": 1, "826": 2})
+    # then the added code is named
+    assert new_codes(parent, child) == ["826"]
+
+
+def test_a_parent_code_at_another_slot_is_an_error_naming_the_fix():
+    # given a child prepared without the parent's label map (830 moved)
+    parent, child = label_map({"811": 0, "830": 1}), label_map({"811": 0, "826": 1, "830": 2})
+    # then the warm start stops, saying how to prepare
+    with pytest.raises(ModelConfigError, match="labels.label_map="):
+        new_codes(parent, child)
+
+
+def test_another_head_size_is_an_error():
+    with pytest.raises(ModelConfigError, match="labels.num_slots"):
+        new_codes(label_map({"811": 0}), label_map({"811": 0}, slots=8))
+
+
+def finished_run(root: Path, name: str) -> Path:
+    """A run folder whose final/ holds every file a finished LoRA run has (empty stand-ins)."""
+    from contracts.run_folder import FINAL_FILES, RunFolder
+
+    folder = RunFolder(root=str(root / "runs" / name))
+    folder.final.mkdir(parents=True)
+    for file in FINAL_FILES:
+        (folder.final / file).parent.mkdir(parents=True, exist_ok=True)
+        (folder.final / file).write_text("{}")
+    return Path(folder.root)
+
+
+def test_warm_start_folder_takes_a_run_its_final_or_latest(tmp_path):
+    # given a finished run
+    run = finished_run(tmp_path, "parent")
+    # when named by its folder, its final/ or 'latest', then its final/ folder
+    for value in (str(run), str(run / "final"), "latest"):
+        assert warm_start_folder(value, tmp_path) == run / "final"
+
+
+def test_warm_start_folder_refuses_an_unfinished_run(tmp_path):
+    # given a run whose final/ misses files, then an error says what is missing
+    run = finished_run(tmp_path, "crashed")
+    next((run / "final").iterdir()).unlink()
+    with pytest.raises(ValueError, match="not a finished run"):
+        warm_start_folder(str(run), tmp_path)
+    with pytest.raises(FileNotFoundError, match="no run folder"):
+        warm_start_folder(str(tmp_path / "runs" / "nothing"), tmp_path)
+
+
+# ---- through the flows: a parent run, then a warm start on a month with a new code ------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_warm_start_loads_the_parents_adapter_and_keeps_its_slots(tmp_path):
+    from safetensors.torch import load_file
+
+    from flows.prepare import prepare_data
+    from flows.train import train_model
+    from params.prepare import PrepareParams
+    from params.train import TrainParams
+    from synth.ledger import make_ledger, write_ledger
+    from synth.tiny_model import make_tiny_model
+
+    # given a parent run on a history, and a new month where 20 lines carry a code the history never used
+    model = str(make_tiny_model(tmp_path / "tiny"))
+    history = write_ledger(make_ledger(900, 12, seed=3), str(tmp_path / "history.csv"))
+    month = make_ledger(300, 12, seed=3)
+    month.loc[month.index[:20], ["계정코드", "계정과목"]] = ["826", "도서인쇄비"]
+    month = write_ledger(month, str(tmp_path / "month.csv"))
+    settings = {"max_steps": 6, "eval_steps": 6, "save_steps": 6, "logging_steps": 2,
+                "per_device_train_batch_size": 16}  # fmt: skip
+    first = prepare_data(PrepareParams(input=history, work_dir=str(tmp_path), model=model))
+    parent = train_model(TrainParams(dataset=str(Path(first.dataset.path).parent), model=model,
+                                     work_dir=str(tmp_path), run_name="parent", max_eval_samples=40,
+                                     trainer={**settings, "learning_rate": 1e-3}))  # fmt: skip
+    parent_map = Path(parent.final_dir) / "label_map.json"
+    # when the month is prepared with the parent's label map and trained from the parent at learning rate 0
+    second = prepare_data(PrepareParams(input=month, work_dir=str(tmp_path), model=model,
+                                        labels={"label_map": str(parent_map)}))  # fmt: skip
+    child = train_model(TrainParams(dataset=str(Path(second.dataset.path).parent), model=model,
+                                    work_dir=str(tmp_path), run_name="child", max_eval_samples=40,
+                                    warm_start="latest:parent", trainer={**settings, "learning_rate": 0.0}))  # fmt: skip
+    # then the child names its parent and the new code, and the parent's codes kept their slots
+    assert child.warm_start == parent.final_dir and child.new_codes == ["826"]
+    kept = LabelMap.read(Path(child.final_dir) / "label_map.json").code_to_id()
+    assert all(kept[c] == i for c, i in LabelMap.read(parent_map).code_to_id().items())
+    # and, nothing learned at rate 0, its adapter and head are the parent's, tensor for tensor
+    before, after = (load_file(str(Path(o.final_dir) / "adapter_model.safetensors")) for o in (parent, child))
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
