@@ -102,7 +102,8 @@ def test_a_warm_start_loads_the_parents_adapter_and_keeps_its_slots(tmp_path):
                                         labels={"label_map": str(parent_map)}))  # fmt: skip
     child = train_model(TrainParams(dataset=str(Path(second.dataset.path).parent), model=model,
                                     work_dir=str(tmp_path), run_name="child", max_eval_samples=40,
-                                    warm_start="latest:parent", trainer={**settings, "learning_rate": 0.0}))  # fmt: skip
+                                    warm_start="latest:parent",
+                                    trainer={**settings, "learning_rate": 0.0}))  # fmt: skip
     # then the child names its parent and the new code, and the parent's codes kept their slots
     assert child.warm_start == parent.final_dir and child.new_codes == ["826"]
     kept = LabelMap.read(Path(child.final_dir) / "label_map.json").code_to_id()
