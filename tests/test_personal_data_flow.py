@@ -91,4 +91,4 @@ def test_no_raw_personal_value_leaves_the_ledger_through_prepare_train_and_predi
     original = set(month["적요"])
     assert set(table["적요"]) <= original
     generated = [c for c in table.columns if c not in month.columns]
-    assert generated and text_leaks(table[generated].astype(str).agg(" ".join, axis=1).tolist(), raw) == []
+    assert generated and text_leaks(table[generated].fillna("").astype(str).agg(" ".join, axis=1).tolist(), raw) == []
