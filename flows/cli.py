@@ -12,7 +12,7 @@ from pathlib import Path
 from flows.errors import hint_for
 from synth.export_styles import STYLES
 
-FLOW_COMMANDS = ("prepare", "train", "pipeline", "baseline", "predict", "demo")
+FLOW_COMMANDS = ("prepare", "train", "pipeline", "baseline", "predict", "monthly", "demo")
 DEMO_WORK_DIR = "data/demo"
 
 
@@ -97,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tracking-uri", help="MLflow store of a models:/ URI (default <work-dir>/mlflow.db)")
     _add_refresh(predict)
 
+    month = sub.add_parser("monthly", help="the monthly cycle: reviewed file -> challenger -> champion -> new month")
+    month.add_argument("--reviewed", required=True, help="last month's prediction file, 확정 계정코드 filled")
+    month.add_argument("--new-month", required=True, help="this month's ledger to code")
+    month.add_argument("--out", help="prediction file (default <work-dir>/predictions/<new month>.xlsx)")
+    month.add_argument(
+        "--champion", help="registry alias to start from and to beat (default models:/account-tax@champion)"
+    )
+    month.add_argument("--model", help="base model folder; default: the bundled all-MiniLM-L6-v2")
+    month.add_argument("--work-dir")
+    _add_param_options(month)
+
     demo = sub.add_parser("demo", help="synthetic ledger + bundled real model -> pipeline -> predict a second ledger")
     demo.add_argument("--rows", type=int, default=20_000)
     demo.add_argument("--work-dir", default=DEMO_WORK_DIR)
@@ -109,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-WARM_START_HELP = "start from a finished run's adapter and head: runs/<name> or 'latest'"
+WARM_START_HELP = "start from a finished run's adapter and head: runs/<name>, 'latest' or models:/account-tax@champion"
 CORRECTIONS_HELP = "the suspected mis-postings file (xlsx or csv), 확정 계정코드 filled: its codes replace the ledger's"
 
 
@@ -198,7 +209,7 @@ def run_pipeline(args: argparse.Namespace) -> None:
     result = pipeline(params)
     print_prepare_result(result.prepared)
     print_training(result.training, tracking_uri(params.train.mlflow.tracking_uri, params.prepare.work_dir))
-    print_side_by_side([result.baseline, result.probe, result.llm], result.choice)
+    print_side_by_side([result.baseline, result.probe, result.llm], result.choice, result.promotion)
 
 
 def run_demo(args: argparse.Namespace) -> None:
@@ -209,7 +220,8 @@ def run_demo(args: argparse.Namespace) -> None:
     result = demo(work_dir=args.work_dir, rows=args.rows, refresh_cache=args.refresh_cache)
     print_prepare_result(result.pipeline.prepared)
     print_training(result.pipeline.training, tracking_uri(None, args.work_dir))
-    print_side_by_side([result.pipeline.baseline, result.pipeline.probe, result.pipeline.llm], result.pipeline.choice)
+    pipeline = result.pipeline
+    print_side_by_side([pipeline.baseline, pipeline.probe, pipeline.llm], pipeline.choice, pipeline.promotion)
     print_prediction(result.prediction)
     print(f"\nledger       {Path(args.work_dir) / 'ledger.csv'}")
     print("next         account-tax pipeline --input YOUR_LEDGER.xlsx [--model /path/to/Qwen3-or-BERT]   (README.md)")
@@ -238,6 +250,24 @@ def run_predict(args: argparse.Namespace) -> None:
     print_prediction(predict_ledger(load_params(PredictParams, None, _overrides(args, *options))))
 
 
+def run_monthly(args: argparse.Namespace) -> None:
+    from flows.monthly import monthly_cycle
+    from flows.summaries import print_prediction, print_prepare_result, print_side_by_side, print_training
+    from params.loading import load_params
+    from params.monthly import MonthlyParams
+    from tasks.tracking import tracking_uri
+
+    options = ("reviewed", "new_month", "out", "champion", "model", "work_dir")
+    params = load_params(MonthlyParams, args.config, _overrides(args, *options))
+    result = monthly_cycle(params)
+    trained = result.pipeline
+    print(f"\nstarted from {result.parent or 'scratch (no LLM champion yet)'}")
+    print_prepare_result(trained.prepared)
+    print_training(trained.training, tracking_uri(params.train.mlflow.tracking_uri, params.work_dir))
+    print_side_by_side([trained.baseline, trained.probe, trained.llm], trained.choice, trained.promotion)
+    print_prediction(result.prediction)
+
+
 def run_make_tiny_model(args: argparse.Namespace) -> None:
     from synth.tiny_model import make_tiny_model
 
@@ -251,6 +281,7 @@ COMMANDS = {
     "pipeline": run_pipeline,
     "baseline": run_baseline,
     "predict": run_predict,
+    "monthly": run_monthly,
     "demo": run_demo,
     "make-tiny-model": run_make_tiny_model,
 }

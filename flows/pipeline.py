@@ -19,6 +19,7 @@ from tasks.baseline import train_baseline
 from tasks.calibrate import choose_deployment
 from tasks.evaluate import EvalReport, publish_eval_report
 from tasks.preflight import check_model, check_output_folders, provide_base_model
+from tasks.promotion import Promotion, compare_with_champion
 from tasks.remote_training import cancel_training_runs, train_on_pool
 from tasks.tracking import check_mlflow_store
 from tasks.train import TrainingOutcome
@@ -32,6 +33,7 @@ class PipelineResult(BaseModel):
     baseline: EvalReport
     probe: EvalReport | None = None  # the linear probe the LLM's head started from
     choice: ModelChoice | None = None  # LLM or baseline: which to deploy, and why
+    promotion: Promotion | None = None  # that model against the registry's champion: which holds the alias now
 
 
 @flow(
@@ -49,7 +51,9 @@ def pipeline(params: PipelineParams) -> PipelineResult:
     params = params.with_model(provide_base_model(params.prepare.model, params.prepare.work_dir))
     check_model(params.prepare.model, params.train.lora, params.train.head)
     if params.train.warm_start:
-        params = params.with_warm_start(resolve_warm_start(params.train.warm_start, params.prepare.work_dir))
+        params = params.with_warm_start(
+            resolve_warm_start(params.train.warm_start, params.train.mlflow.tracking_uri, params.prepare.work_dir)
+        )
     prepared = prepare_data(params.prepare)
     baseline = train_baseline(
         prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir, params.prepare,
@@ -62,7 +66,13 @@ def pipeline(params: PipelineParams) -> PipelineResult:
         training = train_model(training_params)
     choice = choose_deployment([training.report, baseline], params.target_accuracy)
     publish_eval_report([r for r in (baseline, training.probe_report, training.report) if r is not None], choice)
+    promotion = None
+    if choice is not None and params.promotion.enabled:
+        promotion = compare_with_champion(
+            choice.model_dir, training_params.dataset, params.promotion, params.train.mlflow.tracking_uri,
+            params.train.mlflow.experiment, params.prepare.work_dir, params.target_accuracy,
+        )  # fmt: skip
     return PipelineResult(
         prepared=prepared, training=training, llm=training.report, baseline=baseline, probe=training.probe_report,
-        choice=choice,
+        choice=choice, promotion=promotion,
     )  # fmt: skip

@@ -58,13 +58,22 @@ def print_prepare_result(result) -> None:
     print(f"dataset      {dataset.path}")
 
 
+def parent_name(final: str) -> str:
+    """A warm start's parent: the registered version it was downloaded from, else its run's name."""
+    from monitor.registry import registered_mark
+
+    mark = registered_mark(final)
+    return mark["uri"] if mark else Path(final).parent.name
+
+
 def training_origin(outcome) -> str:
     """How the adapter came to be: from scratch, resumed from a checkpoint, or finished by an earlier run."""
     origin = f"resumed from {Path(outcome.resumed_from).name}" if outcome.resumed_from else "from scratch"
     if getattr(outcome, "warm_start", None) and not outcome.resumed_from:
         new = len(outcome.new_codes)
-        origin = f"warm start from {Path(outcome.warm_start).parent.name}; {new} new code{'s' if new != 1 else ''}"
+        origin = f"warm start from {parent_name(outcome.warm_start)}; {new} new code{'s' if new != 1 else ''}"
         origin += f" ({', '.join(outcome.new_codes[:10])})" if new else ""
+        origin += f"; {outcome.replayed:,} earlier lines replayed" if getattr(outcome, "replayed", 0) else ""
     if getattr(outcome, "already_finished", False):
         return f"by an earlier launch ({origin}); already finished, nothing trained this time"
     return origin
@@ -108,8 +117,9 @@ def print_prefect_ui() -> None:
     print(f"Prefect UI   none: this command's temporary Prefect server is gone; to keep runs: {keep}")
 
 
-def print_side_by_side(reports, choice=None) -> None:
-    """Baseline and LLM metrics in columns, each calibrated model's auto / review figures, the model to deploy."""
+def print_side_by_side(reports, choice=None, promotion=None) -> None:
+    """Baseline and LLM metrics in columns, each calibrated model's auto / review figures, the model to deploy and
+    whether it took the champion alias."""
     from tasks.calibrate import describe
     from tasks.evaluate import metrics_markdown
 
@@ -122,6 +132,11 @@ def print_side_by_side(reports, choice=None) -> None:
     if choice is not None:
         print(f"deploy       {choice.reason}")
         print(f"             account-tax predict --model {choice.model_dir} --input NEXT.xlsx --out predictions.xlsx")
+    if promotion is not None:
+        holder = promotion.challenger if promotion.moved else promotion.champion
+        where = f"models:/{holder.name}@{promotion.alias} = {holder.uri}" if holder else "no champion"
+        print(f"champion     {'promoted' if promotion.moved else 'stays'}: {where}")
+        print(f"             {promotion.verdict.reason} ({promotion.verdict.lines:,} lines of the test split)")
 
 
 def print_prediction(summary) -> None:

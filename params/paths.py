@@ -107,3 +107,20 @@ def warm_start_folder(value: str, work_dir: str | Path) -> Path:
     if missing := folder.missing_final_files():
         raise ValueError(f"warm_start={value}: {folder.final} is not a finished run (missing {', '.join(missing)})")
     return Path(folder.final)
+
+
+def warm_start_final(value: str, tracking: str | None, work_dir: str) -> Path:
+    """warm_start_folder, and for models:/NAME/VERSION or models:/NAME@ALIAS the registered version's trained model
+    folder (downloaded under <work_dir>/models/registry/, the alias pinned to the version it names now)."""
+    if not value.startswith("models:/"):
+        return warm_start_folder(value, work_dir)
+    from contracts.baseline_folder import BaselineFolder
+    from monitor.registry import download_registered, tracking_uri
+
+    folder = download_registered(value, tracking_uri(tracking, work_dir), work_dir)
+    if BaselineFolder.holds_baseline(folder):
+        raise ValueError(
+            f"warm_start={value}: that version is a TF-IDF baseline ({folder}), which has no adapter to start an LLM "
+            "from; give an LLM run (a run folder, 'latest' or another models:/ version)"
+        )
+    return warm_start_folder(str(folder), work_dir)

@@ -8,6 +8,7 @@ from contracts.label_map import LABEL_MAP_FILE
 from params.base import FlowParams, target_accuracy_field
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
+from params.promotion import PromotionParams
 from params.train import TrainOptions, TrainParams
 
 
@@ -19,6 +20,7 @@ class PipelineParams(FlowParams):
     train: TrainOptions = TrainOptions()
     baseline: BaselineParams = BaselineParams()
     target_accuracy: float = target_accuracy_field()  # the same for the LLM and the baseline: they are compared
+    promotion: PromotionParams = PromotionParams()  # the chosen model against the registry's champion
     train_deployment: str | None = Field(
         None,
         description="train through this deployment on its own pool (e.g. train_model/train-model on the gpu pool; "

@@ -27,8 +27,16 @@ class TrainOptions(Section):
     resume_from: str | None = Field(None, description="none, 'latest' or a checkpoint folder")
     warm_start: str | None = Field(
         None,
-        description="start from a finished run's adapter and head: its folder, 'latest' or 'latest:<name>' (the "
+        description="start from a finished run's adapter and head: its folder, 'latest', 'latest:<name>' or a "
+        "registered version (models:/account-tax@champion, models:/account-tax/3) (the "
         "dataset's label map must keep that run's codes at their ids: labels.label_map=<run>/final/label_map.json)",
+    )
+    replay: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="with a warm start: the share of the parent run's train lines trained on again beside the new "
+        "data (0: the new data only), so the months before are not forgotten",
     )
     retries: int = Field(1, ge=0, description="re-launches after a failure, each resuming from the latest checkpoint")
     max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")

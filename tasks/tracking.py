@@ -15,26 +15,20 @@ from prefect.logging import get_run_logger
 from contracts.calibration import Calibration
 from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from contracts.run_folder import RunFolder
-from ledger import work_store
 from ledger.work_store import on_store
 from monitor.metrics_sink import CLOSE_DELAYS, MetricsSink
 from monitor.mlflow_store import QUICK, STEADY, MlflowRun, RegisteredModel, TrackingUnavailable, retrying, store_for
+from monitor.registry import download_registered, registered_mark, tracking_uri
 from tasks.train import PlannedRun
 
 __all__ = [
     "MlflowRun", "check_mlflow_store", "close_mlflow_run", "fail_mlflow_run", "fetch_registered_model",
-    "open_mlflow_run",
+    "open_mlflow_run", "tracking_uri",
 ]  # fmt: skip
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI opens it as model training
 
 SETUP_DELAYS = (2.0, 5.0)  # a blip while opening the run; a dead server already failed the reachability check
 FAIL_DELAYS = (2.0,)  # the flow is failing already: a short try, then a warning
-
-
-def tracking_uri(uri: str | None, work_dir: str) -> str:
-    """The given URI, or a local sqlite store in the work dir (this host's copy of it, for a store URL)."""
-    local = work_store.local_path(work_dir) if work_store.is_store_url(work_dir) else Path(work_dir)
-    return uri or f"sqlite:///{local.resolve() / 'mlflow.db'}"
 
 
 def reach_store(uri: str, experiment: str):
@@ -68,6 +62,12 @@ def reopened(run_id: str, store, again) -> bool:
     return True
 
 
+def create_experiment(store, uri: str, experiment: str, work_dir: str, again) -> str:
+    """A new experiment, its artifacts beside a local sqlite store."""
+    local = (Path(work_dir).resolve() / "mlartifacts").as_uri() if uri.startswith("sqlite") else None
+    return again("creating the MLflow experiment", lambda: store.create_experiment(experiment, local))
+
+
 @task(retries=2, retry_delay_seconds=5)
 @on_store
 def open_mlflow_run(
@@ -82,13 +82,7 @@ def open_mlflow_run(
     def again(what, call):
         return retrying(what, call, SETUP_DELAYS, logger)
 
-    experiment_id = found or again(
-        "creating the MLflow experiment",
-        lambda: store.create_experiment(
-            experiment,
-            (Path(run.work_dir).resolve() / "mlartifacts").as_uri() if uri.startswith("sqlite") else None,
-        ),
-    )
+    experiment_id = found or create_experiment(store, uri, experiment, run.work_dir, again)
     again("marking the experiment as model training", lambda: store.set_experiment_tag(experiment_id, *EXPERIMENT_KIND))
     id_file = RunFolder(root=run.run_dir).mlflow_run_id
     run_id = id_file.read_text().strip() if run.resuming and id_file.exists() else None
@@ -195,6 +189,8 @@ def warm_start_tags(config_path: str) -> dict[str, str]:
     if not final:
         return {}
     tags = {"account_tax.warm_start": final}
+    if mark := registered_mark(final):  # a registered version: the link to the parent model version
+        return tags | {"account_tax.parent_model": mark["uri"], "account_tax.parent_run_id": str(mark["run_id"])}
     id_file = RunFolder.of(final).mlflow_run_id
     if id_file.exists():
         tags["account_tax.parent_run_id"] = id_file.read_text().strip()
@@ -227,44 +223,11 @@ def dataset_entity(dataset_path: str) -> dict:
     }
 
 
-def registered_source(uri: str, store_uri: str) -> str:
-    """models:/NAME/VERSION or models:/NAME@ALIAS -> where that version's files are (asked of this store: MLflow's
-    own models:/ resolution would ask the process-wide default registry instead)."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
-    spec = uri.removeprefix("models:/").strip("/")
-    if "@" in spec:
-        name, alias = spec.split("@", 1)
-        return client.get_model_version_by_alias(name, alias).source
-    name, _, version = spec.rpartition("/")
-    if not name or not version.isdigit():
-        raise ValueError(f"{uri}: expected models:/NAME/VERSION or models:/NAME@ALIAS")
-    return client.get_model_version_download_uri(name, version)
-
-
 @task(retries=1, retry_delay_seconds=5)
 @on_store
 def fetch_registered_model(uri: str, tracking: str | None, work_dir: str) -> str:
-    """models:/NAME/VERSION -> the trained model folder, downloaded under <work_dir>/models/registry/."""
-    from mlflow.artifacts import download_artifacts
-    from mlflow.exceptions import MlflowException
-
-    from scoring.mlflow_model import model_folder_of
-
-    store_uri = tracking_uri(tracking, work_dir)
-    try:
-        source = registered_source(uri, store_uri)
-    except MlflowException as err:
-        raise ValueError(f"{uri}: not found in the MLflow registry at {store_uri} ({err.message})") from err
-    name_version = uri.removeprefix("models:/").strip("/").replace("/", "-").replace("@", "-")
-    target = Path(work_dir).resolve() / "models" / "registry" / name_version
-    target.mkdir(parents=True, exist_ok=True)
-    local = download_artifacts(artifact_uri=source, dst_path=str(target), tracking_uri=store_uri)
-    folder = model_folder_of(local)
-    if not folder.is_dir():
-        raise ValueError(f"{uri}: the registered model has no artifacts/final/ folder: not an account-tax model")
-    return str(folder)
+    """models:/NAME/VERSION or models:/NAME@ALIAS -> the trained model folder, under <work_dir>/models/registry/."""
+    return str(download_registered(uri, tracking_uri(tracking, work_dir), work_dir))
 
 
 def fail_mlflow_run(run_dir: str, uri: str | None, work_dir: str, logger=None) -> bool:

@@ -24,7 +24,7 @@ from ledger.work_store import on_store
 from monitor.metrics_sink import MetricsSink, read_events
 from monitor.mlflow_store import METRICS, MlflowRun, RegisteredModel, store_for
 from monitor.progress import ProgressArtifact
-from params.paths import warm_start_folder
+from params.paths import warm_start_final
 from params.train import TrainParams
 from tasks.evaluate import EvalReport
 from training.architecture import ModelConfigError
@@ -53,6 +53,7 @@ class TrainingOutcome(BaseModel):
     already_finished: bool = False  # the run had reached max_steps before: nothing was trained this time
     warm_start: str | None = None  # the finished run's final/ it started from; None: the base model
     new_codes: list[str] = []  # with a warm start: the codes the parent run never knew
+    replayed: int = 0  # with a warm start and replay: the parent's train lines trained on again
     metrics: dict[str, float]
     checkpoints: list[str]
     report: EvalReport | None = None  # per-class report of the test split, added by the flow
@@ -135,7 +136,10 @@ def plan_run(params: TrainParams) -> PlannedRun:
         if params.deepspeed_config and params.launcher != "python"
         else None,
         resume_from=params.resume_from,
-        warm_start=str(warm_start_folder(params.warm_start, params.work_dir)) if params.warm_start else None,
+        warm_start=str(warm_start_final(params.warm_start, params.mlflow.tracking_uri, params.work_dir))
+        if params.warm_start
+        else None,
+        replay=params.replay,
         max_eval_samples=params.max_eval_samples,
         checkpoint_store=store,
         lora=params.lora,
@@ -309,11 +313,11 @@ def resumed_checkpoint(progress_file: str | Path) -> str | None:
     return resumes[-1].get("checkpoint") if resumes else None
 
 
-def warm_codes(progress_file: str | Path) -> list[str]:
-    """The new codes the program reported when it loaded its parent run (its `warm_start` event)."""
+def warm_event(progress_file: str | Path) -> dict:
+    """What the program reported when it loaded its parent run (its `warm_start` event: new codes, lines replayed)."""
     events, _ = read_events(Path(progress_file), 0)
     warm = [event for event, _ in events if event.get("event") == "warm_start"]
-    return list(warm[-1].get("new_codes", [])) if warm else []
+    return warm[-1] if warm else {}
 
 
 def outcome_of(config: RunConfig, last_metrics: dict, step: int, already_finished: bool = False) -> TrainingOutcome:
@@ -321,6 +325,7 @@ def outcome_of(config: RunConfig, last_metrics: dict, step: int, already_finishe
     test = json.loads(test_file.read_text()) if test_file.exists() else {}
     checkpoints = list_checkpoints(config.checkpoint_dir)
     metrics = {k: float(v) for k, v in {**last_metrics, **test}.items() if isinstance(v, int | float)}
+    warm = warm_event(config.progress_file)
     return TrainingOutcome(
         run_dir=config.output_dir,
         final_dir=str(config.final_dir),
@@ -328,7 +333,8 @@ def outcome_of(config: RunConfig, last_metrics: dict, step: int, already_finishe
         resumed_from=resumed_checkpoint(config.progress_file),
         already_finished=already_finished,
         warm_start=config.warm_start,
-        new_codes=warm_codes(config.progress_file),
+        new_codes=list(warm.get("new_codes", [])),
+        replayed=int(warm.get("replayed", 0)),
         metrics=metrics,
         checkpoints=[p.name for p in checkpoints],
     )

@@ -21,7 +21,7 @@ from training.bundled_model import BUNDLED
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
-PATH_KEYS = {"input", "model", "dataset"}  # parameters naming something that must exist before the flow runs
+PATH_KEYS = {"input", "model", "dataset", "reviewed", "new_month"}  # parameters naming something that must exist before the flow runs
 # What a deployment whose defaults say 'latest' answers when the demo has not been run (nothing to resolve).
 REFUSALS = {
     "train-model": r"no tokenized dataset under data/demo/datasets: run prepare-data .* set params\.dataset",
@@ -55,7 +55,7 @@ def finished_run(folder: Path, mtime_ns: int | None = None) -> Path:
 def demo_outputs(root: Path) -> Path:
     """A folder laid out like `make run`'s data/demo (empty files: only their existence is checked)."""
     demo = root / "data" / "demo"
-    for name in ("ledger.csv", "next_month.csv"):
+    for name in ("ledger.csv", "next_month.csv", "predictions.xlsx"):
         touch(demo / name)
     touch(demo / "datasets" / "tokenized-demo" / MANIFEST_FILE)
     finished_run(demo / "runs" / "all-MiniLM-L6-v2-demo")
@@ -84,8 +84,17 @@ def deployment(request) -> dict:
     return request.param
 
 
-def test_prefect_yaml_has_the_four_deployments():
-    assert [d["name"] for d in DEPLOYMENTS] == ["prepare-data", "train-model", "pipeline", "predict-ledger"]
+def test_prefect_yaml_has_the_five_deployments():
+    names = ["prepare-data", "train-model", "pipeline", "predict-ledger", "monthly-cycle"]
+    assert [d["name"] for d in DEPLOYMENTS] == names
+
+
+def test_the_monthly_cycle_is_scheduled_monthly_and_paused():
+    # given the monthly deployment / then it runs once a month on a cron schedule that waits to be switched on
+    monthly = next(d for d in DEPLOYMENTS if d["name"] == "monthly-cycle")
+    (schedule,) = monthly["schedules"]
+    assert schedule["cron"].split()[2:] == ["5", "*", "*"] and schedule["active"] is False
+    assert monthly["parameters"]["params"]["champion"] == "models:/account-tax@champion"
 
 
 def test_defaults_run_on_the_demo_outputs(deployment, tmp_path, monkeypatch):

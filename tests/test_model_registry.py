@@ -44,8 +44,8 @@ def test_the_run_is_registered_and_loads_back_predicting_as_the_run_folder(train
     import mlflow.pyfunc
     from mlflow.artifacts import download_artifacts
 
+    from monitor.registry import registered_source
     from scoring.predictor import Predictor
-    from tasks.tracking import registered_source
 
     # given the run, registered under the experiment's name in the run's sqlite store
     outcome, store = trained["outcome"], f"sqlite:///{Path(trained['work']).resolve() / 'mlflow.db'}"

@@ -75,7 +75,12 @@ def test_warm_start_folder_refuses_an_unfinished_run(tmp_path):
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_warm_start_loads_the_parents_adapter_and_keeps_its_slots(tmp_path):
+    from mlflow import MlflowClient
     from safetensors.torch import load_file
+
+    from contracts.run_folder import RunFolder
+    from flows.summaries import training_origin
+    from monitor.registry import move_alias, registered_mark, tracking_uri
 
     from flows.prepare import prepare_data
     from flows.train import train_model
@@ -97,15 +102,22 @@ def test_a_warm_start_loads_the_parents_adapter_and_keeps_its_slots(tmp_path):
                                      work_dir=str(tmp_path), run_name="parent", max_eval_samples=40,
                                      trainer={**settings, "learning_rate": 1e-3}))  # fmt: skip
     parent_map = Path(parent.final_dir) / "label_map.json"
-    # when the month is prepared with the parent's label map and trained from the parent at learning rate 0
+    # and the parent's registered version holds the champion alias
+    store = tracking_uri(None, str(tmp_path))
+    move_alias(store, parent.registered, "champion", {})
+    # when the month is prepared with the parent's label map and trained from the champion at learning rate 0
     second = prepare_data(PrepareParams(input=month, work_dir=str(tmp_path), model=model,
                                         labels={"label_map": str(parent_map)}))  # fmt: skip
     child = train_model(TrainParams(dataset=str(Path(second.dataset.path).parent), model=model,
                                     work_dir=str(tmp_path), run_name="child", max_eval_samples=40,
-                                    warm_start="latest:parent",
+                                    warm_start="models:/account-tax@champion",
                                     trainer={**settings, "learning_rate": 0.0}))  # fmt: skip
-    # then the child names its parent and the new code, and the parent's codes kept their slots
-    assert child.warm_start == parent.final_dir and child.new_codes == ["826"]
+    # then the child names its parent version and the new code, and the parent's codes kept their slots
+    assert registered_mark(child.warm_start)["uri"] == parent.registered.uri and child.new_codes == ["826"]
+    tags = MlflowClient(store).get_run(RunFolder.of(child.final_dir).mlflow_run_id.read_text().strip()).data.tags
+    assert tags["account_tax.parent_model"] == parent.registered.uri
+    assert tags["account_tax.parent_run_id"] == RunFolder.of(parent.final_dir).mlflow_run_id.read_text().strip()
+    assert f"warm start from {parent.registered.uri}; 1 new code (826)" in training_origin(child)
     kept = LabelMap.read(Path(child.final_dir) / "label_map.json").code_to_id()
     assert all(kept[c] == i for c, i in LabelMap.read(parent_map).code_to_id().items())
     # and, nothing learned at rate 0, its adapter and head are the parent's, tensor for tensor

@@ -99,14 +99,24 @@ def main(argv: list[str] | None = None) -> int:
     from training.model import HEAD_NAMES, load_base, plain_model, wrap_for_training
     from training.probe import init_head_from_probe, measure_head_input
     from training.trainer import WeightedTrainer, compute_metrics
-    from training.warm_start import load_parent, new_codes, parent_label_map
+    from training.warm_start import load_parent, new_codes, parent_label_map, with_replay
     from training.weights import compute_class_weights
 
     config = read_run_config(args.config)
     progress = ProgressFile(config.progress_file)
 
     # data: the tokenized DatasetDict the flow built; the text column is dropped by the Trainer
-    dataset = load_from_disk(config.dataset_path)
+    dataset, replayed = load_from_disk(config.dataset_path), 0
+    if config.warm_start and config.replay > 0:  # the months before, so the new one does not make them forgotten
+        try:
+            dataset["train"], replayed = with_replay(
+                dataset["train"], config.warm_start, config.replay, config.trainer.seed
+            )
+        except ModelConfigError as err:
+            return configuration_failed(progress, err)
+        LOGGER.info(
+            "replay: %d lines of the parent's train split beside the new %d", replayed, len(dataset["train"]) - replayed
+        )
     evaluation = dataset.get("valid", None)
     if evaluation is not None and config.max_eval_samples:
         evaluation = evaluation.select(range(min(config.max_eval_samples, len(evaluation))))
@@ -164,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             LOGGER.info("warm start: %d adapter and head tensors loaded", load_parent(model, config.warm_start))
         except ModelConfigError as err:
             return configuration_failed(progress, err)
-        progress.write("warm_start", parent=config.warm_start, new_codes=added)
+        progress.write("warm_start", parent=config.warm_start, new_codes=added, replayed=replayed)
 
     # trainer
     callbacks = [ProgressCallback(progress)]

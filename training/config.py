@@ -112,6 +112,7 @@ class RunConfig(Strict):
     deepspeed_config: str | None = None
     resume_from: str | None = Field(None, description="None, 'latest' or a checkpoint folder")
     warm_start: str | None = Field(None, description="a finished run's final/ folder: its adapter and head start")
+    replay: float = Field(0.0, description="with a warm start: share of the parent's train lines trained on again")
     max_eval_samples: int | None = None
     checkpoint_store: str | None = None  # fsspec URL of this run's checkpoints in shared storage (the flow mirrors)
     lora: LoraSettings = LoraSettings()

@@ -59,3 +59,25 @@ def load_parent(model, parent_final: str | Path) -> int:
 
 def parent_label_map(parent_final: str | Path) -> LabelMap:
     return LabelMap.read(Path(parent_final) / LABEL_MAP_FILE)
+
+
+def with_replay(train, parent_final: str | Path, share: float, seed: int):
+    """The new train split with `share` of the parent run's train lines beside it (a random draw, the same on
+    every launch of the run, so a resume trains on the same lines); (split, lines replayed)."""
+    import numpy as np
+    from datasets import concatenate_datasets, load_from_disk
+
+    from training.config import read_run_config
+
+    parent = read_run_config(Path(parent_final) / "run.yaml")
+    path = Path(parent.dataset_path)
+    if not (path / "train").is_dir():
+        raise ModelConfigError(
+            f"replay: the parent's train split is not at {path}/train (another host's work dir, or removed); "
+            "set replay to 0 to train on the new data alone"
+        )
+    history = load_from_disk(str(path / "train"))
+    count = round(len(history) * share)
+    picked = np.sort(np.random.default_rng(seed).permutation(len(history))[:count])
+    history = history.select(picked).select_columns(train.column_names).cast(train.features)
+    return concatenate_datasets([train, history]), count
