@@ -151,7 +151,7 @@ class SplitParams(Section):
     deterministic for a seed."""
 
     by: Literal["auto", "time", "random"] = Field(
-        "random",  # auto becomes the default once tests/test_learning.py's tiny batch passes with it (issue 27)
+        "auto",
         description="time: train on the earlier months, validate, calibrate and test on the newest (the promise is "
         "made on months the model did not see); random: stratified over every month (train / valid / test ratios); "
         "auto: time where the ledger spans at least min_months months, else random",

@@ -20,23 +20,28 @@ def test_the_newest_months_are_held_out_until_they_hold_enough_lines():
     # given twelve months of 100 lines
     dates = monthly_dates([100] * 12)
     # when the holdout is chosen for 250 lines
-    holdout, how = time_holdout(dates, SplitParams(by="auto", holdout_min_rows=250))
+    holdout, how = time_holdout(dates, SplitParams(holdout_min_rows=250))
     # then the newest three months are held out and every train line is older than every held-out line
     assert how["by"] == "time" and how["holdout_months"] == ["2024-10", "2024-11", "2024-12"]
     assert how["train_months"] == ["2024-01", "2024-09"] and int(holdout.sum()) == 300
     assert dates[~holdout].max() < dates[holdout].min()
 
 
+def test_the_default_split_is_auto():
+    # the promise is made on months the model did not see wherever the ledger allows it (issue 27)
+    assert SplitParams().by == "auto"
+
+
 def test_auto_splits_at_random_below_min_months_and_says_why():
     # given two months of lines, when auto decides, then random, with the reason
-    holdout, how = time_holdout(monthly_dates([300, 300]), SplitParams(by="auto"))
+    holdout, how = time_holdout(monthly_dates([300, 300]), SplitParams())
     assert holdout is None and how["by"] == "random" and "2 month(s)" in how["reason"]
     assert "at random" in split_basis(how)
 
 
 def test_auto_splits_at_random_when_the_holdout_would_be_over_half():
     # given four months where the newest holds most lines, when auto decides, then random
-    holdout, how = time_holdout(monthly_dates([10, 10, 10, 500]), SplitParams(by="auto", holdout_min_rows=400))
+    holdout, how = time_holdout(monthly_dates([10, 10, 10, 500]), SplitParams(holdout_min_rows=400))
     assert holdout is None and "over half" in how["reason"]
 
 
@@ -75,7 +80,7 @@ def test_split_dataset_splits_by_time_and_reports_the_months(work_dir):
     stage = StageResult(data=write_frame(df, selected_schema(list(df.columns)), work_dir, "select"))
     labels = assign_label_slots.fn(stage, LabelParams(num_slots=4), work_dir)
     # when split with the defaults
-    result = split_dataset.fn(stage, labels, SplitParams(by="auto", holdout_min_rows=100), work_dir)
+    result = split_dataset.fn(stage, labels, SplitParams(holdout_min_rows=100), work_dir)
     out = read_frame(result.data)
     # then the newest three months are valid and test, reported
     assert result.report["by"]["holdout_months"] == ["2024-10", "2024-11", "2024-12"]
