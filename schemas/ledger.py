@@ -14,6 +14,7 @@ TRACE_COLUMNS = ["row_id", "source_file", "source_row"]
 LABEL_COLUMNS = ["account_code", "account_name"]
 # Carried from load to clean only: the duplicate key and the rule of rows that are no ledger lines.
 LINE_COLUMNS = ["row_digest", "line_rule", "line_detail"]
+PROVENANCE = ("source_file", "source_row")  # where a line came from: ingest adds them to every row
 
 
 class RawLedger(pa.DataFrameModel):

@@ -121,4 +121,6 @@ def _judge(coverage: Difference, f1: Difference, target: float) -> tuple[bool, s
         return False, f"the challenger is better: {cov}"
     if f1.high < 0:
         return True, f"coverage is a tie within noise ({cov}) and the challenger is worse on {f1_text}"
+    if f1.low > 0:
+        return False, f"coverage is a tie within noise ({cov}) and the challenger is better on {f1_text}"
     return False, f"the challenger is no worse beyond noise: {cov}; {f1_text}"

@@ -25,6 +25,7 @@ from ledger.standardize import chart_codes, standardize_file
 from ledger.work_store import on_store
 from params.prepare import IngestParams, PrivacyParams
 from schemas import LINE_COLUMNS, Ledger, RawLedger
+from schemas.ledger import PROVENANCE
 
 
 class InputFile(BaseModel):
@@ -122,6 +123,8 @@ def read_rows(url: str, params: IngestParams) -> tuple[pd.DataFrame, FileReport]
     known = known_headers(column_spec(params), columns_conf(params))
     df, report = read_ledger_file(url, known, params.encodings, params.sheet, params.header_search_rows)
     lines = report.row_lines or range(report.header_row + 1, report.header_row + 1 + len(df))
+    # a ledger may have a column of ingest's names (standardize already set a prediction file's own aside)
+    df = df.rename(columns={c: f"{c}_in_file" for c in ("row_id", *PROVENANCE) if c in df.columns})
     df.insert(0, "row_digest", row_digest(df))  # duplicates are judged on every cell the file has, before masking
     df.insert(0, "source_row", lines)
     df.insert(0, "source_file", url)

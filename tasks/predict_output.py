@@ -14,6 +14,7 @@ from ledger.prediction_file import localize, write_csv, write_xlsx
 from ledger.rejects import rule_counts
 from ledger.work_store import on_store
 from schemas import RawLedger, Rejects
+from schemas.ledger import PROVENANCE
 from schemas.predict import prediction_schema
 from scoring.review import reason_counts
 from tasks.ingest import rows_as_in_files
@@ -85,10 +86,11 @@ def prediction_table(preds: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """The rows as read (their own headers) then the decision, the accountant's 확정 계정코드 (the prediction on
     auto lines, empty on review lines: filled and given back to prepare, the file is labelled input) and the rest."""
     table = preds.merge(rows, on="row_id", how="left")
-    original = [c for c in rows.columns if c not in ("row_id", "row_digest")]  # the digest is ours, not the file's
+    ours = ("row_id", "row_digest", *PROVENANCE)  # ingest's columns, not the file's
+    original = [c for c in rows.columns if c not in ours]
     table["confirmed_code"] = table["pred1_code"].where(table["decision"].eq("auto"))
     generated = ["decision", "confirmed_code", *(c for c in preds.columns if c not in ("row_id", "decision"))]
-    return table[["row_id", *original, *generated]]
+    return table[["row_id", *original, *generated, *(c for c in PROVENANCE if c in rows.columns)]]
 
 
 def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:

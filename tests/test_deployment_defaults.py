@@ -21,7 +21,8 @@ from training.bundled_model import BUNDLED
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = yaml.safe_load((ROOT / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
-PATH_KEYS = {"input", "model", "dataset", "reviewed", "new_month"}  # parameters naming something that must exist before the flow runs
+# parameters naming something that must exist before the flow runs
+PATH_KEYS = {"input", "model", "dataset", "reviewed", "new_month"}
 # What a deployment whose defaults say 'latest' answers when the demo has not been run (nothing to resolve).
 REFUSALS = {
     "train-model": r"no tokenized dataset under data/demo/datasets: run prepare-data .* set params\.dataset",

@@ -51,6 +51,16 @@ def test_a_tie_within_noise_goes_to_the_newer_model():
     assert verdict.moves and verdict.coverage_difference.value == 0 and "no worse beyond noise" in verdict.reason
 
 
+def test_a_tie_on_coverage_is_decided_by_macro_f1():
+    # given two models with no line above the target (too few lines for a 95% claim) but different answers
+    frame = lines(0.95, 0.5, n=45)  # a 98% claim needs 50 lines
+    verdict = compare(frame, "models:/m/1", "runs/new/final", target=0.98)
+    # then coverage is a tie at zero and the clearly higher macro-F1 wins, saying so
+    assert verdict.challenger.coverage == verdict.champion.coverage == 0
+    assert verdict.moves and "better on macro-F1" in verdict.reason
+    assert not compare(lines(0.5, 0.95, n=45), "models:/m/1", "runs/new/final", target=0.98).moves
+
+
 def test_without_a_champion_the_challenger_becomes_the_first():
     frame = lines(0.9, 0.9).drop(columns=["champion_code", "champion_confidence"])
     verdict = compare(frame, None, "runs/new/final", target=0.95)

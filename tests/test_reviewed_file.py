@@ -66,7 +66,7 @@ def reviewed_workbook(tmp_path, fmt: str):
     writes a code the ledger never used on one. Returns the path and the expected {row: code}, pending rows."""
     ledger = make_ledger(60, 8, 3).reset_index(drop=True)
     truth = ledger["계정코드"].astype("str")
-    rows = ledger.assign(계정코드="999", row_id=range(len(ledger)))
+    rows = ledger.assign(계정코드="999", row_id=range(len(ledger)), source_file="ledger.csv", source_row=range(2, 62))
     review = pd.Series(range(len(ledger))) % 3 == 0
     preds = pd.DataFrame({"row_id": range(len(ledger)), "pred1_code": truth,
                           "decision": review.map({True: "review", False: "auto"}),
@@ -77,7 +77,7 @@ def reviewed_workbook(tmp_path, fmt: str):
     table.loc[filled, "confirmed_code"] = truth[filled]
     table.loc[filled[0], "confirmed_code"] = "826"  # 도서인쇄비: new to this ledger
     expected = {i: c for i, c in table["confirmed_code"].items() if pd.notna(c)}
-    shown = localize(table, WORDS)
+    shown = table if fmt == "en.csv" else localize(table, WORDS)  # en: stored names, as --language en writes
     path = tmp_path / f"reviewed.{fmt}"
     if fmt == "xlsx":
         write_xlsx(shown, shown[review.to_numpy()], [("요약 (summary)", "-")], path, WORDS)
@@ -87,7 +87,7 @@ def reviewed_workbook(tmp_path, fmt: str):
 
 
 @pytest.mark.usefixtures("prefect_harness")
-@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "en.csv"])
 def test_a_reviewed_prediction_file_prepares_as_labelled_input(tmp_path, fmt):
     # given a prediction file reviewed by an accountant, four review lines left empty
     path, expected, pending = reviewed_workbook(tmp_path, fmt)
@@ -106,10 +106,13 @@ def test_a_reviewed_prediction_file_prepares_as_labelled_input(tmp_path, fmt):
     accepted = pd.read_parquet(summary.data_path).sort_values("source_row")
     assert accepted["account_code"].tolist() == [expected[i] for i in sorted(expected)]
     assert "999" not in set(accepted["account_code"]) and "826" in set(accepted["account_code"])
-    # and the product's own columns were recognised, not read as the ledger's
+    # and the product's own columns were recognised, not read as the ledger's (where each line came from included)
     (layout,) = summary.files
-    assert "처리" in layout["generated"] and "예측1 계정코드" in layout["generated"]
-    assert layout["mapping"]["확정 계정코드"] == "account_code" and "계정코드" in layout["unmapped"]
+    names = ("decision", "pred1_code", "source_row", "confirmed_code")
+    if fmt != "en.csv":
+        names = ("처리", "예측1 계정코드", "원본 행", "확정 계정코드")
+    assert set(names[:3]) <= set(layout["generated"])
+    assert layout["mapping"][names[3]] == "account_code" and "계정코드" in layout["unmapped"]
 
 
 def test_the_csvs_predict_writes_beside_a_prediction_file_are_left_out_with_why(tmp_path):
@@ -124,3 +127,18 @@ def test_the_csvs_predict_writes_beside_a_prediction_file_are_left_out_with_why(
     assert sorted(u.rsplit("/", 1)[-1] for u in found.urls) == ["other.review.csv", "p.csv"]
     reasons = {s.url.rsplit("/", 1)[-1]: s.reason for s in found.skipped}
     assert set(reasons) == {"p.review.csv", "p.rejects.csv"} and all("beside p.csv" in r for r in reasons.values())
+
+
+def test_a_ledger_with_columns_named_like_ingests_own_keeps_them_beside(tmp_path):
+    from params.prepare import IngestParams
+    from tasks.ingest import read_rows
+
+    # given a ledger whose export has row_id and source_row columns of its own
+    ledger = make_ledger(5, 3, 1).assign(row_id=range(100, 105), source_row="x")
+    path = tmp_path / "ledger.csv"
+    ledger.to_csv(path, index=False)
+    # when its rows are read / then ingest's line numbers stand beside the file's own columns, renamed, not lost
+    rows, _ = read_rows(str(path), IngestParams())
+    assert rows["source_row"].tolist() == [2, 3, 4, 5, 6]
+    assert rows["row_id_in_file"].tolist() == ["100", "101", "102", "103", "104"]
+    assert rows["source_row_in_file"].eq("x").all()

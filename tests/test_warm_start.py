@@ -79,11 +79,10 @@ def test_a_warm_start_loads_the_parents_adapter_and_keeps_its_slots(tmp_path):
     from safetensors.torch import load_file
 
     from contracts.run_folder import RunFolder
-    from flows.summaries import training_origin
-    from monitor.registry import move_alias, registered_mark, tracking_uri
-
     from flows.prepare import prepare_data
+    from flows.summaries import training_origin
     from flows.train import train_model
+    from monitor.registry import move_alias, registered_mark, tracking_uri
     from params.prepare import PrepareParams
     from params.train import TrainParams
     from synth.ledger import make_ledger, write_ledger
