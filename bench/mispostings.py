@@ -5,11 +5,11 @@ them still code most of a clean next month automatically, as promised at trainin
 
 1. detection: synthetic 6,000-line ledgers with 0%, 2%, 5% and 10% of their lines booked to a nearby account,
    through prepare_data: precision and recall of the suspects against the injected lines, and the time.
-2. pipeline: an 8,000-line ledger with 8% mis-postings, sorted by date; its first 6,000 lines are the history, the
-   last 2,000 the next month with every true code written (a clean month). The baseline flow with the suspects
-   set aside and with detection off (`mispostings.detect=false`: the codes as written), then `pipeline` with every
-   default and `predict` of the next month with the model it chose: coverage and accuracy of the automatic lines
-   against the true codes, and what training promised.
+2. pipeline: one synthetic company with 8% mis-postings (synth.months): about 6,000 lines over 3 calendar months are
+   the history, its following month (about 2,000 lines) the next month with every true code written (a clean
+   month). The baseline flow with the suspects set aside and with detection off (`mispostings.detect=false`: the
+   codes as written), then `pipeline` with every default and `predict` of the next month with the model it chose:
+   coverage and accuracy of the automatic lines against the true codes, and what training promised.
 Writes bench/MISPOSTINGS-RESULTS.md.
 """
 
@@ -56,17 +56,12 @@ def detection(root: Path) -> list[dict]:
 
 
 def split_months(root: Path) -> tuple[str, str]:
-    """The history as written (mis-postings in it) and the next month with its true codes."""
-    from synth.ledger import injected_mispostings, make_ledger, write_ledger
+    """The history as written (mis-postings in it) and the company's following month with its true codes."""
+    from synth.ledger import write_ledger
+    from synth.months import history_and_next_month
 
-    ledger = make_ledger(HISTORY + NEXT_MONTH, 80, seed=SEED, mispostings=SHARE)
-    truth = injected_mispostings(ledger)
-    month = ledger.iloc[HISTORY:].copy()
-    wrong = truth[truth["row"] >= HISTORY]
-    month.loc[wrong["row"].to_numpy(), "계정코드"] = wrong["true_code"].to_numpy()
-    month.loc[wrong["row"].to_numpy(), "계정과목"] = wrong["true_name"].to_numpy()
-    history = write_ledger(ledger.iloc[:HISTORY], str(root / "history.csv"))
-    return history, write_ledger(month, str(root / "next_month.csv"))
+    history, month = history_and_next_month(HISTORY, NEXT_MONTH, 80, seed=SEED, mispostings=SHARE)
+    return write_ledger(history, str(root / "history.csv")), write_ledger(month, str(root / "next_month.csv"))
 
 
 def promised(calibration) -> dict:
@@ -135,9 +130,9 @@ def render(found: list[dict], runs: list[dict]) -> str:
                          f"| {pct(r['precision'])} | {pct(r['recall'])} | {r['prepare_seconds']} |")  # fmt: skip
     if runs:
         lines += ["", f"## A history with {SHARE:.0%} mis-postings, then a clean next month", "",
-                  f"History: the first {HISTORY:,} lines (by date) of an {HISTORY + NEXT_MONTH:,}-line synthetic "
-                  f"ledger with {SHARE:.0%} of its lines mis-posted; next month: the last {NEXT_MONTH:,} lines with "
-                  "their true codes. Target accuracy 98%.", "",
+                  f"History: about {HISTORY:,} lines over {round(HISTORY / NEXT_MONTH)} calendar months of a synthetic "
+                  f"company with {SHARE:.0%} of its lines mis-posted; next month: its following calendar month (about "
+                  f"{NEXT_MONTH:,} lines) with their true codes (synth.months). Target accuracy 98%.", "",
                   "| run | threshold | promised coverage (valid) | promised accuracy | next month coverage | "
                   "next month accuracy of auto lines |", "|---|---|---|---|---|---|"]  # fmt: skip
         for r in runs:

@@ -37,10 +37,12 @@ DEMO_TOKENS = {"max_length": 128}
 
 
 # Every real history carries mis-postings: the demo's has this share booked to a nearby account, which prepare_data
-# lists as suspects and training sets aside. Next month's lines carry their true codes, so the prediction summary
-# measures the promise against the truth.
+# lists as suspects and training sets aside. The next month is the same synthetic company's following calendar month
+# (synth.months, as bench.mispostings measures it), written by the same bookkeeping software (every column the
+# history has); its lines carry their true codes, so the prediction summary measures the promise against the truth.
 HISTORY_MISPOSTINGS = 0.05
-NEXT_MONTH_STYLE = "journal-two-amounts"  # 더존 분개장: 차변/대변 amounts, 일계/월계 rows, title and period rows
+HISTORY_DIRT = 0.03
+NEXT_MONTH_ROWS = 2000  # the company books about this many lines a month: 20,000 history lines are 10 months
 
 
 class DemoResult(BaseModel):
@@ -49,23 +51,20 @@ class DemoResult(BaseModel):
 
 
 @task
-def synthesize_ledger(out: str, rows: int, accounts: int, seed: int, dirty: float) -> str:
-    """Write a synthetic Korean ledger (CP949 CSV, as older bookkeeping software exports it), mis-postings in it."""
-    from synth.ledger import make_ledger, write_ledger
+def synthesize_months(work_dir: str, rows: int, accounts: int, seed: int) -> tuple[str, str]:
+    """Write a synthetic Korean company's history (about `rows` lines, mis-postings and export dirt in it) and its
+    next month, both as CP949 CSV as older bookkeeping software exports them: (ledger.csv, next_month.csv)."""
+    from synth.ledger import write_ledger
+    from synth.months import history_and_next_month
 
-    ledger = make_ledger(rows, accounts, seed, dirty=dirty, mispostings=HISTORY_MISPOSTINGS)
-    return write_ledger(ledger, out, "csv", "cp949")
-
-
-@task
-def synthesize_export(out: str, lines: int, accounts: int, seed: int, style: str) -> str:
-    """Write a synthetic ledger in the shape a bookkeeping program exports (synth/exports.py), e.g. a 더존 분개장
-    with 차변/대변 amount columns and 일계/월계 rows: the demo's next month goes through a real export's layout, its
-    codes the true ones."""
-    from synth.exports import write_export
-    from synth.ledger import make_ledger
-
-    return write_export(make_ledger(lines * 2, accounts, seed, mispostings=0.0), style, out, seed, lines=lines).path
+    history, month = history_and_next_month(
+        rows, NEXT_MONTH_ROWS, accounts, seed, mispostings=HISTORY_MISPOSTINGS, dirty=HISTORY_DIRT
+    )
+    folder = Path(work_dir)
+    return (
+        write_ledger(history, str(folder / "ledger.csv"), "csv", "cp949"),
+        write_ledger(month, str(folder / "next_month.csv"), "csv", "cp949"),
+    )
 
 
 @flow(name="demo", flow_run_name="demo-{rows}-rows", log_prints=True)
@@ -73,12 +72,11 @@ def demo(
     work_dir: str = "data/demo", rows: int = 20_000, accounts: int = 80, seed: int = 7, refresh_cache: bool = False
 ) -> DemoResult:
     """Synthetic ledger + the bundled real model -> pipeline (prepare, baseline, train, calibrate, choose) -> predict
-    next month's 분개장 export with the chosen model."""
-    ledger = synthesize_ledger(str(Path(work_dir) / "ledger.csv"), rows, accounts, seed, dirty=0.03)
+    the same company's next month with the chosen model."""
+    ledger, new_ledger = synthesize_months(work_dir, rows, accounts, seed)
     prepare = PrepareParams(input=ledger, work_dir=work_dir, tokenize=DEMO_TOKENS)
     train = TrainOptions.model_validate(DEMO_TRAINING)
     result = pipeline(PipelineParams(prepare=prepare, train=train, refresh_cache=refresh_cache))
-    new_ledger = synthesize_export(str(Path(work_dir) / "next_month.csv"), 2000, accounts, seed + 1, NEXT_MONTH_STYLE)
     out = str(Path(work_dir) / "predictions.xlsx")
     chosen = result.choice.model_dir if result.choice else result.training.run_dir  # the model the pipeline chose
     predict = PredictParams(model=chosen, input=new_ledger, out=out, work_dir=work_dir, refresh_cache=refresh_cache)

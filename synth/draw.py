@@ -39,13 +39,20 @@ def _flat(lists: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return flat, np.concatenate([[0], np.cumsum(n)[:-1]]), n
 
 
-def draw_rows(chosen: pd.DataFrame, label: np.ndarray, feat: np.ndarray, rng: np.random.Generator):
+def draw_rows(
+    chosen: pd.DataFrame,
+    label: np.ndarray,
+    feat: np.ndarray,
+    rng: np.random.Generator,
+    date_range: tuple[str, str] = DATE_RANGE,
+):
     """Cells (header -> object array of str) for rows of account `label` drawn from account `feat`'s profile,
-    and the raw drawn values (day, amount, supply, vat, evidence, label) that synth.dirt needs."""
+    dated within `date_range` (first and last day, ISO), and the raw drawn values (day, amount, supply, vat,
+    evidence, label) that synth.dirt needs."""
     k, n = len(chosen), len(label)
     codes = chosen["code"].astype(int).to_numpy()
     # Calendar: weekdays ~6x as likely as weekend days; rows sorted by date, then numbered per day.
-    days = np.arange(np.datetime64(DATE_RANGE[0]), np.datetime64(DATE_RANGE[1]) + 1)
+    days = np.arange(np.datetime64(date_range[0]), np.datetime64(date_range[1]) + 1)
     weekday = (days.astype(np.int64) + 3) % 7  # 0 = Monday
     p_day = np.where(weekday < 5, 1.0, 0.15)
     day = np.sort(rng.choice(len(days), size=n, p=p_day / p_day.sum()))  # labels are already shuffled

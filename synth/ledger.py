@@ -25,6 +25,7 @@ from synth.vocab import (
     CATEGORIES,
     CHART_COLUMNS,
     CP949_REPLACEMENTS,
+    DATE_RANGE,
     LABEL_NOISE,
     VAT_TYPES,
     ZIPF_EXPONENT,
@@ -57,7 +58,12 @@ def load_chart(path: str | os.PathLike | None = None) -> pd.DataFrame:
 
 
 def make_ledger(
-    rows: int, accounts: int = 120, seed: int = 0, dirty: float = 0.0, mispostings: float = LABEL_NOISE
+    rows: int,
+    accounts: int = 120,
+    seed: int = 0,
+    dirty: float = 0.0,
+    mispostings: float = LABEL_NOISE,
+    date_range: tuple[str, str] = DATE_RANGE,
 ) -> pd.DataFrame:
     """A labelled ledger of exactly `rows` rows with the columns synth_vocab().headers, every cell a str ("" = blank).
 
@@ -66,7 +72,9 @@ def make_ledger(
     appears when rows >= accounts. `dirty` (0-1) is the share of rows given one kind of export dirt
     (see synth.dirt); the counts per kind are in `df.attrs["dirt"]`. `mispostings` (0-1) is the share of rows
     booked to a nearby account of the same category while their cells describe their own (`injected_mispostings(df)`
-    tells which, before dirt: a duplicate overwrites a row with the one above). Same arguments, same frame.
+    tells which, before dirt: a duplicate overwrites a row with the one above). Lines are dated within `date_range`
+    (first and last day, ISO; two years by default), in date order. Same arguments, same frame, and `dirty` draws
+    nothing before the dirt: the same call with dirty=0 gives the frame's clean cells.
     """
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
@@ -87,7 +95,7 @@ def make_ledger(
     rare = counts <= 3
     codes, cats = chosen["code"].astype(int).to_numpy(), chosen["category"].to_numpy()
     label = _mispost(true, codes, cats, rng, mispostings, rare)  # what it was booked to
-    cols, raw = draw_rows(chosen, label, true, rng)
+    cols, raw = draw_rows(chosen, label, true, rng, date_range)
     raw["protect"] = rare[raw["label"]]  # dirt never touches the rare tail: its counts stay exact
     dirt_counts = {}
     if dirty > 0 and rows:
