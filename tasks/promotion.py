@@ -129,7 +129,8 @@ def registered_version(model_dir: str, store: str) -> RegisteredModel | None:
 
 
 def register_folder(model_dir: str, store_uri: str, name: str, work_dir: str) -> RegisteredModel:
-    """A model folder with no version yet (a baseline) logged to an MLflow run of its own and registered."""
+    """A model folder with no version yet (a baseline; an LLM run whose MLflow run is not in this store) logged to an
+    MLflow run of its own and registered."""
     from scoring.mlflow_model import save_pyfunc
 
     logger = get_run_logger()
@@ -139,7 +140,8 @@ def register_folder(model_dir: str, store_uri: str, name: str, work_dir: str) ->
         return retrying(what, call, SETUP_DELAYS, logger)
 
     experiment_id = store.experiment_id(name) or create_experiment(store, store_uri, name, work_dir, again)
-    tags = {"account_tax.model_dir": model_dir, "account_tax.kind": "baseline"}
+    kind = "baseline" if BaselineFolder.holds_baseline(model_dir) else "llm"
+    tags = {"account_tax.model_dir": model_dir, "account_tax.kind": kind}
     run_id = again("creating the MLflow run", lambda: store.create_run(experiment_id, Path(model_dir).name, tags))
     with tempfile.TemporaryDirectory() as scratch:
         pyfunc = save_pyfunc(model_dir, Path(scratch) / "mlflow_model")

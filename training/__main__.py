@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
     from datasets import load_from_disk
-    from transformers import AutoTokenizer, DataCollatorWithPadding
+    from transformers import AutoTokenizer, DataCollatorWithPadding, set_seed
 
     from contracts.calibration import TEST_LOGITS_FILE, VALID_LOGITS_FILE, save_logits
     from contracts.label_map import LabelMap
@@ -132,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         labels = np.asarray(dataset["train"]["label"], dtype="int64")
         weights, report = compute_class_weights(labels, label_map.used_ids(), label_map.num_slots, config.loss)
 
-    # model: head over every label slot, the family's pooling; a setting that cannot work ends here, unretried
+    # model: head over every label slot, the family's pooling; a setting that cannot work ends here, unretried.
+    # Seeded first: the random head and the LoRA matrices are drawn while the model is built, and torch's default
+    # seed differs per process (a tiny batch overfit one launch and collapsed to the class prior the next)
+    seed = config.trainer.seed
+    set_seed(seed)
     resume = resolve_resume(config.resume_from, config.checkpoint_dir)
     try:
         model, layout, new_modules = load_base(config, tokenizer)
@@ -140,7 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     except ModelConfigError as err:
         return configuration_failed(progress, err)
 
-    seed = config.trainer.seed
     # warm start: the parent run's label slots must hold the same codes (its head rows score them)
     warm = resume is None and config.warm_start is not None
     if warm:
