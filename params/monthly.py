@@ -15,6 +15,12 @@ from params.train import TrainOptions
 CHAMPION = "models:/account-tax@champion"
 
 
+class MonthlyTrainOptions(TrainOptions):
+    """pipeline's training options, half the champion's train lines replayed unless set otherwise."""
+
+    replay: float = Field(0.5, ge=0.0, le=1.0, description="share of the champion's train lines trained on again")
+
+
 class MonthlyParams(FlowParams):
     """One turn of the monthly cycle: the reviewed prediction file teaches a challenger (warm-started from the
     champion when it is an LLM run), the challenger takes the alias if it is no worse, the champion then predicts
@@ -32,7 +38,7 @@ class MonthlyParams(FlowParams):
     )
     model: str | None = Field(None, description="base model folder; none: the bundled real model")
     work_dir: str = "data"
-    train: TrainOptions = Field(TrainOptions(replay=0.5), description="as pipeline's; replay: history trained beside")
+    train: MonthlyTrainOptions = MonthlyTrainOptions()
     baseline: BaselineParams = BaselineParams()
     target_accuracy: float = target_accuracy_field()
     train_deployment: str | None = Field(
@@ -50,7 +56,7 @@ class MonthlyParams(FlowParams):
         """pipeline's parameters on the reviewed file, started from `parent` (None: from scratch)."""
         name, alias = self.registry
         mlflow = self.train.mlflow.model_copy(update={"experiment": name})
-        train = self.train.model_copy(update={"warm_start": parent, "mlflow": mlflow})
+        train = TrainOptions.model_validate({**self.train.model_dump(), "warm_start": parent, "mlflow": mlflow})
         return PipelineParams(
             prepare=PrepareParams(input=self.reviewed, work_dir=self.work_dir, model=self.model),
             train=train,
