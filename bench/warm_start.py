@@ -138,10 +138,10 @@ def render(results: dict, args, seconds: float, new_code: str) -> str:
     ]
     for name, warm in warm_runs.items():
         step = reached(warm, target)
-        share = f"step {step}, {step / args.steps:.0%} of the steps" if step else f"not within {args.steps} steps"
+        share = f"reaches it at step {step}, {step / args.steps:.0%} of the steps" if step else "never reaches it"
         verdict = "meets" if step and step <= args.steps / 3 else "misses"
         lines.append(
-            f"- **{name}**: reaches it at {share}: {verdict} the target of a third; ends at "
+            f"- **{name}**: {share}: {verdict} the target of a third; ends at "
             f"{warm['points'][-1]['f1_macro']:.3f}. It knew {len(warm['new_codes'])} new code(s) "
             f"({', '.join(warm['new_codes']) or '-'}) and replayed {warm['replayed']:,} of the parent's train lines."
         )
