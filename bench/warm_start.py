@@ -37,6 +37,12 @@ def parse_args(argv):
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--warm-lr", default="5e-4", help="learning rates of the warm runs, comma separated")
     parser.add_argument("--keep", action="store_true", help="reuse the parent and scratch runs of the last run")
+    parser.add_argument(
+        "--warm-steps",
+        type=int,
+        help="the warm runs' own schedule (default --steps): a third of --steps asks whether "
+        "a warm run annealed over a third of the steps ends where the scratch run ends",
+    )
     parser.add_argument("--root", default=str(ROOT / ".cache" / "bench-warm-start"))
     parser.add_argument("--out", default=str(OUT))
     return parser.parse_args(argv)
@@ -138,7 +144,9 @@ def render(results: dict, args, seconds: float, new_code: str) -> str:
     ]
     for name, warm in warm_runs.items():
         step = reached(warm, target)
-        share = f"reaches it at step {step}, {step / args.steps:.0%} of the steps" if step else "never reaches it"
+        share = (
+            f"reaches it at step {step}, {step / args.steps:.0%} of the scratch run's" if step else "never reaches it"
+        )
         verdict = "meets" if step and step <= args.steps / 3 else "misses"
         lines.append(
             f"- **{name}**: {share}: {verdict} the target of a third; ends at "
@@ -148,12 +156,13 @@ def render(results: dict, args, seconds: float, new_code: str) -> str:
     header = "| step | scratch acc | scratch macro-F1 | " + " | ".join(f"{n} acc | {n} macro-F1" for n in warm_runs)
     lines += ["", header + " |", "|---|---|---|" + "---|---|" * len(warm_runs)]
     by_step = {n: {p["step"]: p for p in r["points"]} for n, r in warm_runs.items()}
-    for p in scratch["points"]:
-        cells = [f"{p['accuracy']:.3f}", f"{p['f1_macro']:.3f}"]
-        for n in warm_runs:
-            w = by_step[n].get(p["step"], {})
+    by_step["scratch"] = {p["step"]: p for p in scratch["points"]}
+    for step in sorted({s for points in by_step.values() for s in points}):
+        cells = []
+        for n in ["scratch", *warm_runs]:
+            w = by_step[n].get(step, {})
             cells += [f"{w[k]:.3f}" if k in w else "" for k in ("accuracy", "f1_macro")]
-        lines.append(f"| {p['step']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
     lines += ["", "Seconds per run: " + ", ".join(f"{k} {r['seconds']}" for k, r in results.items())]
     return "\n".join(lines) + "\n"
 
@@ -184,10 +193,13 @@ def main(argv=None) -> None:
         parent_map = str(Path(results["parent"]["final"]) / "label_map.json")
         month_a = prepared(files["a"], root, model, parent_map)  # the parent's codes keep their slots
         warm = valid_on(month_a, prepared(files["b"], root, model, month_a + "/label_map.json"), root / "warm-b")
+        steps = args.warm_steps or args.steps
+        every = args.eval_every if steps == args.steps else max(1, steps // 4)
         for lr in args.warm_lr.split(","):
-            results[f"warm lr {lr}"] = train(f"warm-lr{lr}", warm, model, root, args.steps, args.eval_every,
-                                             learning_rate=float(lr), warm_start=results["parent"]["final"],
-                                             replay=0.5)  # fmt: skip
+            name = f"warm lr {lr}" + ("" if steps == args.steps else f", {steps} steps")
+            results[name] = train(name.replace(" ", "-").replace(",", ""), warm, model, root, steps, every,
+                                  learning_rate=float(lr), warm_start=results["parent"]["final"],
+                                  replay=0.5)  # fmt: skip
             kept.write_text(json.dumps(results, indent=2), encoding="utf-8")
     Path(args.out).write_text(render(results, args, time.time() - started, new_code), encoding="utf-8")
     print(Path(args.out).read_text(encoding="utf-8"))
