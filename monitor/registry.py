@@ -72,6 +72,13 @@ def tag_version(store_uri: str, model: RegisteredModel, tags: dict[str, str]) ->
         client.set_model_version_tag(model.name, model.version, key, value[:5000])
 
 
+def run_version(store_uri: str, run_id: str) -> RegisteredModel | None:
+    """The newest version registered from that MLflow run; None when it registered none."""
+    found = _client(store_uri).search_model_versions(f"run_id = '{run_id}'")
+    newest = max(found, key=lambda v: int(v.version), default=None)
+    return RegisteredModel(name=newest.name, version=str(newest.version)) if newest else None
+
+
 def version_run_id(store_uri: str, model: RegisteredModel) -> str | None:
     return _client(store_uri).get_model_version(model.name, model.version).run_id
 

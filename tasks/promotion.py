@@ -16,7 +16,7 @@ from contracts.dataset import read_tokenized_dataset
 from contracts.label_map import LabelMap
 from ledger.work_store import on_store
 from monitor.mlflow_store import STEADY, RegisteredModel, retrying, store_for
-from monitor.registry import alias_target, move_alias, registered_mark, tag_version
+from monitor.registry import alias_target, move_alias, registered_mark, run_version, split_uri, tag_version
 from params.promotion import PromotionParams
 from scoring.predictor import Predictor
 from scoring.promotion import Verdict, compare
@@ -33,9 +33,7 @@ class Promotion(BaseModel):
     alias: str
     champion: RegisteredModel | None  # the version that held the alias before
     challenger_dir: str
-    challenger: (
-        RegisteredModel | None
-    )  # its version: registered when it won, None when it lost unregistered
+    challenger: RegisteredModel | None  # its version: registered when it won, None when it lost unregistered
     moved: bool
     left_out: int  # suspected mis-postings of the compared split, judged by neither model
     report: str  # promotion.json
@@ -115,17 +113,12 @@ def registered_version(model_dir: str, store: str) -> RegisteredModel | None:
     from contracts.run_folder import RunFolder
 
     if mark := registered_mark(model_dir):
-        name, _, version = mark["uri"].removeprefix("models:/").rpartition("/")
+        name, version, _ = split_uri(mark["uri"])
         return RegisteredModel(name=name, version=version)
     id_file = RunFolder.of(model_dir).mlflow_run_id
     if BaselineFolder.holds_baseline(model_dir) or not id_file.exists():
         return None
-    from mlflow import MlflowClient
-
-    run_id = id_file.read_text().strip()
-    found = MlflowClient(tracking_uri=store, registry_uri=store).search_model_versions(f"run_id = '{run_id}'")
-    newest = max(found, key=lambda v: int(v.version), default=None)
-    return RegisteredModel(name=newest.name, version=str(newest.version)) if newest else None
+    return run_version(store, id_file.read_text().strip())
 
 
 def register_folder(model_dir: str, store_uri: str, name: str, work_dir: str) -> RegisteredModel:
