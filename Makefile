@@ -17,7 +17,7 @@ PIP := $(BIN)/python -m pip install --quiet
 # This machine's pip config names index folders that may be absent: drop those warnings, keep pip's exit code.
 QUIET_PIP := 2>&1 | { grep -v 'is ignored: it is neither' || true; }; exit $${PIPESTATUS[0]}
 
-.PHONY: install run test bench gpu-check lint serve deploy clean
+.PHONY: install run test test-fast bench gpu-check lint serve deploy clean
 
 install: $(STAMP)
 
@@ -35,6 +35,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# The edit-test loop: everything not marked slow, on both cores, a test that runs past 2 min fails by its name
+# (~3 min on 2 cores). `make test` stays the complete suite (CI runs it).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" -n 2 --timeout 120
+
 # Benchmarks against their floors (P1-P5, ~30 min on 2 cores); writes bench/RESULTS.md. Not part of `make test`.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
@@ -45,8 +50,10 @@ bench: $(STAMP)
 gpu-check: $(STAMP)
 	$(BIN)/python -m bench.gpu_check $(GPU_ARGS)
 
+# SERVE_ARGS="--host 0.0.0.0" for a team: then PREFECT_API_AUTH_STRING and MLFLOW_TRACKING_USERNAME / _PASSWORD
+# must be set (deployments/README.md, Authentication).
 serve: $(STAMP)
-	$(BIN)/python -m deployments.serve
+	$(BIN)/python -m deployments.serve $(SERVE_ARGS)
 
 # Work pools + every deployment of prefect.yaml, against $PREFECT_API_URL (e.g. the server of `make serve`);
 # STORE=s3://bucket/prefix also registers the shared result storage and the crashed-host automation.
@@ -59,6 +66,7 @@ deploy: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .cache data/demo

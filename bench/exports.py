@@ -50,13 +50,13 @@ def ours(path: str, labelled: bool) -> int:
     from params.prepare import IngestParams
 
     params = IngestParams()
-    conf = columns_conf(params)
-    known = known_headers(column_spec(params), conf)
+    conf = columns_conf(params.columns_conf)
+    known = known_headers(column_spec(params.columns_conf), conf)
     df, report = read_ledger_file(path, known, params.encodings, params.sheet, params.header_search_rows)
     row_digest(df)
     df, found = mask_frame(df, list(df.columns), load_personal_data())
     out, _ = standardize_file(
-        df, report, conf, load_layout(), known, labelled, params, chart_codes(), found.dedicated()
+        df, report, conf, load_layout(), known, labelled, params.columns, params.year, chart_codes(), found.dedicated()
     )
     return len(out)
 

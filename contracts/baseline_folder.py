@@ -10,8 +10,11 @@ from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE
 from contracts.run_folder import Member
 
-BASELINE_MODEL_FILE = "model.joblib"
-BASELINE_FILES = (BASELINE_MODEL_FILE, LABEL_MAP_FILE, PREPARE_PARAMS_FILE, CALIBRATION_FILE)
+# the fitted model as arrays + JSON (scoring/baseline_model.py): nothing in a baseline folder is unpickled
+BASELINE_ARRAYS_FILE = "baseline.npz"
+BASELINE_SETTINGS_FILE = "baseline.json"
+PICKLED_BASELINE_FILE = "model.joblib"  # how baselines were kept before: recognised, refused, never loaded
+BASELINE_FILES = (BASELINE_ARRAYS_FILE, BASELINE_SETTINGS_FILE, LABEL_MAP_FILE, PREPARE_PARAMS_FILE, CALIBRATION_FILE)
 
 
 class BaselineFolder(BaseModel):
@@ -21,7 +24,8 @@ class BaselineFolder(BaseModel):
 
     root: str
 
-    model = Member(BASELINE_MODEL_FILE)
+    arrays = Member(BASELINE_ARRAYS_FILE)
+    settings = Member(BASELINE_SETTINGS_FILE)
     label_map = Member(LABEL_MAP_FILE)
     prepare_params = Member(PREPARE_PARAMS_FILE)
     train_vendors = Member(TRAIN_VENDORS_FILE)
@@ -32,7 +36,8 @@ class BaselineFolder(BaseModel):
         """A baseline (maybe incomplete): its model file, or a label map with nothing of a training run beside it."""
         path = Path(path)
         llm_marks = ("run.yaml", "final", "head_config", "adapter_config.json", "config.json")
-        return (path / BASELINE_MODEL_FILE).exists() or (
+        model_files = (BASELINE_SETTINGS_FILE, BASELINE_ARRAYS_FILE, PICKLED_BASELINE_FILE)
+        return any((path / name).exists() for name in model_files) or (
             (path / LABEL_MAP_FILE).exists() and not any((path / mark).exists() for mark in llm_marks)
         )
 

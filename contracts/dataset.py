@@ -7,7 +7,6 @@ from pydantic import BaseModel
 
 from ledger.frames import OutputPath
 from ledger.work_store import is_store_url, localize, portable, pull
-from params.prepare import PrepareParams
 
 MANIFEST_FILE = "dataset.json"
 PREPARE_PARAMS_FILE = "prepare_params.json"
@@ -69,12 +68,3 @@ def read_tokenized_dataset(folder: str | Path) -> TokenizedDataset:
         )
     return localize(TokenizedDataset.model_validate_json(manifest.read_text(encoding="utf-8")))
 
-
-def write_prepare_params(params: PrepareParams, folder: str | Path) -> Path:
-    path = Path(folder) / PREPARE_PARAMS_FILE
-    path.write_text(params.model_dump_json(indent=2, by_alias=True), encoding="utf-8")
-    return path
-
-
-def read_prepare_params(path: str | Path) -> PrepareParams:
-    return PrepareParams.model_validate_json(Path(path).read_text(encoding="utf-8"))

@@ -7,9 +7,9 @@ from prefect import flow
 
 from flows.naming import run_namer
 from flows.prepare import prepare_data
-from ledger.caching import refreshable
 from params.baseline import BaselineFlowParams
 from tasks.baseline import train_baseline
+from tasks.caching import refreshable
 from tasks.evaluate import EvalReport, publish_eval_report
 
 
@@ -23,5 +23,5 @@ def baseline(params: BaselineFlowParams) -> EvalReport:
         prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir, params.prepare,
         prepared.train_vendors, params.target_accuracy,
     )  # fmt: skip
-    publish_eval_report([report])
+    publish_eval_report([report], scope="baseline")
     return report

@@ -15,6 +15,7 @@ from params.pipeline import PipelineParams
 from params.predict import PredictParams
 from params.prepare import PrepareParams
 from params.train import TrainOptions
+from tasks.evaluate import publish_outcome
 from tasks.predict_output import PredictSummary
 
 # A few minutes on a laptop CPU through the real DeepSpeed launcher. The head starts from a linear probe of the
@@ -80,4 +81,6 @@ def demo(
     out = str(Path(work_dir) / "predictions.xlsx")
     chosen = result.choice.model_dir if result.choice else result.training.run_dir  # the model the pipeline chose
     predict = PredictParams(model=chosen, input=new_ledger, out=out, work_dir=work_dir, refresh_cache=refresh_cache)
-    return DemoResult(pipeline=result, prediction=predict_ledger(predict))
+    prediction = predict_ledger(predict)
+    publish_outcome([result.baseline, result.probe, result.llm], result.choice, prediction)
+    return DemoResult(pipeline=result, prediction=prediction)

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from flows.pipeline import PipelineResult, pipeline
 from flows.predict import predict_ledger
-from ledger.caching import refreshable
 from params.monthly import MonthlyParams
+from tasks.caching import refreshable
 from tasks.predict_output import PredictSummary
 from tasks.preflight import check_output_folders
 from tasks.warm_start import find_parent

@@ -12,10 +12,10 @@ from flows.naming import run_namer
 from flows.prepare import PrepareResult, prepare_data
 from flows.train import train_model
 from ledger import work_store
-from ledger.caching import refreshable
 from params.pipeline import PipelineParams
 from scoring.choice import ModelChoice
 from tasks.baseline import train_baseline
+from tasks.caching import refreshable
 from tasks.calibrate import choose_deployment
 from tasks.evaluate import EvalReport, publish_eval_report
 from tasks.preflight import check_model, check_output_folders, provide_base_model

@@ -10,8 +10,8 @@ from prefect import flow
 from flows.naming import run_namer
 from flows.prepare import prepare_data
 from ledger import work_store
-from ledger.caching import refreshable
 from params.predict import PredictParams
+from tasks.caching import refreshable
 from tasks.predict import classify_ledger, load_run, replay_params
 from tasks.predict_output import PredictSummary, write_prediction_file
 from tasks.preflight import check_output_folders

@@ -7,9 +7,9 @@ from prefect import flow
 from pydantic import BaseModel
 
 from flows.naming import run_namer
-from ledger.caching import refreshable
 from ledger.frames import StageResult
 from params.prepare import PrepareParams
+from tasks.caching import refreshable
 from tasks.features import build_features, select_features
 from tasks.ingest import extract_metadata, fingerprint_input, load_ledger, standardize_columns
 from tasks.mispostings import MispostingReport, apply_corrections, find_mispostings, set_aside_mispostings

@@ -146,12 +146,13 @@ def print_prediction(summary) -> None:
     print(f"rejected     {summary.rows_rejected:,} rows ({rules or 'none'}) -> {summary.rejects}")
     print(f"decision     {summary.headline()}")
     if summary.review_reasons:
-        print("review       " + ", ".join(f"{reason} {n:,}" for reason, n in summary.review_reasons.items()))
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in summary.review_reasons.items())
+        print(f"review       {summary.rows_review:,} lines; reasons (a line can have several): {reasons}")
     if held := summary.expectation:
         accuracy = "-" if held.accuracy is None else f"{held.accuracy:.1%}"
         promised = "-" if held.expected_accuracy is None else f"{held.expected_accuracy:.1%}"
         share = "-" if held.expected_coverage is None else f"{held.expected_coverage:.1%}"
         print(
-            f"vs valid     {held.labelled_lines:,} lines carry a code: {held.coverage:.1%} were above the threshold, "
-            f"{accuracy} of them right (validation: {share}, {promised} right)"
+            f"vs valid     {held.labelled_lines:,} lines carry a code: {held.coverage:.1%} at or above the threshold "
+            f"(before the vendor and code checks), {accuracy} of them right (validation: {share}, {promised} right)"
         )

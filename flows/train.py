@@ -7,9 +7,9 @@ from prefect import flow
 from prefect.logging.loggers import flow_run_logger
 
 from flows.naming import run_namer
-from ledger.caching import refreshable
 from ledger.work_store import Localized
 from params.train import TrainParams
+from tasks.caching import refreshable
 from tasks.calibrate import calibrate_training
 from tasks.evaluate import evaluate_probe, evaluate_training, publish_eval_report
 from tasks.preflight import check_model, check_output_folders, provide_base_model
@@ -53,5 +53,5 @@ def train_model(params: TrainParams) -> TrainingOutcome:
     calibration = calibrate_training(outcome.final_dir, params.target_accuracy)
     report = evaluate_training(outcome.final_dir, probe, calibration)
     registered = close_mlflow_run(tracking, outcome.final_dir, outcome.metrics, report.report_dir, calibration)
-    publish_eval_report([r for r in (probe, report) if r is not None])
+    publish_eval_report([r for r in (probe, report) if r is not None], scope="training")
     return outcome.model_copy(update={"report": report, "probe_report": probe, "registered": registered})

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from ledger.conf import load_yaml
 from ledger.headers import header_candidates
 from ledger.readers import normalize_header
-from params.prepare import IngestParams
 
 # The stages compute with these (calendar and amount features): a conf may not make them optional.
 ALWAYS_REQUIRED = ("date", "amount")
@@ -56,14 +55,14 @@ class ColumnsConf(BaseModel):
         return [canonical, *self.columns[canonical].aliases]
 
 
-def columns_conf(params: IngestParams) -> ColumnsConf:
+def columns_conf(name: str = "columns.yaml") -> ColumnsConf:
     """conf/columns.yaml (or the file `ingest.columns_conf` names), checked."""
-    return ColumnsConf.model_validate(load_yaml(params.columns_conf))
+    return ColumnsConf.model_validate(load_yaml(name))
 
 
-def column_spec(params: IngestParams) -> dict[str, dict]:
+def column_spec(name: str = "columns.yaml") -> dict[str, dict]:
     """The canonical columns as plain dicts: name -> required, kind, aliases."""
-    return {name: spec.model_dump() for name, spec in columns_conf(params).columns.items()}
+    return {col: spec.model_dump() for col, spec in columns_conf(name).columns.items()}
 
 
 def known_headers(spec: dict[str, dict], conf: ColumnsConf | None = None) -> set[str]:

@@ -13,7 +13,6 @@ from ledger.conf import conf_path
 from ledger.layouts import Layout, account_blocks, complete_month_days, joined_cells, period_of, summary_rows
 from ledger.readers import FileReport, LedgerFileError, normalize_header
 from ledger.reviewed_file import PENDING_RULE, pending_lines, reviewed_file
-from params.prepare import IngestParams
 
 LINE_COLUMNS = ["line_rule", "line_detail"]
 # an account-code column is believed when at least this share of its values look like account codes
@@ -116,7 +115,8 @@ def standardize_file(
     layout: Layout,
     known: set[str],
     labels_required: bool,
-    params: IngestParams,
+    columns: dict[str, str],
+    year: int | None,
     chart: set[str],
     personal: dict[str, str] | None = None,
     keep: list[str] | tuple[str, ...] = (),
@@ -126,7 +126,7 @@ def standardize_file(
     header or its column, or ingest.columns maps the header."""
     headers = report.headers
     spec = {name: col.model_dump() for name, col in conf.columns.items()}
-    overrides = dict(params.columns)
+    overrides = dict(columns)
     reviewed = reviewed_file(headers)
     if reviewed is not None:  # a prediction file given back: the accountant's code is the label, ours no feature
         if "account_code" not in overrides.values():
@@ -177,8 +177,8 @@ def standardize_file(
     if sided:
         _sided_amounts(raw, sided, out, rule, detail)
     period = period_of(report.title_lines, layout)
-    if period is None and params.year is not None:
-        period = (pd.Timestamp(params.year, 1, 1), pd.Timestamp(params.year, 12, 31))
+    if period is None and year is not None:
+        period = (pd.Timestamp(year, 1, 1), pd.Timestamp(year, 12, 31))
     if "date" in out:
         out["date"] = complete_month_days(out["date"], period)
         if period is not None:

@@ -56,11 +56,12 @@ class Patience:
     backoff: float = 0.5
 
 
-QUICK = Patience(timeout=5.0, retries=1, backoff=0.5)  # reachability checks, marking a failed run
-# step metrics while training: one try per poll (the sink retries on later polls, and urllib3 logs a warning
-# for every HTTP-level retry, which during an outage would be one warning per poll)
-METRICS = Patience(timeout=5.0, retries=0, backoff=0.0)
-STEADY = Patience(timeout=30.0, retries=2, backoff=1.0)  # run set-up and close, artifacts
+# No HTTP-level retries: one call is one request. The one retry layer is the caller's: `retrying` (explicit delays,
+# a warning per attempt) for run set-up and close, the sink's next poll for step metrics, a task's retries for the
+# reachability check. Stacked layers made up to 27 requests of one call (task x set-up delays x HTTP).
+QUICK = Patience(timeout=5.0, retries=0, backoff=0.0)  # reachability checks, marking a failed run
+METRICS = Patience(timeout=5.0, retries=0, backoff=0.0)  # step metrics while training
+STEADY = Patience(timeout=30.0, retries=0, backoff=0.0)  # run set-up and close, artifacts: a longer timeout
 
 
 def _transient(err: Exception) -> bool:

@@ -116,14 +116,16 @@ def download_registered(uri: str, store_uri: str, work_dir: str) -> Path:
     """The trained model folder of a registered version (an alias pinned to its version first)."""
     from mlflow.exceptions import MlflowException
 
-    from scoring.mlflow_model import model_folder_of
+    from scoring.mlflow_model import check_logged_from_code, model_folder_of
 
     try:
         model = pinned(uri, store_uri)
         target = Path(work_dir).resolve() / "models" / "registry" / f"{model.name}-{model.version}"
-        folder = model_folder_of(download_version(model, store_uri, target))
+        local = download_version(model, store_uri, target)
     except MlflowException as err:
         raise ValueError(f"{uri}: not found in the MLflow registry at {store_uri} ({err.message})") from err
+    check_logged_from_code(local)
+    folder = model_folder_of(local)
     if not folder.is_dir():
         raise ValueError(f"{uri}: the registered model has no artifacts/final/ folder: not an account-tax model")
     return folder

@@ -12,9 +12,6 @@ from contracts.run_folder import RunFolder
 from ledger.work_store import is_store_url, join, parent
 
 LATEST = "latest"
-# contracts.dataset.MANIFEST_FILE, written last by tokenize_dataset (a complete dataset has it); not imported from
-# there, as that module pulls pandas and pandera into every parameter import (a test keeps the two equal)
-DATASET_MANIFEST = "dataset.json"
 
 
 _NO_DATASET = (
@@ -22,7 +19,6 @@ _NO_DATASET = (
     "or set params.dataset to a tokenized dataset folder (datasets/tokenized-...)"
 )
 _NO_RUN = "no finished run{} under {}: run the pipeline first or set params.model to a run folder (runs/<name>)"
-PREPARE_PARAMS = "prepare_params.json"  # contracts.dataset.PREPARE_PARAMS_FILE, beside dataset.json
 
 
 def newest(paths: Iterable[Path]) -> Path | None:
@@ -56,7 +52,9 @@ def made_from(dataset: str, source: str) -> bool:
     """The dataset folder was prepared from `source`: the input it names, or that input's file name."""
     import json
 
-    text = _read_text(join(dataset, PREPARE_PARAMS))
+    from contracts.dataset import PREPARE_PARAMS_FILE  # here, not at the top: it pulls pandas into every params import
+
+    text = _read_text(join(dataset, PREPARE_PARAMS_FILE))
     used = str(json.loads(text).get("input", "")).rstrip("/") if text else ""
     return bool(used) and source.rstrip("/") in (used, used.rsplit("/", 1)[-1])
 
@@ -64,8 +62,10 @@ def made_from(dataset: str, source: str) -> bool:
 def latest_dataset(work_dir: str | Path, source: str | None = None) -> Path | str:
     """The newest complete tokenized dataset folder under <work_dir>/datasets (a URL in a shared store); with
     `source`, the newest prepared from that input (its path or file name)."""
+    from contracts.dataset import MANIFEST_FILE  # written last by tokenize_dataset: a complete dataset has it
+
     root = join(str(work_dir), "datasets")
-    for manifest in newest_first(root, f"*/{DATASET_MANIFEST}"):
+    for manifest in newest_first(root, f"*/{MANIFEST_FILE}"):
         folder = parent(manifest)
         if source is None or made_from(folder, source):
             return folder if is_store_url(folder) else Path(folder)
@@ -108,19 +108,3 @@ def warm_start_folder(value: str, work_dir: str | Path) -> Path:
         raise ValueError(f"warm_start={value}: {folder.final} is not a finished run (missing {', '.join(missing)})")
     return Path(folder.final)
 
-
-def warm_start_final(value: str, tracking: str | None, work_dir: str) -> Path:
-    """warm_start_folder, and for models:/NAME/VERSION or models:/NAME@ALIAS the registered version's trained model
-    folder (downloaded under <work_dir>/models/registry/, the alias pinned to the version it names now)."""
-    if not value.startswith("models:/"):
-        return warm_start_folder(value, work_dir)
-    from contracts.baseline_folder import BaselineFolder
-    from monitor.registry import download_registered, tracking_uri
-
-    folder = download_registered(value, tracking_uri(tracking, work_dir), work_dir)
-    if BaselineFolder.holds_baseline(folder):
-        raise ValueError(
-            f"warm_start={value}: that version is a TF-IDF baseline ({folder}), which has no adapter to start an LLM "
-            "from; give an LLM run (a run folder, 'latest' or another models:/ version)"
-        )
-    return warm_start_folder(str(folder), work_dir)

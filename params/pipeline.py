@@ -34,6 +34,7 @@ class PipelineParams(FlowParams):
             model=self.prepare.model,
             work_dir=self.prepare.work_dir,
             target_accuracy=self.target_accuracy,
+            refresh_cache=self.refresh_cache,  # a deployed train_model is its own flow run: it must be told
             **self.train.model_dump(),
         )
 

@@ -1,5 +1,6 @@
 """`prepare_data`'s parameters: the input and one section per data stage (the user's, as in the UI form)."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -240,3 +241,16 @@ class PrepareParams(FlowParams):
     mispostings: MispostingParams = MispostingParams()
     text: TextParams = TextParams()
     tokenize: TokenizeParams = TokenizeParams()
+
+
+def write_prepare_params(params: PrepareParams, folder: str | Path) -> Path:
+    """prepare_params.json in a dataset, run or baseline folder: what `predict_ledger` replays."""
+    from contracts.dataset import PREPARE_PARAMS_FILE  # not at the top: it pulls pandas into every parameter import
+
+    path = Path(folder) / PREPARE_PARAMS_FILE
+    path.write_text(params.model_dump_json(indent=2, by_alias=True), encoding="utf-8")
+    return path
+
+
+def read_prepare_params(path: str | Path) -> PrepareParams:
+    return PrepareParams.model_validate_json(Path(path).read_text(encoding="utf-8"))

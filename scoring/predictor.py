@@ -11,6 +11,8 @@ from contracts.baseline_folder import BaselineFolder
 from contracts.calibration import Calibration, read_train_vendors
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from scoring.calibration import PROB_FLOOR, scaled_probs
+from scoring.review import label_check, review_reasons
+from scoring.safe_files import check_no_pickles
 from scoring.selective import NO_THRESHOLD
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -46,6 +48,20 @@ def base_model_folder(path: str) -> str:
     )
 
 
+def trained_max_length(final: Path) -> int:
+    """The token cut a run's final/ was trained with, from the data-preparation parameters kept beside it."""
+    from contracts.dataset import PREPARE_PARAMS_FILE
+    from params.prepare import read_prepare_params
+
+    path = final / PREPARE_PARAMS_FILE
+    if not path.exists():  # guessing would cut lines where training did not, and shift every probability
+        raise FileNotFoundError(
+            f"{final}: no {PREPARE_PARAMS_FILE}, so the token length this model was trained with is unknown; "
+            "predict from the run folder (its prepare_params.json is beside final/) or calibrate the run again"
+        )
+    return read_prepare_params(path).tokenize.max_length
+
+
 def encode_like_training(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     """Token ids cut exactly as the training dataset was (tasks/tokenize.py encode_texts): the text with its
     special tokens, then its first max_length ids. The tokenizer's own truncation would keep a final [SEP] the
@@ -65,32 +81,30 @@ def top_k(logits: np.ndarray, used: np.ndarray, k: int, temperature: float = 1.0
 class Predictor:
     """Loads once; `predict` maps texts to top-k slots with calibrated probabilities."""
 
-    def __init__(self, folder: str | Path, kind: str, model_path: str | None = None, pad_added: bool = False):
+    def __init__(
+        self, folder: str | Path, kind: str, model_path: str | None = None, pad_added: bool = False,
+        max_length: int | None = None,
+    ):  # fmt: skip
         self.folder, self.kind = Path(folder), kind
         self.label_map = LabelMap.read(self.folder / LABEL_MAP_FILE)
         self.calibration = Calibration.read(self.folder)
         self.train_vendors = read_train_vendors(self.folder)
         self.used = self.label_map.used_mask()
+        self.max_length = max_length  # the token cut it was trained with; None for a baseline (no tokens)
         self._model_path, self._pad_added, self._loaded = model_path, pad_added, None
 
     @classmethod
-    def open(cls, folder: str | Path) -> "Predictor":
-        """A baseline folder, or a run's final/ (base model path and pad flag from its run.yaml)."""
+    def open(cls, folder: str | Path, max_length: int | None = None) -> "Predictor":
+        """A baseline folder, or a run's final/ (base model path and pad flag from its run.yaml; the token cut from
+        its data-preparation parameters unless given: an older run keeps them beside the run, not in final/)."""
         folder = Path(folder)
+        check_no_pickles(folder)  # before anything in it is read: it may come from a bucket or a registry
         if BaselineFolder.holds_baseline(folder):
             return cls(folder, "baseline")
         from training.config import read_run_config
 
         config = read_run_config(folder / "run.yaml", fetch=frozenset({"model_path"}))
-        return cls(folder, "llm", config.model_path, config.pad_added)
-
-    @property
-    def max_length(self) -> int:
-        """The token cut the model was trained with (from its data-preparation parameters)."""
-        from contracts.dataset import PREPARE_PARAMS_FILE, read_prepare_params
-
-        path = self.folder / PREPARE_PARAMS_FILE
-        return read_prepare_params(path).tokenize.max_length if path.exists() else 256
+        return cls(folder, "llm", config.model_path, config.pad_added, max_length or trained_max_length(folder))
 
     @property
     def temperature(self) -> float:
@@ -104,38 +118,52 @@ class Predictor:
         """The model (an LLM: model and tokenizer), loaded on first use."""
         if self._loaded is None:
             if self.kind == "baseline":
-                import joblib
+                from scoring.baseline_model import load_fitted
 
-                self._loaded = joblib.load(BaselineFolder(root=str(self.folder)).model)
+                self._loaded = load_fitted(self.folder)
             else:
                 from training.model import load_trained
 
                 self._loaded = load_trained(base_model_folder(self._model_path), self.folder, self._pad_added)
         return self._loaded
 
+    def classify(
+        self, texts: list[str], k: int, vendor: pd.Series | None = None, given_codes: pd.Series | None = None,
+        batch_size: int = 32, progress: Progress | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
+        """pred1..predk, label_check (where the lines carry a code), decision and review_reason: the one decision
+        path, for predict_ledger and the registered MLflow model alike."""
+        frame = self.frame(*self.predict(texts, k, batch_size, progress))
+        check = None
+        if given_codes is not None and given_codes.notna().any():
+            check = label_check(given_codes, frame["pred1_code"], set(self.label_map.code_to_id()))
+            frame["label_check"] = check
+        decided = review_reasons(frame["pred1_prob"].to_numpy(), self.threshold, vendor, self.train_vendors, check)
+        return pd.concat([frame, decided], axis=1)
+
     def predict(
-        self, texts: list[str], k: int, batch_size: int = 32, max_length: int = 256, progress: Progress | None = None
+        self, texts: list[str], k: int, batch_size: int = 32, progress: Progress | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(ids, probs), each rows x min(k, used slots), best first; calibrated."""
         width = min(k, int(self.used.sum()))
         ids, probs = np.zeros((len(texts), width), dtype="int64"), np.zeros((len(texts), width), dtype="float64")
-        for rows, logits, allowed in self._batches(texts, batch_size, max_length, progress):
+        for rows, logits, allowed in self._batches(texts, batch_size, progress):
             ids[rows], probs[rows] = top_k(logits, self.used & allowed, k, self.temperature)
         return ids, probs
 
-    def logits(self, texts: list[str], batch_size: int = 32, max_length: int = 256, progress=None) -> np.ndarray:
+    def logits(self, texts: list[str], batch_size: int = 32, progress=None) -> np.ndarray:
         """Raw scores over every label slot, rows x slots (a baseline: log-probabilities, -inf where it has none)."""
         out = np.zeros((len(texts), self.label_map.num_slots), dtype="float32")
-        for rows, logits, _ in self._batches(texts, batch_size, max_length, progress):
+        for rows, logits, _ in self._batches(texts, batch_size, progress):
             out[rows] = logits
         return out
 
-    def _batches(self, texts: list[str], batch_size: int, max_length: int, progress: Progress | None):
+    def _batches(self, texts: list[str], batch_size: int, progress: Progress | None):
         """(row indices, logits, allowed slots) batch by batch."""
         if self.kind == "baseline":
             yield from self._baseline_batches(texts, progress)
         else:
-            yield from self._llm_batches(texts, batch_size, max_length, progress)
+            yield from self._llm_batches(texts, batch_size, self.max_length, progress)
 
     def _baseline_batches(self, texts: list[str], progress: Progress | None):
         model = self.load()

@@ -51,3 +51,11 @@ def reason_counts(reasons: pd.Series) -> dict[str, int]:
     """Lines per reason (a line with two reasons counts under both)."""
     split = reasons[reasons.ne("")].str.split(SEPARATOR).explode()
     return {str(k): int(v) for k, v in split.value_counts().items()}
+
+
+def label_check(given: pd.Series, top: pd.Series, known: set[str]) -> pd.Series:
+    """Per row with a given code: match, differs, or unknown to the model (a code it never trained on)."""
+    given = given.reset_index(drop=True).astype("str").where(given.notna().to_numpy())
+    check = pd.Series(np.where(given.to_numpy() == top.to_numpy(), "match", "differs"), dtype="str")
+    check = check.mask(~given.isin(known), "unknown to the model")
+    return check.where(given.notna())

@@ -36,7 +36,8 @@ def load_evidence_spellings(conf: Path | None = None) -> dict[str, list[str]]:
     """Canonical evidence type -> spellings, from value_maps.yaml (`evidence_type.values`)."""
     import yaml
 
-    from synth.ledger import conf_dir, synth_vocab
+    from ledger.conf import conf_dir
+    from synth.vocab import synth_vocab
 
     path = (conf or conf_dir()) / "value_maps.yaml"
     values = {}
@@ -50,13 +51,14 @@ def add_dirt(
     cols: dict, raw: dict, dirty: float, rng: np.random.Generator, spellings: dict[str, list[str]]
 ) -> dict[str, int]:
     """Dirty round(dirty * rows) rows of `cols` (header -> object array) in place; returns rows per kind."""
-    from synth.ledger import _apportion, synth_vocab
+    from synth.draw import apportion
+    from synth.vocab import synth_vocab
 
     n = len(raw["day"])
     ok = ~raw["protect"]
     cand = np.flatnonzero(ok)
     chosen = rng.choice(cand, size=min(int(round(dirty * n)), len(cand)), replace=False)
-    kinds = np.repeat(np.arange(len(KINDS)), _apportion(len(chosen), np.array(KIND_SHARE)))
+    kinds = np.repeat(np.arange(len(KINDS)), apportion(len(chosen), np.array(KIND_SHARE)))
     # A duplicate copies the row above, which must not be a protected (rare-tail) row; else: amount format.
     dup_bad = (kinds == 0) & ((chosen < 1) | ~ok[np.maximum(chosen - 1, 0)])
     kinds[dup_bad] = KINDS.index("amount_format")

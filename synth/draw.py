@@ -10,6 +10,15 @@ import pandas as pd
 from synth.vocab import DATE_RANGE, SIDE_FLIP, VAT_TYPES, synth_vocab
 
 
+def apportion(total: int, p: np.ndarray) -> np.ndarray:
+    """Split `total` into integer parts proportional to p (largest remainder; deterministic)."""
+    q = total * np.asarray(p, dtype=float) / np.sum(p)
+    out = np.floor(q).astype(np.int64)
+    short = int(total - out.sum())
+    out[np.argsort(-(q - out), kind="stable")[:short]] += 1
+    return out
+
+
 def _cum(weights: np.ndarray) -> np.ndarray:
     """Row-wise CDF for sampling by (u >= cum).sum(1); exactly 1 from the last nonzero weight on."""
     w = weights / weights.sum(axis=1, keepdims=True)

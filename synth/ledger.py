@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ledger.conf import conf_dir
-from synth.draw import draw_rows
+from synth.draw import apportion, draw_rows
 from synth.vocab import (
     CATEGORIES,
     CHART_COLUMNS,
@@ -171,15 +171,6 @@ def _format_from_path(path: str) -> str:
     raise ValueError(f"cannot tell the ledger format from {path!r}: pass fmt='csv', 'xlsx' or 'parquet'")
 
 
-def _apportion(total: int, p: np.ndarray) -> np.ndarray:
-    """Split `total` into integer parts proportional to p (largest remainder; deterministic)."""
-    q = total * np.asarray(p, dtype=float) / np.sum(p)
-    out = np.floor(q).astype(np.int64)
-    short = int(total - out.sum())
-    out[np.argsort(-(q - out), kind="stable")[:short]] += 1
-    return out
-
-
 def _choose_accounts(chart: pd.DataFrame, k: int, rng: np.random.Generator) -> pd.DataFrame:
     """Weighted sample of k accounts without replacement, in Zipf rank order (popular accounts first)."""
     codes = chart["code"].astype(int).to_numpy()
@@ -200,7 +191,7 @@ def _class_counts(rows: int, k: int, rng: np.random.Generator) -> np.ndarray:
     m = k - n_rare
     base = 1 if rows >= k else 0
     p = np.arange(1, m + 1, dtype=float) ** -ZIPF_EXPONENT
-    counts[:m] = base + _apportion(rows - int(rare.sum()) - base * m, p)
+    counts[:m] = base + apportion(rows - int(rare.sum()) - base * m, p)
     counts[m:] = rare
     return counts
 

@@ -10,16 +10,16 @@ import numpy as np
 from prefect import task
 
 from contracts.baseline_folder import BaselineFolder
-from contracts.dataset import write_prepare_params
 from contracts.label_map import LabelMap
-from ledger.caching import STAGE
 from ledger.frames import StageResult, read_frame
 from ledger.work_store import on_store
 from params.baseline import BaselineParams
-from params.prepare import PrepareParams
+from params.prepare import PrepareParams, write_prepare_params
 from schemas import TextFrame
+from scoring.baseline_model import save_fitted
 from scoring.predictor import baseline_logits
 from scoring.report import calibrate_model
+from tasks.caching import STAGE
 from tasks.evaluate import EvalReport, build_report
 from tasks.split import LabelMapFile
 
@@ -80,9 +80,7 @@ def train_baseline(
         suspected,
     )  # fmt: skip
     report = build_report(scored["test"][1], scored["test"][0].argmax(axis=1), label_map, folder.reports, "baseline")
-    import joblib
-
-    joblib.dump(model, folder.model)
+    save_fitted(model, folder.root)
     shutil.copy(labels.path, folder.label_map)
     write_prepare_params(prepare.model_copy(update={"model": None}), folder.root)
     if vendors:

@@ -14,10 +14,11 @@ from contracts.calibration import (
     Calibration,
     read_logits,
 )
-from contracts.dataset import PREPARE_PARAMS_FILE, read_prepare_params
+from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RunFolder
 from ledger.work_store import on_store
+from params.prepare import read_prepare_params
 from scoring.choice import ModelChoice, candidate, choose_model
 from scoring.report import calibrate_model
 from tasks.evaluate import EvalReport
@@ -103,7 +104,7 @@ def score_splits(final: Path, splits: dict[str, Path]) -> None:
     for name, path in splits.items():
         if name in dataset and len(dataset[name]) and not path.exists():
             part = dataset[name]
-            logits = predictor.logits(list(part["text"]), max_length=predictor.max_length)
+            logits = predictor.logits(list(part["text"]))
             save_logits(logits, part["label"], path)
 
 

@@ -166,7 +166,8 @@ def metrics_markdown(reports: list[EvalReport]) -> str:
     if all("n_test" in r.metrics for r in reports):
         lines.append("| test rows | " + " | ".join(f"{r.metrics['n_test']:,.0f}" for r in reports) + " |")
     lines += ["", *[f"- {r.verdict}" for r in reports if r.verdict and r.name != "baseline"]]
-    lines += ["", *[f"- {r.name}: `{r.per_class_csv}`, `{r.confusion_png}`, `{r.f1_png}`" for r in reports]]
+    # one line per model: the files are in its report folder (and in the MLflow run's reports/), not a path each
+    lines += ["", *[f"- {r.name}: per-class CSV, confusion matrix and F1 chart in `{r.report_dir}`" for r in reports]]
     return "\n".join(lines)
 
 
@@ -193,7 +194,12 @@ def calibration_markdown(reports: list[EvalReport]) -> str:
             f"| {_share(c.test.coverage if c.test else None)} | {_share(c.test.auto_accuracy if c.test else None)} |"
         )
     target = calibrated[0].calibration.target_accuracy
-    plots = [f"- {r.name}: `{p}`" for r in calibrated for p in r.calibration.plots.values()]
+    plots = [
+        f"- {r.name}: {len(r.calibration.plots)} plots ({', '.join(r.calibration.plots)}) in "
+        f"`{Path(next(iter(r.calibration.plots.values()))).parent}`"
+        for r in calibrated
+        if r.calibration.plots
+    ]
     heading = f"## Calibration and automatic coding (target accuracy {target:.0%})"
     return "\n".join([heading, "", *lines, "", *risk_coverage_markdown(calibrated), "", *plots])
 
@@ -237,14 +243,44 @@ def _shown(key: str, value: float) -> str | float:
     return f"{value:,.0f}" if key.startswith("n_") else round(value, 4)
 
 
-def publish_eval_report(reports: list[EvalReport], choice: ModelChoice | None = None) -> None:
+# one key per report: the pipeline's (every model and the decision) is not overwritten by its training subflow's
+REPORT_KEYS = {
+    "pipeline": ("eval-metrics", "baseline-vs-llm"),
+    "training": ("training-eval", "training-metrics"),
+    "baseline": ("baseline-eval", "baseline-metrics"),
+}
+
+
+def publish_eval_report(reports: list[EvalReport], choice: ModelChoice | None = None, scope: str = "pipeline") -> None:
     """Evaluation in the Prefect UI: metrics side by side, calibration and coverage, the model to deploy, and each
-    model's per-class table (markdown); the baseline-vs-LLM table."""
+    model's per-class table (markdown); the metrics table. `scope`: which flow's report (REPORT_KEYS)."""
+    markdown_key, table_key = REPORT_KEYS[scope]
     sections = ["# Evaluation (test split)", metrics_markdown(reports)]
     sections += [choice_markdown(choice)] if choice else []
     sections += [calibration_markdown(reports), *[per_class_markdown(r) for r in reports]]
-    create_markdown_artifact(key="eval-metrics", markdown="\n\n".join(s for s in sections if s))
+    names = " vs ".join(r.name for r in reports)
+    decided = f"; deploy {choice.chosen}" if choice else ""
+    create_markdown_artifact(
+        key=markdown_key, markdown="\n\n".join(s for s in sections if s), description=f"{names}, test split{decided}"
+    )
     rows = [{"model": r.name, **{k: _shown(k, v) for k, v in r.metrics.items()}} for r in reports]
     rows_tested = ", ".join(f"{r.name} {r.metrics['n_test']:,.0f}" for r in reports if "n_test" in r.metrics)
     description = "test-split metrics" + (f" (rows: {rows_tested})" if rows_tested else "")
-    create_table_artifact(key="baseline-vs-llm", table=rows, description=description)
+    create_table_artifact(key=table_key, table=rows, description=description)
+
+
+@task
+def publish_outcome(reports: list[EvalReport], choice: ModelChoice | None, prediction=None) -> None:
+    """The top-level run's own report (the demo's): the model to deploy, the models side by side and, when it
+    predicted, the next month's auto / review (a tasks.predict_output.PredictSummary), on its run's page."""
+    from tasks.predict_output import summary_markdown
+
+    reports = [r for r in reports if r is not None]
+    decided = choice_markdown(choice) if choice else "## Model to deploy: none (no model reached the target)"
+    sections = ["# Outcome", decided, "## Models (test split)", metrics_markdown(reports)]
+    sections.append(calibration_markdown(reports))
+    if prediction is not None:
+        sections.append(summary_markdown(prediction).replace("# Prediction", "## Next month", 1))
+    description = f"deploy {choice.chosen}" if choice else "no model to deploy"
+    description += f"; next month: {prediction.headline()}" if prediction is not None else ""
+    create_markdown_artifact(key="outcome", markdown="\n\n".join(s for s in sections if s), description=description)

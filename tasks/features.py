@@ -9,11 +9,11 @@ import pandas as pd
 from prefect import task
 from prefect.logging import get_run_logger
 
-from ledger.caching import STAGE
 from ledger.frames import StageResult, read_frame, write_frame
 from ledger.work_store import on_store
 from params.prepare import FeatureParams
 from schemas import LABEL_COLUMNS, TRACE_COLUMNS, CleanLedger, FeatureFrame, selected_schema
+from tasks.caching import STAGE
 
 
 def holiday_names(dates: pd.Series, country: str) -> pd.Series:

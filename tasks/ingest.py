@@ -12,13 +12,14 @@ from prefect import task
 from prefect.cache_policies import CachePolicy
 from pydantic import BaseModel
 
-from ledger.caching import STAGE, task_code
+from ledger.caching import task_code
 from ledger.cells import parse_amounts, row_digest
 from ledger.columns import column_spec, columns_conf, known_headers
 from ledger.errors import LedgerFileError
 from ledger.frames import StageResult, read_frame, sha256_file, write_frame
 from ledger.layouts import load_layout
 from ledger.personal_data import PersonalDataReport, load_personal_data, mask_frame, mask_text, names_in
+from ledger.profile import ledger_lines, profile_columns
 from ledger.readers import FileReport, read_ledger_file
 from ledger.sources import SkippedFile, find_sources
 from ledger.standardize import chart_codes, standardize_file
@@ -26,6 +27,7 @@ from ledger.work_store import on_store
 from params.prepare import IngestParams, PrivacyParams
 from schemas import LINE_COLUMNS, Ledger, RawLedger
 from schemas.ledger import PROVENANCE
+from tasks.caching import STAGE
 
 
 class InputFile(BaseModel):
@@ -120,7 +122,7 @@ def load_ledger(
 
 def read_rows(url: str, params: IngestParams) -> tuple[pd.DataFrame, FileReport]:
     """One file's rows as the file holds them (its own headers, text cells), with their file, line and digest."""
-    known = known_headers(column_spec(params), columns_conf(params))
+    known = known_headers(column_spec(params.columns_conf), columns_conf(params.columns_conf))
     df, report = read_ledger_file(url, known, params.encodings, params.sheet, params.header_search_rows)
     lines = report.row_lines or range(report.header_row + 1, report.header_row + 1 + len(df))
     # a ledger may have a column of ingest's names (standardize already set a prediction file's own aside)
@@ -176,7 +178,7 @@ def standardize_columns(
     """Map each file's headers to canonical columns and mark the rows that are no ledger lines (summary rows,
     account blocks, repeated headers and titles, dates outside the file's period); columns holding only personal
     data are left out unless kept."""
-    conf, layout = columns_conf(params), load_layout(params.layouts_conf)
+    conf, layout = columns_conf(params.columns_conf), load_layout(params.layouts_conf)
     personal = PersonalDataReport.model_validate(raw.report.get("personal_data", {})).dedicated()
     keep = (privacy or PrivacyParams()).keep_columns
     headers = {h for file in raw.report["files"] for h in file["headers"]}
@@ -185,7 +187,7 @@ def standardize_columns(
             f"privacy.keep_columns: {unknown} is no header of the input and no column name; headers in the "
             f"input: {sorted(headers)}"
         )
-    known = known_headers(column_spec(params), conf)
+    known = known_headers(column_spec(params.columns_conf), conf)
     df = read_frame(raw.data, RawLedger, "load output")
     parts, layouts, chart = [], [], chart_codes(params.chart_of_accounts)
     for file in raw.report["files"]:
@@ -193,7 +195,7 @@ def standardize_columns(
         rows = df[df["source_file"] == report.url]
         cells = rows[report.headers].astype("str")
         out, file_layout = standardize_file(
-            cells, report, conf, layout, known, labels_required, params, chart, personal, keep
+            cells, report, conf, layout, known, labels_required, params.columns, params.year, chart, personal, keep
         )
         parts.append(pd.concat([rows[["row_id", "source_file", "source_row", "row_digest"]], out], axis=1))
         layouts.append(file_layout)
@@ -217,23 +219,14 @@ def standardize_columns(
 @task(**STAGE)
 @on_store
 def extract_metadata(ledger: StageResult, loaded: StageResult) -> dict:
-    """Rows, columns, dtypes, nulls and basic stats of the standardized ledger."""
+    """Rows, and per column its type, nulls and values over the ledger lines; the amounts' statistics."""
     df = read_frame(ledger.data, Ledger, "standardize output")
-    columns = {}
-    for name in df.columns.drop(["row_id", "source_row", "row_digest", "line_rule", "line_detail"], errors="ignore"):
-        col = df[name]
-        top = col.value_counts().head(3)
-        columns[name] = {
-            "dtype": str(col.dtype),
-            "nulls": int(col.isna().sum()),
-            "unique": int(col.nunique()),
-            "top": {str(k): int(v) for k, v in top.items()},
-        }
-    amounts = parse_amounts(df["amount"])
+    amounts = parse_amounts(ledger_lines(df)["amount"])
     return {
         "rows": len(df),
+        "lines": len(ledger_lines(df)),  # the rows the column table describes
+        "columns": profile_columns(df),
         "files": loaded.report["files"],
-        "columns": columns,
         "unmapped_headers": ledger.report["unmapped_headers"],
         "layouts": ledger.report.get("layouts", []),
         "file_errors": loaded.report.get("file_errors", []),

@@ -11,7 +11,6 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
 from contracts.label_map import LabelMap
-from ledger.caching import STAGE, StageCache
 from ledger.conf import load_yaml
 from ledger.corrections import WORDS, apply_to_ledger, read_corrections
 from ledger.frames import OutputPath, StageResult, read_frame, write_frame
@@ -21,6 +20,7 @@ from monitor.progress import ProgressArtifact
 from params.baseline import BaselineParams
 from params.prepare import MispostingParams
 from schemas import Ledger, TextFrame
+from tasks.caching import STAGE, StageCache
 from tasks.split import LabelMapFile
 
 TOP_LINES = 20  # lines and pairs shown in the Prefect UI (the files hold them all)

@@ -4,7 +4,6 @@ ledger rows with calibrated probabilities, decide auto / review per line, write 
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.exceptions import MissingContextError
@@ -13,7 +12,7 @@ from pydantic import BaseModel
 
 from contracts.baseline_folder import BaselineFolder
 from contracts.calibration import Calibration
-from contracts.dataset import PREPARE_PARAMS_FILE, read_prepare_params
+from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RunFolder, head_rows
 from ledger import work_store
@@ -22,11 +21,10 @@ from ledger.frames import StageResult, parquet_columns, read_table, write_frame
 from ledger.work_store import on_store
 from monitor.progress import ProgressArtifact
 from params.predict import PredictParams
-from params.prepare import PrepareParams
+from params.prepare import PrepareParams, read_prepare_params
 from schemas import selected_schema
 from schemas.predict import prediction_schema
 from scoring.predictor import Predictor
-from scoring.review import review_reasons
 from tasks.text import serialize
 from training.config import read_run_config
 
@@ -129,26 +127,11 @@ def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, w
     df = read_table(selected, selected_schema(parquet_columns(selected)), "prediction features")
     params = run.prepare_params
     texts = serialize(df, load_yaml(params.text.template)).tolist()
-    predictor = Predictor.open(run.model_dir)
+    predictor = Predictor.open(run.model_dir, params.tokenize.max_length)
     progress = ProgressArtifact("predict-progress", len(texts), "rows classified")
-    ids, probs = predictor.predict(texts, top, batch_size, params.tokenize.max_length, progress.update)
-    out = pd.concat([pd.DataFrame({"row_id": df["row_id"].to_numpy()}), predictor.frame(ids, probs)], axis=1)
-    if "account_code" in df.columns and df["account_code"].notna().any():
-        out["label_check"] = label_check(df["account_code"], out["pred1_code"], set(run.label_map.code_to_id()))
-    decided = review_reasons(
-        out["pred1_prob"].to_numpy(),
-        predictor.threshold,
-        df["vendor"] if "vendor" in df.columns else None,
-        predictor.train_vendors,
-        out.get("label_check"),
-    )
-    out = pd.concat([out, decided], axis=1)
-    return StageResult(data=write_frame(out, prediction_schema(ids.shape[1]), work_dir, "predict", "predictions"))
-
-
-def label_check(given: pd.Series, top: pd.Series, known: set[str]) -> pd.Series:
-    """Per row with a given code: match, differs, or unknown to the model (a code it never trained on)."""
-    given = given.reset_index(drop=True).astype("str").where(given.notna().to_numpy())
-    check = pd.Series(np.where(given.to_numpy() == top.to_numpy(), "match", "differs"), dtype="str")
-    check = check.mask(~given.isin(known), "unknown to the model")
-    return check.where(given.notna())
+    decided = predictor.classify(
+        texts, top, df.get("vendor"), df.get("account_code"), batch_size, progress.update
+    )  # fmt: skip
+    out = pd.concat([pd.DataFrame({"row_id": df["row_id"].to_numpy()}), decided], axis=1)
+    width = sum(column.endswith("_code") and column.startswith("pred") for column in decided.columns)
+    return StageResult(data=write_frame(out, prediction_schema(width), work_dir, "predict", "predictions"))

@@ -27,8 +27,8 @@ class Expectation(BaseModel):
     """A labelled ledger given to predict: how the promise made on validation held on it."""
 
     labelled_lines: int
-    auto_lines: int  # at or above the confidence threshold
-    coverage: float
+    auto_lines: int  # at or above the confidence threshold (validation's measure; the vendor and code checks aside)
+    coverage: float  # auto_lines / labelled_lines: comparable with validation's coverage, not auto / all lines
     accuracy: float | None  # of those lines, against the codes the ledger carries
     expected_coverage: float | None  # from validation
     expected_accuracy: float | None
@@ -59,8 +59,10 @@ class PredictSummary(BaseModel):
             why = f"validation never reached {target} accuracy at any threshold"
             return f"0 lines coded automatically ({why}), {self.rows_review:,} lines to review"
         expected = "-" if self.expected_accuracy is None else f"{self.expected_accuracy:.1%}"
+        n = self.rows_predicted
+        share = f" of {n:,} ({self.rows_auto / n:.1%})" if n else ""
         return (
-            f"{self.rows_auto:,} lines coded automatically (expected accuracy {expected} from validation), "
+            f"{self.rows_auto:,}{share} lines coded automatically (expected accuracy {expected} from validation), "
             f"{self.rows_review:,} lines to review"
         )
 
@@ -107,11 +109,12 @@ def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
         ("목표 정확도 (target accuracy)", "-" if summary.target_accuracy is None else f"{summary.target_accuracy:.0%}"),
         ("확정 계정코드 (confirmed code)", load_yaml(OUTPUT_WORDS)["confirm_note"]),
     ]
-    rows += [(f"검토 사유 (reason): {k}", f"{v:,}") for k, v in summary.review_reasons.items()]
+    # a line can have several reasons: these add up to more than the review lines
+    rows += [(f"검토 사유 (reason; a line can have several): {k}", f"{v:,}") for k, v in summary.review_reasons.items()]
     if held := summary.expectation:
         accuracy = "-" if held.accuracy is None else f"{held.accuracy:.1%}"
         rows.append(("장부 계정 기준 자동 처리 정확도 (auto accuracy on this ledger)", accuracy))
-        rows.append(("장부 계정 기준 자동 처리 비율 (auto coverage on this ledger)", f"{held.coverage:.1%}"))
+        rows.append(("장부 계정 기준 확신도 이상 비율 (share at or above the threshold)", f"{held.coverage:.1%}"))
     return rows
 
 
@@ -167,7 +170,9 @@ def write_prediction_file(
         summary = summary.model_copy(update={"review_file": str(review_out)})
     write_csv(rejects, rejects_out)
     _log(summary)
-    create_markdown_artifact(key="prediction-summary", markdown=summary_markdown(summary))
+    create_markdown_artifact(
+        key="prediction-summary", markdown=summary_markdown(summary), description=summary.headline()
+    )
     return summary
 
 

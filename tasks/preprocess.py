@@ -3,7 +3,6 @@
 import pandas as pd
 from prefect import task
 
-from ledger.caching import STAGE
 from ledger.cells import (
     map_values,
     normalize_business_no,
@@ -19,6 +18,7 @@ from ledger.rejects import reject, rule_counts, write_rejects
 from ledger.work_store import on_store
 from params.prepare import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
 from schemas import LINE_COLUMNS, TRACE_COLUMNS, CleanLedger, Ledger, with_required
+from tasks.caching import STAGE
 
 AMOUNT_COLUMNS = ["amount", "supply_amount", "vat", "balance"]
 CANCEL = "취소"  # the canonical value (side or status) of a card cancellation
@@ -74,7 +74,7 @@ def clean_ledger(ledger: StageResult, params: CleanParams, work_dir: str) -> Sta
 def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestParams, work_dir: str) -> StageResult:
     """Drop the configured optional columns and leave out rows by account, vendor and date range."""
     df = read_frame(cleaned.data, Ledger, "clean output")
-    spec = column_spec(ingest)
+    spec = column_spec(ingest.columns_conf)
     required = [c for c in params.drop_columns if spec.get(c, {}).get("required") is True]
     if required:
         raise ValueError(f"filter.drop_columns: {required} are required columns and cannot be dropped")
@@ -153,8 +153,8 @@ def validate_ledger(
 ) -> StageResult:
     """Parse amounts and dates and check the row rules; a row that breaks any goes to rejects."""
     df = read_frame(normalized.data, Ledger, "normalize output")
-    conf = columns_conf(ingest)
-    required = required_columns(column_spec(ingest), labels_required)
+    conf = columns_conf(ingest.columns_conf)
+    required = required_columns(column_spec(ingest.columns_conf), labels_required)
     parsed, checks = _failures(df, params, required, conf.required_any)
     rule = pd.Series(pd.NA, index=df.index, dtype="str")
     detail = pd.Series("", index=df.index, dtype="str")

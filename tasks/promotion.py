@@ -57,7 +57,7 @@ def comparison_lines(dataset_path: str) -> tuple[list[str], np.ndarray, int]:
 def predicted(model_dir: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Each line's top code and its calibrated probability, as that model would decide it."""
     predictor = Predictor.open(model_dir)
-    frame = predictor.frame(*predictor.predict(texts, 1, 32, predictor.max_length))
+    frame = predictor.frame(*predictor.predict(texts, 1, 32))
     return frame["pred1_code"].to_numpy(), frame["pred1_prob"].to_numpy()
 
 

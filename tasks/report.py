@@ -10,11 +10,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from pydantic import BaseModel
 
 from contracts.label_map import LabelMap
-from ledger.caching import STAGE
 from ledger.frames import OutputPath, StageResult, read_frame
 from ledger.spreadsheet import escape_formulas
 from ledger.work_store import on_store
 from monitor.quality import file_layouts, mapping_markdown, masking_warning, personal_markdown, quality_markdown
+from tasks.caching import STAGE
 from tasks.split import split_basis
 
 REJECTS_SHOWN = 5
@@ -145,10 +145,16 @@ def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
         "|---|---|---|---|",
     ]
     lines += [f"| {f['url']} | {f['format']} | {f['encoding'] or ''} | {f['rows']:,} |" for f in metadata["files"]]
-    lines += ["", "## Columns", "| column | dtype | nulls | unique | top values |", "|---|---|---|---|---|"]
+    lines_read = metadata.get("lines")
+    over = f" (over the {lines_read:,} ledger lines: title and summary rows aside)" if lines_read is not None else ""
+    lines += ["", f"## Columns{over}"]
+    lines += ["| column | type | nulls | unique | range or top values |", "|---|---|---|---|---|"]
     for name, col in metadata["columns"].items():
-        top = ", ".join(f"{k} ({v:,})" for k, v in col["top"].items())
-        lines.append(f"| {name} | {col['dtype']} | {col['nulls']:,} | {col['unique']:,} | {top} |")
+        if "range" in col:
+            values = " .. ".join(col["range"]) + (f" ({col['unparsed']:,} unparsed)" if col["unparsed"] else "")
+        else:
+            values = ", ".join(f"{k} ({v:,})" for k, v in col["top"].items())
+        lines.append(f"| {name} | {col['type']} | {col['nulls']:,} | {col['unique']:,} | {values} |")
     lines += mapping_markdown(summary.files)
     lines += personal_markdown(summary.personal_data, summary.files)
     lines += quality_markdown(summary.unmapped_values, summary.files_left_out, summary.cancellations)

@@ -10,11 +10,11 @@ from pydantic import BaseModel
 from contracts.calibration import write_train_vendors
 from contracts.label_map import LabelMap, LabelSlot
 from ledger.account_names import code_names
-from ledger.caching import STAGE
 from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, sha256_file, write_frame
 from ledger.work_store import on_store
 from params.prepare import LabelParams, SplitParams
 from schemas import SplitColumns, selected_schema
+from tasks.caching import STAGE
 
 
 class LabelMapFile(BaseModel):

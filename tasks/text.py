@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 from prefect import task
 
-from ledger.caching import STAGE
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, read_frame, write_frame
 from ledger.work_store import on_store
 from params.prepare import TextParams
 from schemas import TextFrame
+from tasks.caching import STAGE
 
 
 def with_thousands(values: pd.Series) -> pd.Series:

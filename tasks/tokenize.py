@@ -14,14 +14,15 @@ from prefect import task
 from tqdm import tqdm
 
 from contracts.calibration import TRAIN_VENDORS_FILE
-from contracts.dataset import SetAside, TokenizedDataset, write_prepare_params
+from contracts.dataset import SetAside, TokenizedDataset
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
-from ledger.caching import StageCache, model_fingerprint
+from ledger.caching import model_fingerprint
 from ledger.frames import StageResult, read_frame
 from ledger.work_store import on_store
 from monitor.progress import ProgressArtifact
-from params.prepare import PrepareParams, TokenizeParams
+from params.prepare import PrepareParams, TokenizeParams, write_prepare_params
 from schemas import SPLITS, TextFrame
+from tasks.caching import StageCache
 from tasks.split import LabelMapFile
 
 PARALLELISM = "TOKENIZERS_PARALLELISM"

@@ -68,8 +68,8 @@ def create_experiment(store, uri: str, experiment: str, work_dir: str, again) ->
     return again("creating the MLflow experiment", lambda: store.create_experiment(experiment, local))
 
 
-@task(retries=2, retry_delay_seconds=5)
-@on_store
+@task  # no task retries: each call below is retried on its own (SETUP_DELAYS), and a retried task would create
+@on_store  # a second MLflow run where the first one's parameters failed to log
 def open_mlflow_run(
     run: PlannedRun, uri: str | None, experiment: str, params: dict, dataset: str | None = None
 ) -> MlflowRun:
@@ -223,7 +223,7 @@ def dataset_entity(dataset_path: str) -> dict:
     }
 
 
-@task(retries=1, retry_delay_seconds=5)
+@task  # MLflow's client retries its own requests (MLFLOW_HTTP_REQUEST_MAX_RETRIES): no second layer here
 @on_store
 def fetch_registered_model(uri: str, tracking: str | None, work_dir: str) -> str:
     """models:/NAME/VERSION or models:/NAME@ALIAS -> the trained model folder, under <work_dir>/models/registry/."""

@@ -17,16 +17,16 @@ from pydantic import BaseModel
 from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from contracts.run_folder import RunFolder
 from ledger import work_store
-from ledger.caching import StageCache
 from ledger.conf import conf_path
 from ledger.frames import OutputPath
 from ledger.work_store import on_store
 from monitor.metrics_sink import MetricsSink, read_events
 from monitor.mlflow_store import METRICS, MlflowRun, RegisteredModel, store_for
 from monitor.progress import ProgressArtifact
-from params.paths import warm_start_final
 from params.train import TrainParams
+from tasks.caching import StageCache
 from tasks.evaluate import EvalReport
+from tasks.warm_start import warm_start_final
 from training.architecture import ModelConfigError
 from training.checkpoint_store import CheckpointMirror, fetch_named
 from training.checkpoints import list_checkpoints, resolve_resume

@@ -1,10 +1,29 @@
 """Where a warm start begins: resolved once, in a task, so every later step (the label map prepare keeps, the
 run that loads the adapter, the failure hook) uses the same folder even when a newer run finishes meanwhile."""
 
+from pathlib import Path
+
 from prefect import task
 from prefect.logging import get_run_logger
 
-from params.paths import warm_start_final
+from params.paths import warm_start_folder
+
+
+def warm_start_final(value: str, tracking: str | None, work_dir: str) -> Path:
+    """warm_start_folder, and for models:/NAME/VERSION or models:/NAME@ALIAS the registered version's trained model
+    folder (downloaded under <work_dir>/models/registry/, the alias pinned to the version it names now)."""
+    if not value.startswith("models:/"):
+        return warm_start_folder(value, work_dir)
+    from contracts.baseline_folder import BaselineFolder
+    from monitor.registry import download_registered, tracking_uri
+
+    folder = download_registered(value, tracking_uri(tracking, work_dir), work_dir)
+    if BaselineFolder.holds_baseline(folder):
+        raise ValueError(
+            f"warm_start={value}: that version is a TF-IDF baseline ({folder}), which has no adapter to start an LLM "
+            "from; give an LLM run (a run folder, 'latest' or another models:/ version)"
+        )
+    return warm_start_folder(str(folder), work_dir)
 
 
 @task

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import joblib
 import pandas as pd
 import pytest
 
@@ -11,6 +10,7 @@ from ledger.frames import StageResult, write_frame
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
 from schemas import TextFrame
+from scoring.baseline_model import load_fitted
 from tasks.baseline import train_baseline
 from tasks.split import LabelMapFile
 
@@ -63,7 +63,7 @@ def assert_report_files(report) -> None:
     for png in (report.confusion_png, report.f1_png):
         data = Path(png).read_bytes()
         assert data[:8] == PNG_MAGIC and len(data) > 1024
-    assert (Path(report.model_dir) / "model.joblib").is_file()
+    assert {"baseline.npz", "baseline.json"} <= {p.name for p in Path(report.model_dir).iterdir()}
 
 
 def test_task_on_a_tiny_frame(work_dir):
@@ -83,13 +83,13 @@ def test_task_on_a_tiny_frame(work_dir):
     table = pd.read_csv(report.per_class_csv, encoding="utf-8-sig", dtype={"code": str})
     assert sorted(table["code"]) == ["811", "814", "830"] and set(table["support"]) == {2}
     # and the saved pipeline predicts label slots from raw text
-    model = joblib.load(Path(report.model_dir) / "model.joblib")
+    model = load_fitted(report.model_dir)
     assert model.predict(["적요: 인터넷 요금 KT 9"]).tolist() == [1]
 
 
 def saved_vocabulary(report) -> set[str]:
     """The n-grams the fitted TF-IDF step of the saved pipeline kept."""
-    model = joblib.load(Path(report.model_dir) / "model.joblib")
+    model = load_fitted(report.model_dir)
     return set(model.steps[0][1].vocabulary_)
 
 

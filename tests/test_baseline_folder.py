@@ -4,17 +4,16 @@ with the missing file named when it is not complete."""
 import json
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
 from contracts.baseline_folder import BASELINE_FILES, BaselineFolder
 from contracts.calibration import Calibration, read_train_vendors, write_train_vendors
-from contracts.dataset import read_prepare_params
 from contracts.label_map import LabelMap
 from params.baseline import BaselineParams
-from params.prepare import PrepareParams
+from params.prepare import PrepareParams, read_prepare_params
+from scoring.baseline_model import load_fitted
 from scoring.predictor import Predictor
 from tasks.baseline import train_baseline
 from tasks.predict import RunFolderError, load_run
@@ -92,7 +91,7 @@ def test_predictor_gives_calibrated_top_k_that_agree_with_the_model(trained):
     assert set(ids.ravel()) <= {0, 1, 3}
     assert (np.diff(probs, axis=1) <= 0).all() and (probs.sum(axis=1) <= 1 + 1e-9).all()
     # and the top-1 is what the fitted pipeline itself predicts (temperature scaling keeps the order)
-    model = joblib.load(Path(report.model_dir) / "model.joblib")
+    model = load_fitted(report.model_dir)
     assert ids[:, 0].tolist() == model.predict(NEW_TEXTS).tolist()
     assert ids[:3, 0].tolist() == [1, 0, 3]
     # and the frame names them by code and name, with the threshold from calibration.json

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.dataset import MANIFEST_FILE
 from contracts.run_folder import FINAL_FILES
-from params.paths import DATASET_MANIFEST, latest_dataset, latest_run, resolve_latest
+from params.paths import latest_dataset, latest_run, resolve_latest
 from params.predict import PredictParams
 from params.train import TrainParams
 from training.bundled_model import BUNDLED
@@ -156,11 +156,6 @@ def test_latest_run_is_the_newest_finished_one(tmp_path):
     touch(tmp_path / "runs" / "stray-file", mtime_ns=5_000_000_000)
     # when the latest is asked for / then it is the newest finished run's folder (prediction takes runs/<name>)
     assert latest_run(tmp_path) == tmp_path / "runs" / "done"
-
-
-def test_dataset_manifest_name_is_the_contract_one():
-    # params/paths.py keeps its own copy of the name (the contract module is heavy to import): they must agree
-    assert DATASET_MANIFEST == MANIFEST_FILE
 
 
 @pytest.mark.parametrize(

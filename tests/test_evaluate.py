@@ -183,8 +183,8 @@ def test_markdown_puts_models_side_by_side():
     assert "| F1 weighted | 0.9000 | 0.9400 |" in lines
     assert "| F1 macro | 0.8000 | 0.8500 |" in lines
     assert "| test rows | 1,200 | 1,200 |" in lines
-    # and each model's files are named
-    assert "- llm: `/r/llm/per_class.csv`, `/r/llm/c.png`, `/r/llm/f.png`" in lines
+    # and each model's files are named by their folder, one line a model (not a path per file)
+    assert "- llm: per-class CSV, confusion matrix and F1 chart in `/r/llm`" in lines
 
 
 def test_calibration_table_has_one_row_per_calibrated_model():
@@ -201,7 +201,7 @@ def test_calibration_table_has_one_row_per_calibrated_model():
     assert "| baseline | 1.5 | 0.100 -> 0.020 | p >= 0.900 | 60.0% | 55.0% | 98.1% |" in lines
     assert any(line.startswith("| llm |") and "none (every line to review)" in line for line in lines)
     assert not any(line.startswith("| probe") for line in lines)
-    assert "- baseline: `/r/b/reliability.png`" in lines
+    assert "- baseline: 1 plots (reliability) in `/r/b`" in lines
     # and with no calibrated model there is no section at all
     assert calibration_markdown([_report("probe", 0.7, 0.7, 0.6)]) == ""
 
@@ -300,3 +300,38 @@ def test_evaluate_training_carries_calibration_and_points_at_the_run(tmp_path, m
     assert report.model_dir == str(tmp_path / "run")
     assert Path(report.report_dir) == tmp_path / "run" / "reports"
     assert report.metrics["accuracy"] == pytest.approx(accuracy_score(Y_TRUE, Y_PRED))
+
+
+def test_each_flow_publishes_its_own_report_key_once(tmp_path, monkeypatch):
+    # given the artifact calls recorded, and the reports of a training subflow and of its pipeline
+    calls = []
+    for kind in ("markdown", "table"):
+        monkeypatch.setattr(evaluation, f"create_{kind}_artifact", lambda kind=kind, **kw: calls.append(kw["key"]))
+    llm = _report("llm", 0.95, 0.94, 0.85, folder=str(tmp_path))
+    baseline = _report("baseline", 0.9, 0.9, 0.8, folder=str(tmp_path))
+    # when the training subflow publishes its model, then the pipeline both models and the decision
+    publish_eval_report([llm], scope="training")
+    publish_eval_report([baseline, llm])
+    # then no key is written twice: the pipeline's report is not a copy overwritten by (or overwriting) training's
+    assert sorted(calls) == sorted(["training-eval", "training-metrics", "eval-metrics", "baseline-vs-llm"])
+
+
+def test_the_demo_run_holds_its_outcome(tmp_path, monkeypatch):
+    from tasks.predict_output import PredictSummary
+
+    # given the pipeline's reports, its decision and the next month's prediction
+    captured = {}
+    monkeypatch.setattr(evaluation, "create_markdown_artifact", lambda **kw: captured.update(kw))
+    reports = [_report("baseline", 0.9, 0.9, 0.8, folder=str(tmp_path)), _report("llm", 0.95, 0.94, 0.85)]
+    choice = ModelChoice(chosen="baseline", model_dir="/m/b", reason="baseline codes more", confirmed_on_test=None,
+                         candidates=[])  # fmt: skip
+    prediction = PredictSummary(rows_in=2000, rows_predicted=2000, rows_rejected=0, output="p.xlsx", rejects="r.csv",
+                                rows_auto=1900, rows_review=100, threshold=0.9, expected_accuracy=0.99)  # fmt: skip
+    # when the outcome is published on the top-level run
+    evaluation.publish_outcome.fn(reports, choice, prediction)
+    # then one artifact says the decision, the models side by side and the next month's auto / review
+    text = captured["markdown"]
+    assert captured["key"] == "outcome" and captured["description"].startswith("deploy baseline; next month: 1,900")
+    parts = ("## Model to deploy: **baseline**", "| metric | baseline | llm |", "## Next month")
+    parts += ("| 자동 (auto) | 1,900 |",)
+    assert all(part in text for part in parts), text

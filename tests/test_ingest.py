@@ -262,3 +262,26 @@ def test_month_day_dates_take_ingest_year_when_no_title_names_the_period(tmp_pat
     df = read_frame(dated.data)
     assert df["date"].tolist() == ["2024-01-05", "2023-12-31"]
     assert df["line_rule"].tolist()[1] == "date_outside_period"
+
+
+def test_column_statistics_are_over_ledger_lines_with_their_types():
+    from ledger.profile import profile_columns
+
+    # given a standardized export whose title and summary rows were kept with a line_rule
+    df = pd.DataFrame(
+        {
+            "row_id": [0, 1, 2, 3],
+            "line_rule": ["title_row", None, None, "summary_row"],
+            "date": ["계정별원장 2024", "2024-01-05", "2024-01-06", None],
+            "amount": ["거래처원장", "1,200", "(300)", "900"],
+            "vendor": ["합계", "쿠팡", "쿠팡", "합계"],
+        }
+    )
+    # when profiled
+    columns = profile_columns(df)
+    # then the title's text is no amount's value, dates and amounts have their types and ranges
+    assert columns["date"] == {"type": "date", "nulls": 0, "unique": 2, "range": ["2024-01-05", "2024-01-06"],
+                               "unparsed": 0}  # fmt: skip
+    assert columns["amount"]["type"] == "number" and columns["amount"]["range"] == ["-300", "1,200"]
+    assert columns["vendor"] == {"type": "text", "nulls": 0, "unique": 1, "top": {"쿠팡": 2}}
+    assert "line_rule" not in columns and "row_id" not in columns

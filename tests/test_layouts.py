@@ -89,7 +89,7 @@ def test_no_header_spelling_names_two_columns():
     from ledger.headers import normalize_header
     from params.prepare import IngestParams
 
-    conf = columns_conf(IngestParams())
+    conf = columns_conf(IngestParams().columns_conf)
     spellings = [s for name in conf.columns for s in {normalize_header(a) for a in conf.spellings(name)}]
     spellings += [s for sided in conf.sided_amounts.values() for s in {normalize_header(a) for a in sided.amount}]
     spellings += [s for sided in conf.sided_amounts.values() for s in {normalize_header(a) for a in sided.vat}]

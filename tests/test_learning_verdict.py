@@ -212,7 +212,7 @@ def test_markdown_lists_verdicts_of_non_baseline_reports():
     # and the verdicts come after the metric table, before the file list
     verdict_at = lines.index("- probe learned: accuracy 0.800")
     assert verdict_at > max(i for i, line in enumerate(lines) if line.startswith("|"))
-    assert verdict_at < next(i for i, line in enumerate(lines) if line.startswith("- baseline: `"))
+    assert verdict_at < next(i for i, line in enumerate(lines) if line.startswith("- baseline: per-class CSV"))
 
 
 def test_accuracy_below_the_probe_beyond_noise_is_a_fall_even_when_macro_f1_is_not():

@@ -11,7 +11,8 @@ import pytest
 from contracts.run_folder import FINAL_FILES
 from ledger.spreadsheet import escape_formulas
 from scoring.predictor import top_k
-from tasks.predict import RunFolderError, label_check, load_run
+from scoring.review import label_check
+from tasks.predict import RunFolderError, load_run
 from training.config import RunConfig, write_run_config
 
 

@@ -142,10 +142,13 @@ def test_headline_with_a_threshold_gives_the_expected_accuracy():
     done = summary(rows_auto=1234, rows_review=56, threshold=0.91, target_accuracy=0.98, expected_accuracy=0.985)
     # when the headline is read, then it gives both counts and the accuracy to expect
     assert done.headline() == (
-        "1,234 lines coded automatically (expected accuracy 98.5% from validation), 56 lines to review"
+        "1,234 of 1,290 (95.7%) lines coded automatically (expected accuracy 98.5% from validation), 56 lines to review"
     )
-    unknown = summary(rows_auto=3, rows_review=0, threshold=0.9).headline()
-    assert unknown.startswith("3 lines coded automatically (expected accuracy - from validation)")
+    unknown = summary(rows_auto=3, rows_review=0, rows_predicted=3, threshold=0.9).headline()
+    assert unknown.startswith("3 of 3 (100.0%) lines coded automatically (expected accuracy - from validation)")
+    # and the share is of the predicted lines: 662 of 2,000 is 33.1%, whatever share was above the threshold
+    ordinary = summary(rows_auto=662, rows_review=1338, rows_predicted=2000, threshold=0.9)
+    assert "662 of 2,000 (33.1%)" in ordinary.headline()
 
 
 def test_headline_without_a_threshold_says_why_nothing_was_automatic():
@@ -220,5 +223,6 @@ def test_the_ui_summary_leads_with_the_headline_and_names_the_files():
     text = summary_markdown(done)
     # then the headline comes first, then the figures, the reasons and the files
     assert text.splitlines()[2] == f"**{done.headline()}**"
-    assert "| 검토 사유 (reason): new_vendor | 9 |" in text and "| 자동 (auto) | 1,234 |" in text
+    assert "| 검토 사유 (reason; a line can have several): new_vendor | 9 |" in text
+    assert "| 자동 (auto) | 1,234 |" in text
     assert "- predictions: `o.xlsx`" in text and "- review lines: `o.review.csv`" in text

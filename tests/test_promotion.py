@@ -86,8 +86,8 @@ def prepared(tmp_path_factory, prefect_harness):
 
 def baseline(prepared, folder: str = "", **settings):
     """A baseline on the prepared texts, in <work>/<folder>/baselines/ (its folder is named by the texts alone)."""
-    from contracts.dataset import read_prepare_params
     from params.baseline import BaselineParams
+    from params.prepare import read_prepare_params
     from tasks.baseline import train_baseline
 
     work, result = prepared

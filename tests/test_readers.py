@@ -14,7 +14,7 @@ from tests.conftest import HEADER, ROWS, write_csv
 
 HEADERS = HEADER.split(",")
 PARAMS = IngestParams()
-KNOWN = known_headers(column_spec(PARAMS))
+KNOWN = known_headers(column_spec(PARAMS.columns_conf))
 
 
 def read(url, sheet=PARAMS.sheet):

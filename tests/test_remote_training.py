@@ -55,3 +55,31 @@ def test_a_training_run_that_did_not_finish_is_an_expected_error_with_a_hint():
     for err in (TrainingRunFailed("training run x ended Failed"), TrainingRunCrashed("training run x crashed")):
         # then the terminal says what to do, not a traceback
         assert "resume_from=latest" in hint_for(err) and "Prefect UI" in hint_for(err)
+
+
+def test_a_pipeline_asked_to_refresh_tells_the_training_run_on_the_pool(monkeypatch, tmp_path):
+    from prefect import flow
+
+    import tasks.remote_training as remote
+    from params.pipeline import PipelineParams
+
+    sent = {}
+
+    def run_deployment(name, parameters, **_):
+        sent.update(parameters["params"])
+        raise RuntimeError("stop here: only what is sent matters")
+
+    monkeypatch.setattr(remote, "run_deployment", run_deployment)
+    # given a pipeline rerun with refresh_cache (the UI's "ignore cached results")
+    params = PipelineParams(prepare={"input": "in.csv", "work_dir": str(tmp_path), "model": "m"}, refresh_cache=True)
+    training = params.training(str(tmp_path / "datasets" / "d"))
+
+    @flow(name="pipeline-stand-in")
+    def send() -> None:
+        remote.train_on_pool(training, "train_model/train-model")
+
+    # when its training is started on the GPU pool
+    with pytest.raises(RuntimeError, match="stop here"):
+        send()
+    # then the deployed train_model (its own flow run, outside the pipeline's settings) refreshes too
+    assert training.refresh_cache is True and sent["refresh_cache"] is True

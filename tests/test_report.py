@@ -107,14 +107,18 @@ def test_rows_accounting_table_has_rows_in_and_thousands_separators():
 def test_data_quality_markdown_separates_thousands():
     metadata = {
         "files": [{"url": "big.csv", "format": "csv", "encoding": "cp949", "rows": 1_234_567}],
-        "columns": {"vendor": {"dtype": "str", "nulls": 12_345, "unique": 45_678, "top": {"쿠팡": 98_765}}},
+        "columns": {
+            "vendor": {"type": "text", "nulls": 12_345, "unique": 45_678, "top": {"쿠팡": 98_765}},
+            "amount": {"type": "number", "nulls": 0, "unique": 9_000, "range": ["-1,200", "3,000,000"],
+                       "unparsed": 0},  # fmt: skip
+        },
         "unmapped_headers": [],
     }
     text = metadata_markdown(metadata, big_summary())
     assert "**rows in** 1,234,567 = **accepted** 1,198,800 + **rejected** 35,767" in text
-    assert (
-        "| big.csv | csv | cp949 | 1,234,567 |" in text and "| vendor | str | 12,345 | 45,678 | 쿠팡 (98,765) |" in text
-    )
+    assert "| big.csv | csv | cp949 | 1,234,567 |" in text
+    assert "| vendor | text | 12,345 | 45,678 | 쿠팡 (98,765) |" in text
+    assert "| amount | number | 0 | 9,000 | -1,200 .. 3,000,000 |" in text
 
 
 @pytest.fixture

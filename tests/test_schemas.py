@@ -58,7 +58,9 @@ def test_clean_ledger_rejects_unparsed_text(column, cell):
 
 
 # the clean schema with the required columns of the default conf/columns.yaml, as validate_ledger builds it
-CLEAN_AS_CONFIGURED = with_required(CleanLedger.to_schema(), required_columns(column_spec(IngestParams()), False))
+CLEAN_AS_CONFIGURED = with_required(
+    CleanLedger.to_schema(), required_columns(column_spec(IngestParams().columns_conf), False)
+)
 
 
 def test_clean_ledger_rejects_a_blank_date():

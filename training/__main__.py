@@ -206,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     trainer.save_model(str(config.final_dir))
     barrier()
     if is_rank_zero():
+        # the Trainer pickles its arguments beside the weights; final/ is loaded from buckets, so it holds no pickle
+        (config.final_dir / "training_args.bin").unlink(missing_ok=True)
         tokenizer.save_pretrained(str(config.final_dir))
         # the head's config (num_labels, id2label, pad id): the base model is rebuilt from it to load the adapter
         plain_model(trainer.model).config.save_pretrained(str(config.final_dir / "head_config"))

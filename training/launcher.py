@@ -127,14 +127,13 @@ def process_group(cmd: list[str], env: dict[str, str], on_line, port: int | None
 
 def processes_naming(text: str) -> list[int]:
     """PIDs of every process whose command line contains `text` (a run.yaml path: the launcher and its ranks)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            if proc.name.isdigit() and text in (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode():
-                pids.append(int(proc.name))
-        except OSError:
-            continue
-    return pids
+    import psutil  # a dependency of deepspeed's, so always installed beside it
+
+    return [
+        proc.info["pid"]
+        for proc in psutil.process_iter(["pid", "cmdline"])
+        if text in " ".join(proc.info["cmdline"] or ())  # None where access is denied or the process is gone
+    ]
 
 
 SHM_DIR = Path("/dev/shm")
