@@ -12,6 +12,7 @@ from flows.prepare import prepare_data
 from ledger import work_store
 from params.predict import PredictParams
 from tasks.caching import refreshable
+from tasks.latest import resolve_run
 from tasks.predict import classify_ledger, load_run, replay_params
 from tasks.predict_output import PredictSummary, write_prediction_file
 from tasks.preflight import check_output_folders
@@ -22,8 +23,8 @@ from tasks.tracking import fetch_registered_model
 @refreshable
 def predict_ledger(params: PredictParams) -> PredictSummary:
     """New ledger -> accepted rows with calibrated top-k codes and auto / review; rejects with reasons beside them."""
+    model = resolve_run(params.model, params.work_dir)  # first: nothing is written when there is no run
     check_output_folders({"work_dir": params.work_dir, "out": work_store.parent(params.out)})
-    model = params.model
     if model.startswith("models:/"):
         model = fetch_registered_model(model, params.tracking_uri, params.work_dir)
     run = load_run(model)

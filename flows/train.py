@@ -3,18 +3,21 @@
 account-tax train --dataset data/datasets/tokenized-... --model models/tiny
 """
 
+from pathlib import Path
+
 from prefect import flow
 from prefect.logging.loggers import flow_run_logger
 
 from flows.naming import run_namer
-from ledger.work_store import Localized
+from ledger.work_store import is_store_url, local_path
 from params.train import TrainParams
 from tasks.caching import refreshable
 from tasks.calibrate import calibrate_training
 from tasks.evaluate import evaluate_probe, evaluate_training, publish_eval_report
+from tasks.latest import resolve_dataset
 from tasks.preflight import check_model, check_output_folders, provide_base_model
 from tasks.tracking import close_mlflow_run, fail_mlflow_run, open_mlflow_run
-from tasks.train import TrainingOutcome, plan_run, run_dir_for, run_training
+from tasks.train import TrainingOutcome, plan_run, planned_run_of, run_training
 
 
 def _mark_mlflow_failed(flow, flow_run, state) -> None:
@@ -22,8 +25,13 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
     # not get_run_logger(): a runner calls on_cancellation hooks outside the flow's run context
     logger = flow_run_logger(flow_run, flow)
     try:
-        params = Localized().value(TrainParams.model_validate(flow_run.parameters["params"]))
-        fail_mlflow_run(str(run_dir_for(params)[1]), params.mlflow.tracking_uri, params.work_dir, logger)
+        planned = planned_run_of(flow_run.id)  # the folder this run resolved and planned, not a second lookup
+        if planned is None:  # it failed before planning: no MLflow run was opened
+            return
+        params = TrainParams.model_validate(flow_run.parameters["params"])  # no I/O: 'latest' stays a word here
+        work_dir = str(local_path(planned.work_dir)) if is_store_url(planned.work_dir) else planned.work_dir
+        run_dir = str(Path(work_dir).resolve() / "runs" / planned.run_name)  # this host's copy holds the run id
+        fail_mlflow_run(run_dir, params.mlflow.tracking_uri, work_dir, logger)
     except Exception as err:  # a hook must not hide the flow's own error
         logger.warning("could not mark the MLflow run failed: %s", err)
 
@@ -38,6 +46,7 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
 @refreshable
 def train_model(params: TrainParams) -> TrainingOutcome:
     """Tokenized dataset + base model -> LoRA adapter, checkpoints, metrics in MLflow."""
+    params = params.model_copy(update={"dataset": resolve_dataset(params.dataset, params.work_dir)})
     check_output_folders({"work_dir": params.work_dir})
     params = params.model_copy(update={"model": provide_base_model(params.model, params.work_dir)})
     check_model(params.model, params.lora, params.head)

@@ -2,10 +2,9 @@
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from params.base import FlowParams
-from params.paths import latest_run, resolve_latest
 
 
 class PredictParams(FlowParams):
@@ -26,9 +25,3 @@ class PredictParams(FlowParams):
         "ko", description="ko: Korean headers and words in the output file; en: the column names and codes as stored"
     )
     tracking_uri: str | None = Field(None, description="MLflow store of a models:/ URI; default <work_dir>/mlflow.db")
-
-    @model_validator(mode="after")
-    def _resolve_latest_run(self):
-        # here, not in the flow: a deployment run with model 'latest' and no finished run fails before any work
-        self.model = resolve_latest(self.model, self.work_dir, latest_run)
-        return self

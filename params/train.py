@@ -3,10 +3,9 @@
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from params.base import ConfFile, FlowParams, Section, target_accuracy_field
-from params.paths import latest_dataset, resolve_latest
 from training.bundled_model import BUNDLED
 from training.config import HeadSettings, LoraSettings, LossSettings, TrainerSettings
 
@@ -65,9 +64,3 @@ class TrainParams(TrainOptions, FlowParams):
     )
     work_dir: str = "data"
     target_accuracy: float = target_accuracy_field()
-
-    @model_validator(mode="after")
-    def _resolve_latest_dataset(self):
-        # here, not in the flow: a deployment run with dataset 'latest' and none built fails before any work
-        self.dataset = resolve_latest(self.dataset, self.work_dir, latest_dataset)
-        return self

@@ -79,6 +79,20 @@ def run_dir_for(params: TrainParams) -> tuple[str, Path]:
     return name, Path(params.work_dir).resolve() / "runs" / name
 
 
+def planned_run_of(flow_run_id) -> PlannedRun | None:
+    """What plan_run returned in that flow run (a state hook's view of it), or None when it never completed."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="plan_run")),
+        )
+    done = [run for run in runs if run.state is not None and run.state.is_completed()]
+    return PlannedRun.model_validate(done[-1].state.result()) if done else None
+
+
 def run_uid(folder: RunFolder) -> str:
     """The run folder's identity: kept while its run.yaml exists, new once the folder is deleted.
 
@@ -105,7 +119,7 @@ def store_url(checkpoint_store: str | None, run_name: str) -> str | None:
     return f"{checkpoint_store.rstrip('/')}/{run_name}/checkpoints" if checkpoint_store else None
 
 
-@task
+@task(persist_result=True)  # the failure hook reads it back (planned_run_of)
 @on_store
 def plan_run(params: TrainParams) -> PlannedRun:
     """Name the run, check the resume request against its folder, and write run.yaml for the program."""

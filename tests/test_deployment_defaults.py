@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from contracts.dataset import MANIFEST_FILE
 from contracts.run_folder import FINAL_FILES
@@ -103,8 +103,9 @@ def test_defaults_run_on_the_demo_outputs(deployment, tmp_path, monkeypatch):
     demo = demo_outputs(tmp_path)
     monkeypatch.chdir(tmp_path)
     defaults = deployment["parameters"]["params"]
-    # when the flow's parameter model validates the defaults, as the worker does before the flow starts
-    params = params_model(deployment["entrypoint"]).model_validate(defaults)
+    # when the flow's parameter model validates the defaults, as the worker does before the flow starts, and the
+    # flow's first task resolves 'latest'
+    params = resolved_latest(params_model(deployment["entrypoint"]).model_validate(defaults))
     # then every file or folder they name exists, 'latest' included, and all share the demo's work dir
     resolved = path_values(params.model_dump())
     assert resolved and {name: Path(p).exists() for name, p in resolved.items()} == dict.fromkeys(resolved, True)
@@ -117,12 +118,25 @@ def test_defaults_without_the_demo_outputs_refuse_naming_the_parameter(deploymen
     monkeypatch.chdir(tmp_path)
     model = params_model(deployment["entrypoint"])
     defaults = deployment["parameters"]["params"]
-    # when the defaults are validated / then a 'latest' with nothing to resolve is refused with what to set
+    # when the defaults are validated (no I/O: 'latest' stays as given) / then they validate
+    params = model.model_validate(defaults)
+    # and a 'latest' with nothing to resolve is refused by the flow's first task with what to set
     if deployment["name"] in REFUSALS:
-        with pytest.raises(ValidationError, match=REFUSALS[deployment["name"]]):
-            model.model_validate(defaults)
-    else:  # no 'latest' here: they validate, and the flow's first step reports the missing demo ledger
-        assert "latest" not in path_values(model.model_validate(defaults).model_dump()).values()
+        with pytest.raises(ValueError, match=REFUSALS[deployment["name"]]):
+            resolved_latest(params)
+    else:  # no 'latest' here: the flow's first step reports the missing demo ledger
+        assert "latest" not in path_values(params.model_dump()).values()
+
+
+def resolved_latest(params: BaseModel) -> BaseModel:
+    """The parameters as the flow goes on with them: its first task resolves 'latest' (tasks/latest.py)."""
+    from tasks.latest import resolve_dataset, resolve_run
+
+    if isinstance(params, TrainParams):
+        return params.model_copy(update={"dataset": resolve_dataset.fn(params.dataset, params.work_dir)})
+    if isinstance(params, PredictParams):
+        return params.model_copy(update={"model": resolve_run.fn(params.model, params.work_dir)})
+    return params
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -176,14 +190,58 @@ def test_a_folder_other_than_latest_is_kept_as_given(tmp_path):
     assert resolve_latest("data/runs/mine", tmp_path / "missing", latest_run) == "data/runs/mine"
 
 
-def test_parameter_models_resolve_latest_in_their_work_dir(tmp_path):
+def test_latest_is_resolved_by_a_task_not_by_validating_the_parameters(tmp_path):
+    from tasks.latest import resolve_dataset, resolve_run
+
     # given one dataset and one finished run in a work dir
     touch(tmp_path / "datasets" / "tokenized-1" / MANIFEST_FILE)
     finished_run(tmp_path / "runs" / "r1")
-    # when train and predict parameters say 'latest' / then both name those folders
+    # when train and predict parameters say 'latest' / then validating them reads nothing and keeps the word
     train = TrainParams(dataset="latest", model="m", work_dir=str(tmp_path))
     predict = PredictParams(model="latest", input="x.csv", out="y.xlsx", work_dir=str(tmp_path))
-    assert (train.dataset, predict.model) == (str(tmp_path / "datasets" / "tokenized-1"), str(tmp_path / "runs" / "r1"))
+    assert (train.dataset, predict.model) == ("latest", "latest")
+    # and the flows' first tasks name those folders
+    assert resolve_dataset.fn(train.dataset, train.work_dir) == str(tmp_path / "datasets" / "tokenized-1")
+    assert resolve_run.fn(predict.model, predict.work_dir) == str(tmp_path / "runs" / "r1")
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_failure_hook_closes_the_mlflow_run_the_flow_planned_not_a_newer_latest(tmp_path):
+    from prefect import flow, task
+    from prefect.client.orchestration import get_client
+
+    from flows.train import _mark_mlflow_failed
+    from monitor.mlflow_store import store_for
+    from tasks.train import PlannedRun
+
+    # given a training flow run that resolved 'latest', planned run r1, opened its MLflow run, then failed
+    store = store_for(f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}")
+    run_id = store.create_run(store.create_experiment("account-tax"), "r1", {})
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    (tmp_path / "runs" / "r1" / "mlflow_run_id").write_text(run_id)
+    planned = PlannedRun(run_name="r1", run_dir=str(tmp_path / "runs" / "r1"), config_path="run.yaml",
+                         config_sha="x", work_dir=str(tmp_path), resuming=False)  # fmt: skip
+
+    @task(name="plan_run", persist_result=True)
+    def plan() -> PlannedRun:
+        return planned
+
+    @flow(name="train-stand-in")
+    def train_stand_in(params: dict) -> None:
+        plan()
+        raise RuntimeError("the launch failed")
+
+    state = train_stand_in({"dataset": "latest", "model": "m", "work_dir": str(tmp_path)}, return_state=True)
+    # and a newer dataset has appeared since ('latest' would now name another run)
+    touch(tmp_path / "datasets" / "tokenized-newer" / MANIFEST_FILE)
+    with get_client(sync_client=True) as client:
+        flow_run = client.read_flow_run(state.state_details.flow_run_id)
+    # when the failure hook runs
+    _mark_mlflow_failed(train_stand_in, flow_run, state)
+    # then the MLflow run the flow opened is FAILED, not left RUNNING
+    from mlflow import MlflowClient
+
+    assert MlflowClient(f"sqlite:///{(tmp_path / 'mlflow.db').resolve()}").get_run(run_id).info.status == "FAILED"
 
 
 def documented_commands(text: str, tool: str) -> set[str]:
