@@ -40,7 +40,7 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     if params.model:  # 'bundled:...' becomes the unpacked folder before any data work
         params = params.model_copy(update={"model": provide_base_model(params.model, wd)})
     source = fingerprint_input(params.input, params.ingest)
-    loaded = load_ledger(source, params.ingest, params.labels_required, wd, params.privacy)
+    loaded = load_ledger(source, params.ingest, wd, params.privacy)
     standardized = standardize_columns(loaded, params.ingest, params.labels_required, wd, params.privacy)
     ledger = apply_corrections(standardized, params.corrections, wd)
     metadata = extract_metadata(ledger, loaded)

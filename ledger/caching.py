@@ -42,6 +42,26 @@ def model_fingerprint(model_path: str) -> str:
     return digest.hexdigest()
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+EDGE_BYTES = 1 << 20  # hashed at each end of a weights file
+
+
+def weights_fingerprint(folder: str | Path) -> str:
+    """Per weights file of a model folder (subfolders too): name, size, mtime and the hash of its first and last
+    MiB. Weights replaced at the same path change it; a full hash of 8 GB on every cache lookup would not pay."""
+    digest = hashlib.sha256()
+    root = Path(folder)
+    files = sorted(p for p in root.rglob("*") if p.suffix in WEIGHT_SUFFIXES and p.is_file()) if root.is_dir() else []
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        with path.open("rb") as handle:
+            digest.update(handle.read(EDGE_BYTES))
+            handle.seek(max(0, stat.st_size - EDGE_BYTES))
+            digest.update(handle.read(EDGE_BYTES))
+    return digest.hexdigest()
+
+
 def conf_files(value: Any) -> dict[str, str]:
     """sha256 of every conf file a parameter model names (fields marked ConfFile), nested sections included."""
     found: dict[str, str] = {}

@@ -30,7 +30,8 @@ class StageCache(CachePolicy):
     another process, e.g. the training program). Conf files named by the parameters are hashed by content.
     Inputs named in `model_inputs` are model folders: their tokenizer/config files are hashed too.
     Inputs named in `file_inputs` are files a user edits in place (a corrections file): their bytes are hashed too.
-    Inputs named in `exclude` (per-run ids such as an MLflow run id) stay out of the key.
+    Inputs named in `exclude` (per-run ids such as an MLflow run id) stay out of the key; "input.field" leaves out
+    one field of a parameter section the task takes whole but does not read (a later stage's setting).
     """
 
     model_inputs: tuple[str, ...] = ()
@@ -41,10 +42,15 @@ class StageCache(CachePolicy):
     def compute_key(self, task_ctx, inputs: dict[str, Any], flow_parameters: dict[str, Any], **kwargs) -> str:
         fn = task_ctx.task.fn
         kept = {k: v for k, v in sorted(inputs.items()) if k not in self.exclude}
+        shown = {k: _jsonable(v) for k, v in kept.items()}
+        for dotted in (e for e in self.exclude if "." in e):
+            name, field = dotted.split(".", 1)
+            if isinstance(shown.get(name), dict):
+                shown[name].pop(field, None)
         payload = {
             "task": task_ctx.task.name,
             "code": task_code(sys.modules[fn.__module__].__file__, self.programs),
-            "inputs": {k: _jsonable(v) for k, v in kept.items()},
+            "inputs": shown,
             "conf": conf_files(list(kept.values())),
             "models": {k: model_fingerprint(inputs[k]) for k in self.model_inputs},
             "files": {k: file_fingerprint(inputs[k]) for k in self.file_inputs},

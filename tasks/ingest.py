@@ -27,7 +27,7 @@ from ledger.work_store import on_store
 from params.prepare import IngestParams, PrivacyParams
 from schemas import LINE_COLUMNS, Ledger, RawLedger
 from schemas.ledger import PROVENANCE
-from tasks.caching import STAGE
+from tasks.caching import STAGE, StageCache
 
 
 class InputFile(BaseModel):
@@ -83,10 +83,14 @@ def fingerprint_input(source: str, params: IngestParams) -> InputSet:
     return InputSet(source=source, files=files, fingerprint=combined, skipped=sources.skipped)
 
 
-@task(**STAGE)
+# what standardize reads, not this stage: changing it (or --no-labels) re-reads and re-masks no file
+LOAD_UNUSED = ("params.columns", "params.year", "privacy.keep_columns")
+
+
+@task(cache_policy=StageCache(exclude=LOAD_UNUSED), persist_result=True)
 @on_store
 def load_ledger(
-    inputs: InputSet, params: IngestParams, labels_required: bool, work_dir: str, privacy: PrivacyParams | None = None
+    inputs: InputSet, params: IngestParams, work_dir: str, privacy: PrivacyParams | None = None
 ) -> StageResult:
     """Read every input file as text cells, keeping the source file and row of each row; personal data masked."""
     privacy = privacy or PrivacyParams()

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from contracts.run_folder import RunFolder
 from ledger import work_store
+from ledger.caching import model_fingerprint, weights_fingerprint
 from ledger.conf import conf_path
 from ledger.frames import OutputPath
 from ledger.work_store import on_store
@@ -106,11 +107,14 @@ def run_uid(folder: RunFolder) -> str:
     return uuid.uuid4().hex[:12]
 
 
-def config_digest(run_yaml: Path, deepspeed_config: str | None) -> str:
-    """sha256 of run.yaml and of the DeepSpeed JSON it names (its content, not only its path)."""
+def config_digest(run_yaml: Path, deepspeed_config: str | None, models: tuple[str | None, ...] = ()) -> str:
+    """sha256 of run.yaml, of the DeepSpeed JSON it names and of the model folders it trains from (base model, warm
+    start): their contents, not only their paths, so weights replaced at the same path train again."""
     digest = hashlib.sha256(run_yaml.read_bytes())
     if deepspeed_config:
         digest.update(Path(deepspeed_config).read_bytes())
+    for folder in filter(None, models):
+        digest.update(model_fingerprint(folder).encode() + weights_fingerprint(folder).encode())
     return digest.hexdigest()
 
 
@@ -169,7 +173,7 @@ def plan_run(params: TrainParams) -> PlannedRun:
         run_name=name,
         run_dir=str(run_dir),
         config_path=str(path),
-        config_sha=config_digest(path, config.deepspeed_config),
+        config_sha=config_digest(path, config.deepspeed_config, (config.model_path, config.warm_start)),
         work_dir=params.work_dir,
         resuming=bool(params.resume_from),
     )

@@ -17,7 +17,7 @@ BASE_ROW = {"date": "2024-01-05", "vendor": "쿠팡", "description": "사무용�
 def ingest(source: str | Path, work_dir: str, labels_required: bool = True, params: IngestParams | None = None):
     """fingerprint -> load -> standardize; returns (loaded, standardized)."""
     params = params or IngestParams()
-    loaded = load_ledger.fn(fingerprint_input.fn(str(source), params), params, labels_required, work_dir)
+    loaded = load_ledger.fn(fingerprint_input.fn(str(source), params), params, work_dir)
     return loaded, standardize_columns.fn(loaded, params, labels_required, work_dir)
 
 

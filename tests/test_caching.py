@@ -143,3 +143,30 @@ def test_a_cached_stage_whose_output_is_gone_runs_again(cli_ledger, tmp_path):
     assert main(cli_ledger) == 0
     # then the stage ran again instead of handing on a path to nothing, and the later stages stayed cached
     assert stage_files(work, "clean").keys() == first.keys()
+
+
+def test_weights_replaced_at_the_same_path_change_the_training_key(tmp_path):
+    import os
+
+    from tasks.train import config_digest
+
+    # given a run.yaml and a base model folder with its weights
+    run_yaml = tmp_path / "run.yaml"
+    run_yaml.write_text("model_path: m\n")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    weights = model / "model.safetensors"
+    weights.write_bytes(b"\x00" * 4096)
+    before = config_digest(run_yaml, None, (str(model),))
+    # when the weights are replaced by others of the same size, at the same path, with the same mtime
+    stat = weights.stat()
+    weights.write_bytes(b"\x01" * 4096)
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    # then the key that run_training's cache stands on changes (same run.yaml, same folder path)
+    assert config_digest(run_yaml, None, (str(model),)) != before
+    # and a warm-start parent's weights count as well
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    (parent / "adapter_model.safetensors").write_bytes(b"\x02" * 10)
+    assert config_digest(run_yaml, None, (str(model), str(parent))) != config_digest(run_yaml, None, (str(model),))

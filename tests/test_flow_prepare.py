@@ -147,3 +147,14 @@ def test_artifacts_published(unique_ledger, work_dir):
     with get_client(sync_client=True) as client:
         keys = {a.key for a in client.read_artifacts()}
     assert {"data-quality-prepare-data", "rows-accounting-prepare-data"} <= keys  # keyed per flow
+
+
+def test_a_later_stage_setting_does_not_read_the_files_again(unique_ledger, work_dir):
+    # given a cached run
+    base = PrepareParams(input=str(unique_ledger), work_dir=work_dir)
+    run(base)
+    # when only what standardize reads changes: the labels are not required, a personal-data column is kept
+    privacy = base.privacy.model_copy(update={"keep_columns": ["거래처"]})
+    _, states = run(base.model_copy(update={"labels_required": False, "privacy": privacy}))
+    # then the files are not read and masked again: loading is Cached, standardizing runs
+    assert states["load_ledger"] == "Cached" and states["standardize_columns"] != "Cached", states

@@ -90,7 +90,7 @@ def test_two_files_via_glob_keep_their_source_file_and_line_numbers(tmp_path, wo
     a = write_csv(tmp_path / "in" / "a.csv", [HEADER, *ROWS[:2]])
     b = write_csv(tmp_path / "in" / "b.csv", ["2024년 원장,,", HEADER, *ROWS[2:]])
     # when both are loaded through a glob
-    loaded = load_ledger.fn(fingerprint_input.fn(str(tmp_path / "in" / "*.csv"), PARAMS), PARAMS, True, work_dir)
+    loaded = load_ledger.fn(fingerprint_input.fn(str(tmp_path / "in" / "*.csv"), PARAMS), PARAMS, work_dir)
     df = read_frame(loaded.data)
     # then every row knows its file and its line in that file, and row ids are unique
     assert df["source_file"].tolist() == [f"file://{a}"] * 2 + [f"file://{b}"] * 2
@@ -233,7 +233,7 @@ def test_a_folder_with_an_unreadable_file_fails_naming_every_bad_file(tmp_path, 
     inputs = fingerprint_input.fn(str(tmp_path / "in"), PARAMS)
     # when loaded / then the error names the bad file and how to go on without it
     with pytest.raises(LedgerFileError, match=r"1 of 2 files cannot be read \(b\.xls: .*on_file_error=skip"):
-        load_ledger.fn(inputs, PARAMS, True, work_dir)
+        load_ledger.fn(inputs, PARAMS, work_dir)
 
 
 def test_a_folder_with_an_unreadable_file_skips_it_when_asked_and_says_so(tmp_path, work_dir):
@@ -243,7 +243,7 @@ def test_a_folder_with_an_unreadable_file_skips_it_when_asked_and_says_so(tmp_pa
     (tmp_path / "in" / "~$a.xlsx").write_bytes(b"lock")
     params = IngestParams(on_file_error="skip")
     # when loaded
-    loaded = load_ledger.fn(fingerprint_input.fn(str(tmp_path / "in"), params), params, True, work_dir)
+    loaded = load_ledger.fn(fingerprint_input.fn(str(tmp_path / "in"), params), params, work_dir)
     # then the good file's row is read and both other files are listed with their reasons
     assert loaded.data.rows == 1
     assert [e["url"].rsplit("/", 1)[1] for e in loaded.report["file_errors"]] == ["b.xls"]

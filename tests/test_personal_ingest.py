@@ -24,7 +24,7 @@ CARD, RRN = card_no(RNG), registration_no(RNG)
 
 def ingest(path: Path, work_dir: str, privacy: PrivacyParams | None = None, labels_required: bool = True):
     privacy = privacy or PrivacyParams()
-    loaded = load_ledger.fn(fingerprint_input.fn(str(path), PARAMS), PARAMS, labels_required, work_dir, privacy)
+    loaded = load_ledger.fn(fingerprint_input.fn(str(path), PARAMS), PARAMS, work_dir, privacy)
     return loaded, standardize_columns.fn(loaded, PARAMS, labels_required, work_dir, privacy)
 
 
