@@ -5,6 +5,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ledger.errors import InputNotFound
 from ledger.frames import OutputPath
 from ledger.work_store import is_store_url, localize, portable, pull
 
@@ -63,8 +64,7 @@ def read_tokenized_dataset(folder: str | Path) -> TokenizedDataset:
     folder = pull(folder) if is_store_url(folder) else Path(folder)
     manifest = folder / MANIFEST_FILE if (folder / MANIFEST_FILE).exists() else folder.parent / MANIFEST_FILE
     if not manifest.exists():
-        raise FileNotFoundError(
+        raise InputNotFound(
             f"{folder}: not a tokenized dataset folder (no {MANIFEST_FILE}); run prepare_data with a model first"
         )
     return localize(TokenizedDataset.model_validate_json(manifest.read_text(encoding="utf-8")))
-

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from ledger.errors import ExpectedError
+
 # What prediction needs in final/; the adapter's head must have one row per label slot.
 FINAL_FILES = (
     "adapter_config.json",
@@ -19,6 +21,15 @@ FINAL_FILES = (
 FULL_MODEL_FILES = ("config.json", "model.safetensors")
 # the head: base_model.model.score.weight (decoders), ...classifier.weight or ...classifier.out_proj.weight
 HEAD_WEIGHT = re.compile(r"(score|classifier)\.(?!.*dense\.)(.*\.)?weight$")  # not RoBERTa's inner dense
+
+
+class RunFolderError(ExpectedError, ValueError):
+    """A model folder that cannot be used for prediction; the message says what is missing or wrong."""
+
+    hint = (
+        "--model takes a finished training run (runs/<name>, or 'latest'), a baseline folder (baselines/<name>) "
+        "or a registered model (models:/NAME/VERSION)"
+    )
 
 
 class Member:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from flows.errors import hint_for
+from ledger.errors import ParameterError
 from synth.export_styles import STYLES
 
 FLOW_COMMANDS = ("prepare", "train", "pipeline", "baseline", "predict", "monthly", "demo")
@@ -190,7 +191,7 @@ def run_train(args: argparse.Namespace) -> None:
 def run_pipeline(args: argparse.Namespace) -> None:
     if not args.input:
         if args.model or args.config or args.assignments or args.corrections or args.warm_start:
-            raise ValueError(
+            raise ParameterError(
                 "--model, --config, --set and --corrections need --input; without --input the demo runs as it is"
             )
         run_demo(argparse.Namespace(**{**vars(args), "rows": 20_000, "work_dir": args.work_dir or DEMO_WORK_DIR}))
@@ -305,12 +306,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"log file     {log_file}")
         return 0
     except Exception as err:
-        from flows.console import error_paragraph, keep_traceback
+        from flows.console import bug_paragraph, error_paragraph, keep_traceback
 
         hint = hint_for(err)
         log_file = keep_traceback(err, log_file, args.command)
-        if hint is None:
-            raise
+        if hint is None:  # not the user's to fix: a bug, said as one, its traceback in the log file
+            print(bug_paragraph(f"account-tax {args.command}", err, log_file), file=sys.stderr)
+            return 1
         print(error_paragraph(f"account-tax {args.command}", err, hint, log_file), file=sys.stderr)
         return 2
 

@@ -183,6 +183,15 @@ def error_paragraph(prog: str, err: BaseException, hint: str, log_file: Path | N
     return f"{prog}: error: {describe(err)}\n  what to do: {hint}{where}"
 
 
+def bug_paragraph(prog: str, err: BaseException, log_file: Path | None) -> str:
+    """An error nobody expected: say it is a bug, not the user's mistake, and where its traceback is."""
+    where = f"the traceback is in {log_file}" if log_file else "no log file could be written (rerun to see it)"
+    return (
+        f"{prog}: internal error (a bug in account-tax, not in your input): {type(err).__name__}: {err}\n"
+        f"  {where}; please report it with that file and the command you ran"
+    )
+
+
 def keep_traceback(err: BaseException, log_file: Path | None, command: str) -> Path | None:
     """Append the error's traceback to the command's log file (made now for a command without one)."""
     try:

@@ -1,11 +1,14 @@
-"""The errors a user can fix, and what to tell them to do; anything else is a bug and keeps its traceback."""
+"""The errors a user can fix, and what to tell them to do; anything else is a bug, reported as one.
+
+An error raised as one of ledger.errors' kinds (ExpectedError) carries its own hint; the types below are the
+project's other expected errors, with theirs. A bare ValueError or FileNotFoundError is not among them: raised by
+a library or by a slip in our code, it would read as the user's mistake."""
 
 import functools
 
-UNREADABLE_FILE = (
-    "re-export it from the accounting program as xlsx or CSV (UTF-8 or CP949) with its header row, "
-    "or leave it out of --input"
-)
+from ledger.errors import ExpectedError, LedgerFileError
+
+UNREADABLE_FILE = LedgerFileError.hint
 # A LedgerFileError's hint by what its message says, the first match (UNREADABLE_FILE when none matches).
 LEDGER_FILE_HINTS = (
     (
@@ -34,8 +37,6 @@ def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
     import yaml
     from pydantic import ValidationError
 
-    from ledger.readers import LedgerFileError
-    from tasks.predict import RunFolderError
     from tasks.preflight import OutputFolderError
     from tasks.remote_training import TrainingRunCrashed, TrainingRunFailed
     from tasks.report import NoRowsAcceptedError
@@ -66,12 +67,6 @@ def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
         (CheckpointError, "resume from 'latest' or from one of the complete checkpoints listed"),
         (FileExistsError, "continue that run with resume_from=latest, or start another with a new run_name"),
         (
-            RunFolderError,
-            "--model takes a finished training run (runs/<name>, or 'latest'), a baseline folder (baselines/<name>) "
-            "or a registered model (models:/NAME/VERSION)",
-        ),
-        (LedgerFileError, UNREADABLE_FILE),
-        (
             NoRowsAcceptedError,
             "the rules above say why (the rejects file has every row's rule and detail): a column mapped to the "
             'wrong header (map the right one: --set \'ingest.columns={"<header>": "<column>"}\'), or limits '
@@ -84,8 +79,6 @@ def expected_errors() -> tuple[tuple[type[BaseException], str], ...]:
         ),
         (ValidationError, "fix the parameters named above (--config file, --set, options); unknown keys are errors"),
         (yaml.YAMLError, "fix the YAML of the --config file"),
-        (FileNotFoundError, "check the path (a file, folder or glob; any fsspec URL)"),
-        (ValueError, "fix the value named above"),
     )
 
 
@@ -96,6 +89,8 @@ def hint_for(err: BaseException) -> str | None:
     except ImportError:  # a broken install: say the real error, not this one
         return None
     hint = next((hint for kind, hint in kinds if isinstance(err, kind)), None)
+    if hint is None and isinstance(err, ExpectedError):
+        hint = err.hint
     if hint is UNREADABLE_FILE:  # a LedgerFileError: what to do depends on what is wrong with the file
         problem = str(getattr(err, "problem", err))
         hint = next((said for words, said in LEDGER_FILE_HINTS if words in problem), hint)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from ledger import work_store
 from ledger.code_closure import code_fingerprint
 from ledger.conf import CONF_FILE, conf_path
+from ledger.errors import InputNotFound
 from ledger.frames import OUTPUT_PATH
 
 MAX_STALE_RECORDS = 20
@@ -34,7 +35,7 @@ def model_fingerprint(model_path: str) -> str:
     digest = hashlib.sha256()
     folder = work_store.pull(model_path) if work_store.is_store_url(model_path) else Path(model_path)
     if not folder.is_dir():
-        raise FileNotFoundError(f"model path {model_path} is not a folder (a local model or hub-cache snapshot)")
+        raise InputNotFound(f"model path {model_path} is not a folder (a local model or hub-cache snapshot)")
     for name in MODEL_META_FILES:
         if (folder / name).is_file():
             digest.update(name.encode())

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.conf import load_yaml
+from ledger.errors import ConfFileError
 from ledger.headers import header_candidates
 from ledger.readers import normalize_header
 
@@ -140,5 +141,7 @@ def required_columns(spec: dict[str, dict], labels_required: bool) -> list[str]:
         c for c, col in spec.items() if col["required"] is True or (col["required"] == "label" and labels_required)
     ]
     if missing := [c for c in ALWAYS_REQUIRED if c not in required]:
-        raise ValueError(f"columns conf: {missing} must be `required: true` (every ledger line has a date and amount)")
+        raise ConfFileError(
+            f"columns conf: {missing} must be `required: true` (every ledger line has a date and amount)"
+        )
     return required

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import yaml
 
+from ledger.errors import ConfFileError
+
 
 class _ConfFileMarker:
     """Marks a field that names a file in conf/ (or a path): its content belongs in the cache keys."""
@@ -41,5 +43,5 @@ def load_yaml(name_or_path: str) -> Any:
     """Parse a YAML file from conf/ (cached per file version)."""
     path = conf_path(name_or_path)
     if not path.exists():
-        raise FileNotFoundError(f"configuration file not found: {path}")
+        raise ConfFileError(f"configuration file not found: {path}")
     return _read_yaml(str(path), path.stat().st_mtime)

@@ -8,6 +8,7 @@ import pandas as pd
 
 from ledger.account_names import code_names
 from ledger.conf import load_yaml
+from ledger.errors import ExpectedError
 
 WORDS = "misposting_output.yaml"
 KEY = ["source_file", "source_row", "row_digest"]
@@ -16,8 +17,10 @@ NEEDED = [*KEY, "confirmed_code"]
 ALIASES = {"file": "source_file", "line": "source_row", "digest": "row_digest", "code": "confirmed_code"}
 
 
-class CorrectionsFileError(ValueError):
+class CorrectionsFileError(ExpectedError, ValueError):
     """The corrections file cannot be read as one: what is wrong, where, and what it must hold."""
+
+    hint = "fix the corrections file named above (the suspects table, 확정 계정코드 filled), or leave out --corrections"
 
 
 def read_corrections(path: str | Path, words: dict | None = None) -> pd.DataFrame:

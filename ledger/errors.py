@@ -1,8 +1,40 @@
-"""The error of a file that cannot be read as a ledger (its own module: every reader module raises it)."""
+"""The errors a user can fix, by kind, each with what to do (`hint`), in the lowest room so that every room raises
+them. The CLI prints an ExpectedError as one paragraph; any other exception is a bug, reported as one with its log
+file. A ValueError or FileNotFoundError raised by a library or by our own code is no longer taken for the user's
+mistake."""
 
 
-class LedgerFileError(ValueError):
+class ExpectedError(Exception):
+    """An error the user can fix; the message names what (the file, column, parameter) and the hint what to do."""
+
+    hint = "fix the value named above"
+
+
+class ParameterError(ExpectedError, ValueError):
+    """A parameter that cannot work (for this data); the message names it and what to set instead."""
+
+    hint = "fix the parameter named above (--set, --config, the options, or the Prefect UI form)"
+
+
+class InputNotFound(ExpectedError, FileNotFoundError):
+    """A file, folder or glob the user named that is not there."""
+
+    hint = "check the path (a file, folder or glob; any fsspec URL)"
+
+
+class ConfFileError(ExpectedError, ValueError):
+    """A file in conf/ (or one a parameter names in its place) that is missing or says something that cannot work."""
+
+    hint = "fix the configuration file named above (conf/, or the file the parameter names)"
+
+
+class LedgerFileError(ExpectedError, ValueError):
     """A file that cannot be read as a ledger; the message names the file and what is wrong."""
+
+    hint = (
+        "re-export it from the accounting program as xlsx or CSV (UTF-8 or CP949) with its header row, "
+        "or leave it out of --input"
+    )
 
     def __init__(self, url: str, problem: str):
         super().__init__(f"{url}: {problem}")

@@ -10,6 +10,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel
 
+from ledger.errors import InputNotFound
+
 ROWS_SHOWN = 10
 
 
@@ -37,6 +39,12 @@ class StageResult(BaseModel):
     data: Frame
     rejects: Frame | None = None
     report: dict = {}
+
+
+class StageFileGone(InputNotFound):
+    """A file an earlier, cached task wrote is gone; the message says to refresh the cache."""
+
+    hint = "run again with --refresh-cache (refresh_cache=true in the Prefect UI): the stages that wrote it run again"
 
 
 class FrameValidationError(ValueError):
@@ -91,7 +99,7 @@ def read_table(path: str | Path, schema=None, what: str = "input") -> pd.DataFra
     """A Parquet file written by an earlier task, validated against the consumer's schema."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(
+        raise StageFileGone(
             f"{what}: {path} is gone (an earlier, cached run wrote it and it was deleted since); "
             "re-run with --refresh-cache (refresh_cache=true in the Prefect UI)"
         )

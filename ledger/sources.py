@@ -4,6 +4,8 @@ a folder or glob never skips a file without saying so."""
 import fsspec
 from pydantic import BaseModel
 
+from ledger.errors import InputNotFound
+
 GLOB_CHARS = set("*?[")
 # written by the operating system or an open Excel window: never a ledger, and listed as such
 SYSTEM_FILES = {
@@ -58,7 +60,7 @@ def find_sources(source: str, extensions: list[str]) -> Sources:
     elif fs.exists(path):
         paths, given = [path], True
     else:
-        raise FileNotFoundError(f"{source}: no such file or folder")
+        raise InputNotFound(f"{source}: no such file or folder")
     urls, skipped = [], []
     files = sorted(p for p in paths if fs.isfile(p))
     for p in files:
@@ -69,7 +71,7 @@ def find_sources(source: str, extensions: list[str]) -> Sources:
             skipped.append(SkippedFile(url=fs.unstrip_protocol(p), reason=reason))
     if not urls:
         listed = "; ".join(f"{s.url.rsplit('/', 1)[-1]}: {s.reason}" for s in skipped[:5])
-        raise FileNotFoundError(
+        raise InputNotFound(
             f"{source}: matched no ledger files (extensions {extensions}){'; ' + listed if listed else ''}"
         )
     return Sources(urls=urls, skipped=skipped)

@@ -21,6 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ledger.errors import ParameterError
+
 CACHE_ENV = "ACCOUNT_TAX_CACHE"
 # protocols of shared stores; anything else (a local path, file://, http:// of an MLflow server, models:/) passes
 STORE_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")
@@ -56,7 +58,7 @@ def local_path(url: str) -> Path:
     protocol, rest = url.split("://", 1)
     parts = [p for p in rest.split("/") if p not in ("", ".")]
     if ".." in parts:
-        raise ValueError(f"{url}: '..' in a store URL")
+        raise ParameterError(f"{url}: '..' in a store URL")
     return cache_root().joinpath(protocol, *parts)
 
 

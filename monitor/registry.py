@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from ledger import work_store
+from ledger.errors import ParameterError
 from monitor.mlflow_store import RegisteredModel
 
 REGISTERED_MARK = "registered_model.json"  # in a downloaded model folder: the version it is
@@ -30,7 +31,7 @@ def split_uri(uri: str) -> tuple[str, str | None, str | None]:
         name, _, version = spec.rpartition("/")
         if name and version.isdigit():
             return name, version, None
-    raise ValueError(f"{uri}: expected models:/NAME/VERSION or models:/NAME@ALIAS")
+    raise ParameterError(f"{uri}: expected models:/NAME/VERSION or models:/NAME@ALIAS")
 
 
 def pinned(uri: str, store_uri: str) -> RegisteredModel:
@@ -123,9 +124,9 @@ def download_registered(uri: str, store_uri: str, work_dir: str) -> Path:
         target = Path(work_dir).resolve() / "models" / "registry" / f"{model.name}-{model.version}"
         local = download_version(model, store_uri, target)
     except MlflowException as err:
-        raise ValueError(f"{uri}: not found in the MLflow registry at {store_uri} ({err.message})") from err
+        raise ParameterError(f"{uri}: not found in the MLflow registry at {store_uri} ({err.message})") from err
     check_logged_from_code(local)
     folder = model_folder_of(local)
     if not folder.is_dir():
-        raise ValueError(f"{uri}: the registered model has no artifacts/final/ folder: not an account-tax model")
+        raise ParameterError(f"{uri}: the registered model has no artifacts/final/ folder: not an account-tax model")
     return folder

@@ -6,6 +6,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel
 
+from ledger.errors import ParameterError
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -24,7 +26,7 @@ def parse_assignments(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep:
-            raise ValueError(f"--set {pair!r}: expected KEY=VALUE, e.g. features.holiday_country=KR")
+            raise ParameterError(f"--set {pair!r}: expected KEY=VALUE, e.g. features.holiday_country=KR")
         node = nested
         *parents, leaf = key.strip().split(".")
         for part in parents:
@@ -39,6 +41,6 @@ def load_params(model: type[M], config: str | Path | None = None, overrides: dic
     if config:
         loaded = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
-            raise ValueError(f"{config}: expected a mapping of parameter sections")
+            raise ParameterError(f"{config}: expected a mapping of parameter sections")
         values = loaded
     return model.model_validate(deep_merge(values, overrides or {}))

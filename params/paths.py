@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from contracts.run_folder import RunFolder
+from ledger.errors import InputNotFound, ParameterError
 from ledger.work_store import is_store_url, join, parent
 
 LATEST = "latest"
@@ -69,7 +70,7 @@ def latest_dataset(work_dir: str | Path, source: str | None = None) -> Path | st
         folder = parent(manifest)
         if source is None or made_from(folder, source):
             return folder if is_store_url(folder) else Path(folder)
-    raise ValueError(_NO_DATASET.format(f" prepared from {source}" if source else "", root))
+    raise ParameterError(_NO_DATASET.format(f" prepared from {source}" if source else "", root))
 
 
 def latest_run(work_dir: str | Path, name: str | None = None) -> Path | str:
@@ -83,7 +84,7 @@ def latest_run(work_dir: str | Path, name: str | None = None) -> Path | str:
         complete = is_store_url(run) or not RunFolder(root=run).missing_final_files()
         if complete and (name is None or run.rstrip("/").rsplit("/", 1)[-1].startswith(name)):
             return run if is_store_url(run) else Path(run)
-    raise ValueError(_NO_RUN.format(f" named {name}*" if name else "", root))
+    raise ParameterError(_NO_RUN.format(f" named {name}*" if name else "", root))
 
 
 def resolve_latest(value: str, work_dir: str | Path, find: Callable[..., Path | str]) -> str:
@@ -101,10 +102,11 @@ def warm_start_folder(value: str, work_dir: str | Path) -> Path:
     run under <work_dir>/runs, else a run folder or its final/; it must hold a whole finished run."""
     folder = RunFolder.of(resolve_latest(value, work_dir, latest_run))
     if is_store_url(folder.root):
-        raise ValueError(f"warm_start={value}: a run in a shared store is not supported yet; give a local run folder")
+        raise ParameterError(
+            f"warm_start={value}: a run in a shared store is not supported yet; give a local run folder"
+        )
     if not Path(folder.root).is_dir():
-        raise FileNotFoundError(f"warm_start={value}: {folder.root} is no run folder (runs/<name>)")
+        raise InputNotFound(f"warm_start={value}: {folder.root} is no run folder (runs/<name>)")
     if missing := folder.missing_final_files():
-        raise ValueError(f"warm_start={value}: {folder.final} is not a finished run (missing {', '.join(missing)})")
+        raise ParameterError(f"warm_start={value}: {folder.final} is not a finished run (missing {', '.join(missing)})")
     return Path(folder.final)
-

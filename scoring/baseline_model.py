@@ -16,6 +16,7 @@ import numpy as np
 from contracts.baseline_folder import BASELINE_ARRAYS_FILE as ARRAYS_FILE
 from contracts.baseline_folder import BASELINE_SETTINGS_FILE as SETTINGS_FILE
 from contracts.baseline_folder import PICKLED_BASELINE_FILE as PICKLED_FILE
+from ledger.errors import ExpectedError
 
 FORMAT = "account-tax-baseline/1"
 ARRAYS = ("idf", "coef", "intercept", "classes")
@@ -23,8 +24,10 @@ ARRAYS = ("idf", "coef", "intercept", "classes")
 VECTORIZER_SETTINGS = ("analyzer", "ngram_range", "sublinear_tf", "max_features", "min_df", "max_df", "lowercase")
 
 
-class BaselineFileError(ValueError):
+class BaselineFileError(ExpectedError, ValueError):
     """A baseline folder whose model files are missing, pickled, or not what they claim to be."""
+
+    hint = "train the baseline again (account-tax baseline, or the pipeline) and predict with the new folder"
 
 
 def save_fitted(model, folder: str | Path) -> list[Path]:

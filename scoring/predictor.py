@@ -10,6 +10,7 @@ import pandas as pd
 from contracts.baseline_folder import BaselineFolder
 from contracts.calibration import Calibration, read_train_vendors
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
+from contracts.run_folder import RunFolderError
 from scoring.calibration import PROB_FLOOR, scaled_probs
 from scoring.review import label_check, review_reasons
 from scoring.safe_files import check_no_pickles
@@ -55,7 +56,7 @@ def trained_max_length(final: Path) -> int:
 
     path = final / PREPARE_PARAMS_FILE
     if not path.exists():  # guessing would cut lines where training did not, and shift every probability
-        raise FileNotFoundError(
+        raise RunFolderError(
             f"{final}: no {PREPARE_PARAMS_FILE}, so the token length this model was trained with is unknown; "
             "predict from the run folder (its prepare_params.json is beside final/) or calibrate the run again"
         )

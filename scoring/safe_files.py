@@ -4,14 +4,18 @@ folder is opened. No prefect."""
 
 from pathlib import Path
 
+from ledger.errors import ExpectedError
+
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".bin", ".cloudpickle")
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")  # pickle protocols 2-5 open with these
 # formats whose readers never unpickle (a safetensors header may start with the same two bytes as a pickle)
 SAFE_SUFFIXES = (".safetensors", ".json", ".yaml", ".yml", ".npz", ".parquet", ".txt", ".md", ".png", ".csv", ".py")
 
 
-class UnsafeModelError(ValueError):
+class UnsafeModelError(ExpectedError, ValueError):
     """A model folder that holds something which would run code when loaded."""
+
+    hint = "use a model folder account-tax wrote (train again, or register the run again); never load this one"
 
 
 def check_no_pickles(folder: str | Path) -> None:

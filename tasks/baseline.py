@@ -11,6 +11,7 @@ from prefect import task
 
 from contracts.baseline_folder import BaselineFolder
 from contracts.label_map import LabelMap
+from ledger.errors import ParameterError
 from ledger.frames import StageResult, read_frame
 from ledger.work_store import on_store
 from params.baseline import BaselineParams
@@ -64,7 +65,7 @@ def train_baseline(
     frame = read_frame(texts.data, TextFrame, "text output")
     parts = {name: frame[frame["split"] == name] for name in ("train", "valid", "test")}
     if parts["test"].empty:
-        raise ValueError("baseline: the split has no test rows (split.test is 0?)")
+        raise ParameterError("baseline: the split has no test rows (split.test is 0?)")
     label_map = LabelMap.read(labels.path)
     start = time.perf_counter()
     model = fit_baseline(parts["train"]["text"], parts["train"]["label"], params)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ledger.caching import task_code
 from ledger.cells import parse_amounts, row_digest
 from ledger.columns import column_spec, columns_conf, known_headers
-from ledger.errors import LedgerFileError
+from ledger.errors import LedgerFileError, ParameterError
 from ledger.frames import StageResult, read_frame, sha256_file, write_frame
 from ledger.layouts import load_layout
 from ledger.personal_data import PersonalDataReport, load_personal_data, mask_frame, mask_text, names_in
@@ -187,7 +187,7 @@ def standardize_columns(
     keep = (privacy or PrivacyParams()).keep_columns
     headers = {h for file in raw.report["files"] for h in file["headers"]}
     if unknown := [k for k in keep if k not in headers and k not in conf.columns]:
-        raise ValueError(
+        raise ParameterError(
             f"privacy.keep_columns: {unknown} is no header of the input and no column name; headers in the "
             f"input: {sorted(headers)}"
         )

@@ -14,7 +14,7 @@ from contracts.baseline_folder import BaselineFolder
 from contracts.calibration import Calibration
 from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
-from contracts.run_folder import RunFolder, head_rows
+from contracts.run_folder import RunFolder, RunFolderError, head_rows
 from ledger import work_store
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, parquet_columns, read_table, write_frame
@@ -27,10 +27,6 @@ from schemas.predict import prediction_schema
 from scoring.predictor import Predictor
 from tasks.text import serialize
 from training.config import read_run_config
-
-
-class RunFolderError(ValueError):
-    """A model folder that cannot be used for prediction; the message says what is missing or wrong."""
 
 
 class TrainedRun(BaseModel):

@@ -13,6 +13,7 @@ from ledger.cells import (
 )
 from ledger.columns import SignedSides, column_spec, columns_conf, required_columns
 from ledger.conf import load_yaml
+from ledger.errors import ParameterError
 from ledger.frames import StageResult, read_frame, write_frame
 from ledger.rejects import reject, rule_counts, write_rejects
 from ledger.work_store import on_store
@@ -77,7 +78,7 @@ def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestPara
     spec = column_spec(ingest.columns_conf)
     required = [c for c in params.drop_columns if spec.get(c, {}).get("required") is True]
     if required:
-        raise ValueError(f"filter.drop_columns: {required} are required columns and cannot be dropped")
+        raise ParameterError(f"filter.drop_columns: {required} are required columns and cannot be dropped")
     df = df.drop(columns=[c for c in params.drop_columns if c in df.columns])
     rules: list[tuple[str, pd.Series]] = []
     code = normalize_code(df.get("account_code", pd.Series(pd.NA, index=df.index, dtype="str")))

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from contracts.calibration import write_train_vendors
 from contracts.label_map import LabelMap, LabelSlot
 from ledger.account_names import code_names
+from ledger.errors import ExpectedError, ParameterError
 from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, sha256_file, write_frame
 from ledger.work_store import on_store
 from params.prepare import LabelParams, SplitParams
@@ -25,8 +26,10 @@ class LabelMapFile(BaseModel):
     new_codes: list[str]
 
 
-class OutOfSlotsError(ValueError):
+class OutOfSlotsError(ExpectedError, ValueError):
     """More account codes than label slots."""
+
+    hint = "raise labels.num_slots (a new label map), or train on fewer accounts"
 
 
 def upsert_labels(codes: dict[str, str], params: LabelParams, previous: LabelMap | None) -> tuple[LabelMap, list[str]]:
@@ -127,7 +130,7 @@ def time_holdout(dates: pd.Series | None, params: SplitParams) -> tuple[pd.Serie
     if months is None or spanned < (2 if params.by == "time" else params.min_months):
         reason = "no date column" if months is None else f"{spanned} month(s) of lines, fewer than split.min_months"
         if params.by == "time":
-            raise ValueError(f"split.by=time needs lines from at least 2 months ({reason}); set split.by=random")
+            raise ParameterError(f"split.by=time needs lines from at least 2 months ({reason}); set split.by=random")
         return None, how | {"reason": reason + f" ({params.min_months})"}
     per_month = months.value_counts().sort_index(ascending=False)
     taken = int(np.searchsorted(per_month.cumsum().to_numpy(), params.holdout_min_rows) + 1)
@@ -135,7 +138,7 @@ def time_holdout(dates: pd.Series | None, params: SplitParams) -> tuple[pd.Serie
     if held.sum() * 2 > len(months.dropna()):
         reason = f"the newest months holding {params.holdout_min_rows:,} lines are over half of the ledger"
         if params.by == "time":
-            raise ValueError(f"split.by=time: {reason}; lower split.holdout_min_rows or set split.by=random")
+            raise ParameterError(f"split.by=time: {reason}; lower split.holdout_min_rows or set split.by=random")
         return None, how | {"reason": reason}
     holdout = months.isin(held.index)
     train_months = per_month.index.difference(held.index)

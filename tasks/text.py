@@ -8,6 +8,7 @@ import pandas as pd
 from prefect import task
 
 from ledger.conf import load_yaml
+from ledger.errors import ConfFileError
 from ledger.frames import StageResult, read_frame, write_frame
 from ledger.work_store import on_store
 from params.prepare import TextParams
@@ -72,13 +73,13 @@ def serialize_text(split: StageResult, params: TextParams, work_dir: str) -> Sta
     label_columns = {"account_code", "account_name", "label"}
     leaked = [f["column"] for f in template["fields"] if f["column"] in label_columns]
     if leaked:
-        raise ValueError(
+        raise ConfFileError(
             f"text template {params.template} shows label columns {leaked}: the model would see the answer"
         )
     out = pd.DataFrame({"split": df["split"], "text": serialize(df, template), "label": df["label"]})
     empty = out["text"].str.len().fillna(0) == 0
     if empty.any():
-        raise ValueError(f"text template {params.template} produced empty texts for {int(empty.sum())} rows")
+        raise ConfFileError(f"text template {params.template} produced empty texts for {int(empty.sum())} rows")
     lengths = out["text"].str.len()
     report = {
         "chars_p50": float(np.percentile(lengths, 50)),

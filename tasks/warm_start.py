@@ -15,11 +15,12 @@ def warm_start_final(value: str, tracking: str | None, work_dir: str) -> Path:
     if not value.startswith("models:/"):
         return warm_start_folder(value, work_dir)
     from contracts.baseline_folder import BaselineFolder
+    from ledger.errors import ParameterError
     from monitor.registry import download_registered, tracking_uri
 
     folder = download_registered(value, tracking_uri(tracking, work_dir), work_dir)
     if BaselineFolder.holds_baseline(folder):
-        raise ValueError(
+        raise ParameterError(
             f"warm_start={value}: that version is a TF-IDF baseline ({folder}), which has no adapter to start an LLM "
             "from; give an LLM run (a run folder, 'latest' or another models:/ version)"
         )

@@ -60,7 +60,7 @@ def test_missing_input_is_one_paragraph_and_the_log_keeps_the_traceback(tmp_path
     assert "missing.csv: no such file or folder" in paragraph and "check the path" in paragraph
     assert log_file.parent == work / "logs"
     text = log_file.read_text(encoding="utf-8")
-    assert "Traceback" in text and "FileNotFoundError" in text
+    assert "Traceback" in text and "InputNotFound" in text
 
 
 def test_unwritable_work_dir_is_one_paragraph_and_the_log_goes_elsewhere(tmp_path, api_url, ledger_csv):
@@ -250,3 +250,43 @@ def test_terminal_shows_lines_without_tracebacks_or_child_output():
     assert not terminal.filter(record("Task run failed", FileNotFoundError("x.csv")))
     assert not terminal.filter(record("[INFO] [launch.py:152:main] WORLD INFO DICT", **{CHILD_OUTPUT: True}))
     assert not terminal.filter(logging.LogRecord("py.warnings", logging.WARNING, "", 1, "FutureWarning", None, None))
+
+
+def test_a_bare_value_error_is_a_bug_report_not_the_users_mistake(monkeypatch, capsys, tmp_path):
+    import flows.cli as cli
+
+    # given a command that hits a slip in our own code (a bare ValueError, as pandas or a typo would raise)
+    def slip(args):
+        raise ValueError("invalid literal for int() with base 10: 'x'")
+
+    monkeypatch.setitem(cli.COMMANDS, "make-tiny-model", slip)
+    monkeypatch.chdir(tmp_path)
+    # when it runs / then the terminal says it is a bug, where the traceback is, and exits 1 (not 2: no user fix)
+    assert cli.main(["make-tiny-model", "--out", str(tmp_path / "m")]) == 1
+    said = capsys.readouterr().err
+    assert "internal error (a bug in account-tax, not in your input): ValueError" in said
+    assert "please report it with that file" in said and "what to do" not in said and "Traceback" not in said
+    assert hint_for(ValueError("x")) is None and hint_for(FileNotFoundError("x")) is None
+
+
+@pytest.mark.parametrize(
+    ("err", "said"),
+    [
+        ("ParameterError", "fix the parameter named above"),
+        ("InputNotFound", "check the path"),
+        ("ConfFileError", "fix the configuration file named above"),
+    ],
+)
+def test_each_expected_kind_says_what_to_do(err, said, monkeypatch, capsys, tmp_path):
+    import flows.cli as cli
+    import ledger.errors as errors
+
+    # given a command that fails with one of the expected kinds
+    def fail(args):
+        raise getattr(errors, err)("split.by=time needs lines from at least 2 months")
+
+    monkeypatch.setitem(cli.COMMANDS, "make-tiny-model", fail)
+    monkeypatch.chdir(tmp_path)
+    # then it is the one paragraph with its hint, and exit status 2
+    assert cli.main(["make-tiny-model", "--out", str(tmp_path / "m")]) == 2
+    assert said in capsys.readouterr().err

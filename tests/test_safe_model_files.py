@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from contracts.run_folder import RunFolderError
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams
 from scoring.baseline_model import BaselineFileError, load_fitted, save_fitted
@@ -104,7 +105,7 @@ def test_the_token_cut_comes_from_the_run_never_a_default(tmp_path):
     from params.prepare import write_prepare_params
 
     # given a run's final/ without its data-preparation parameters / then the cut is an error, not a guess of 256
-    with pytest.raises(FileNotFoundError, match="token length this model was trained with is unknown"):
+    with pytest.raises(RunFolderError, match="token length this model was trained with is unknown"):
         trained_max_length(tmp_path)
     # and with them, the cut it was trained at
     write_prepare_params(PrepareParams(input="x.csv", tokenize={"max_length": 128}), tmp_path)

@@ -12,6 +12,7 @@ import posixpath
 import shutil
 from pathlib import Path
 
+from ledger.errors import InputNotFound
 from training.checkpoints import CHECKPOINT, checkpoint_problem, list_checkpoints
 
 LOGGER = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class CheckpointStore:
     def pull(self, name: str, local_dir: str | Path) -> Path:
         """Download a complete stored checkpoint into local_dir/name (replacing a partial local copy)."""
         if (problem := self.problem(name)) is not None:
-            raise FileNotFoundError(f"{self.url}/{name}: not a complete checkpoint ({problem})")
+            raise InputNotFound(f"{self.url}/{name}: not a complete checkpoint ({problem})")
         local = Path(local_dir) / name
         partial = local.with_name(f".{name}.pulling")
         if partial.exists():

@@ -10,6 +10,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from ledger.errors import ParameterError
+
 GRACE_SECONDS = 10
 
 
@@ -42,7 +44,7 @@ def launcher_command(launcher: str, num_gpus: int, hostfile: str | None, config_
         ]
     if launcher == "python":
         return [sys.executable, "-m", "training", *program]
-    raise ValueError(f"launcher must be deepspeed, torchrun or python, got {launcher!r}")
+    raise ParameterError(f"launcher must be deepspeed, torchrun or python, got {launcher!r}")
 
 
 def launcher_env(launcher: str, port: int, extra: dict[str, str]) -> dict[str, str]:
