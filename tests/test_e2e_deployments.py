@@ -1,4 +1,5 @@
-"""End to end with real parts, all on loopback: an S3 server (moto), `prefect server start`, the deployments of
+"""End to end with real parts, all on loopback: an S3 server (moto), `make serve` with authentication on (a Prefect
+server and an MLflow basic-auth tracking server that refuse a request without credentials), the deployments of
 prefect.yaml, a cpu and a gpu process pool whose workers stand for separate hosts (each its own cache folder and
 Prefect home: nothing shared but the bucket). The pipeline prepares on the cpu host and trains on a gpu host through
 run_deployment; that gpu host is killed after a checkpoint reached the bucket, and a fresh gpu host resumes the run
@@ -8,6 +9,7 @@ to its last step; the pipeline re-run on a fresh cpu host finds its data stages 
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,8 +42,10 @@ DATA_STAGES = {
 class Cluster:
     """The server's environment and every process the test started (stopped by PID, whole process groups)."""
 
-    def __init__(self, tmp_path: Path, env: dict):
-        self.tmp, self.env, self.procs = tmp_path, env, {}
+    def __init__(self, tmp_path: Path, env: dict, mlflow_url: str):
+        self.tmp, self.env, self.procs, self.mlflow_url = tmp_path, env, {}, mlflow_url
+        self.auth = tuple(env["PREFECT_API_AUTH_STRING"].split(":", 1))
+        self.mlflow_auth = (env["MLFLOW_TRACKING_USERNAME"], env["MLFLOW_TRACKING_PASSWORD"])
 
     def prefect(self, *args: str, timeout: float = 300) -> str:
         done = subprocess.run([PREFECT, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -91,9 +95,27 @@ class Cluster:
                 os.killpg(proc.pid, signal.SIGKILL)
 
     def api(self, method: str, path: str, **body):
-        response = httpx.request(method, self.env["PREFECT_API_URL"] + path, json=body or None, timeout=30)
+        response = httpx.request(
+            method, self.env["PREFECT_API_URL"] + path, json=body or None, auth=self.auth, timeout=30
+        )
         response.raise_for_status()
         return response.json()
+
+    def mlflow(self, endpoint: str, **body) -> dict:
+        url = f"{self.mlflow_url}/api/2.0/mlflow/{endpoint}"
+        response = httpx.post(url, json=body, auth=self.mlflow_auth, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def unauthenticated(self) -> dict[str, int]:
+        """The status of requests to both servers without credentials and with a wrong password."""
+        api, search = self.env["PREFECT_API_URL"], f"{self.mlflow_url}/api/2.0/mlflow/experiments/search"
+        answers = {}
+        for name, auth in (("no credentials", None), ("wrong password", (self.auth[0], "not-the-password"))):
+            answers[f"Prefect GET /api/admin/version, {name}"] = httpx.get(f"{api}/admin/version", auth=auth)
+            answers[f"Prefect POST /api/flows/filter, {name}"] = httpx.post(f"{api}/flows/filter", json={}, auth=auth)
+            answers[f"MLflow experiments/search, {name}"] = httpx.post(search, json={"max_results": 1}, auth=auth)
+        return {what: answer.status_code for what, answer in answers.items()}
 
     def start(self, deployment: str, params: dict) -> str:
         out = self.prefect("deployment", "run", deployment, "--params", json.dumps({"params": params}))
@@ -126,8 +148,12 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path, moto_s3):
-    """A Prefect server on a free loopback port, reaching the S3 server; stopped with every worker afterwards."""
+    """`make serve --auth` with no workers: a Prefect and an MLflow server on free loopback ports, both requiring
+    credentials (the test's own, from the environment as on a team's hosts); stopped with every worker afterwards."""
     port = free_port()
+    while (mlflow_port := free_port()) == port:
+        pass
+    password = secrets.token_urlsafe(16)
     env = {
         **os.environ,
         **moto_s3.env,
@@ -135,26 +161,32 @@ def cluster(tmp_path, moto_s3):
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
         "ACCOUNT_TAX_HOME": str(ROOT),
+        "PREFECT_API_AUTH_STRING": f"e2e:{password}",
+        "MLFLOW_TRACKING_USERNAME": "e2e",
+        "MLFLOW_TRACKING_PASSWORD": password,
     }
     env.pop("ACCOUNT_TAX_CACHE", None)
-    found = Cluster(tmp_path, env)
+    found = Cluster(tmp_path, env, f"http://127.0.0.1:{mlflow_port}")
+    servers, log = tmp_path / "servers", tmp_path / "serve.log"
+    serve = [sys.executable, "-m", "deployments.serve", "--auth", "--pools", "--prefect-port", str(port),
+             "--mlflow-port", str(mlflow_port), "--mlflow-workers", "1", "--work-dir", str(servers)]  # fmt: skip
     server = subprocess.Popen(
-        [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=(tmp_path / "server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        serve, env=env, cwd=ROOT, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{env['PREFECT_API_URL']}/health", timeout=2).status_code == 200:
-                    break
-            assert server.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-2000:]
+        deadline = time.monotonic() + 180
+        while "Ctrl-C stops" not in log.read_text():  # both servers healthy, the MLflow login checked
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:] + server_logs(servers)
             time.sleep(1)
         yield found
     finally:
         found.stop()
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        os.killpg(server.pid, signal.SIGTERM)  # serve.py stops both servers, each by its process group
+        server.wait(timeout=60)
+
+
+def server_logs(servers: Path) -> str:
+    return "".join(f"\n{p.name}:\n" + p.read_text(errors="replace")[-2000:] for p in (servers / "logs").glob("*.log"))
 
 
 def complete_checkpoints(fs) -> list[int]:
@@ -168,7 +200,10 @@ def test_cpu_pool_prepares_gpu_pool_trains_and_a_killed_gpu_host_resumes_elsewhe
     from synth.ledger import make_ledger, write_ledger
     from synth.tiny_model import make_tiny_model
 
-    # given a bucket holding the ledger and the base model, the deployments and the shared result storage
+    # given servers that refuse a request without credentials, or with a wrong password
+    refused = cluster.unauthenticated()
+    assert set(refused.values()) == {401}, refused
+    # and a bucket holding the ledger and the base model, the deployments and the shared result storage
     fs = s3fs.S3FileSystem(skip_instance_cache=True, **moto_s3.options)
     fs.mkdir(BUCKET)
     fs.put_file(write_ledger(make_ledger(1200, 30, seed=5), str(tmp_path / "ledger.csv")), f"{BUCKET}/in/ledger.csv")
@@ -186,7 +221,7 @@ def test_cpu_pool_prepares_gpu_pool_trains_and_a_killed_gpu_host_resumes_elsewhe
     cluster.worker("gpu", "gpu-host-1", slug)
     train = {
         "launcher": "deepspeed", "num_gpus": 1, "run_name": "e2e", "max_eval_samples": 50, "trainer": TRAINER,
-        "resume_from": "latest", "retries": 1,
+        "resume_from": "latest", "retries": 1, "mlflow": {"tracking_uri": cluster.mlflow_url},
     }  # fmt: skip
     params = {
         "prepare": {"input": f"s3://{BUCKET}/in/ledger.csv", "model": f"s3://{BUCKET}/models/tiny", "work_dir": WORK},
@@ -223,6 +258,10 @@ def test_cpu_pool_prepares_gpu_pool_trains_and_a_killed_gpu_host_resumes_elsewhe
     # and the artifacts of both flows are on the server
     keys = {a["key"] for a in cluster.api("POST", "/artifacts/filter")}
     assert {"rows-accounting-pipeline", "dataset-summary", "training-progress", "eval-metrics"} <= keys
+    # and both gpu hosts logged to one MLflow run on the tracking server, with the credentials of the environment
+    experiment = cluster.mlflow("experiments/search", filter="name = 'account-tax'", max_results=1)["experiments"][0]
+    logged = cluster.mlflow("runs/search", experiment_ids=[experiment["experiment_id"]], filter="run_name = 'e2e'")
+    assert [r["info"]["status"] for r in logged["runs"]] == ["FINISHED"], logged
 
     # when the pipeline runs again on a fresh cpu host
     cluster.procs.pop("cpu-host-1").send_signal(signal.SIGTERM)
