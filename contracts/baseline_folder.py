@@ -8,7 +8,14 @@ from pydantic import BaseModel, ConfigDict
 from contracts.calibration import CALIBRATION_FILE, TRAIN_VENDORS_FILE
 from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE
-from contracts.run_folder import Member
+from contracts.run_folder import (
+    ADAPTER_CONFIG_FILE,
+    FINAL_DIR,
+    FULL_CONFIG_FILE,
+    HEAD_CONFIG_DIR,
+    RUN_CONFIG_FILE,
+    Member,
+)  # fmt: skip
 
 # the fitted model as arrays + JSON (scoring/baseline_model.py): nothing in a baseline folder is unpickled
 BASELINE_ARRAYS_FILE = "baseline.npz"
@@ -35,7 +42,7 @@ class BaselineFolder(BaseModel):
     def holds_baseline(path: str | Path) -> bool:
         """A baseline (maybe incomplete): its model file, or a label map with nothing of a training run beside it."""
         path = Path(path)
-        llm_marks = ("run.yaml", "final", "head_config", "adapter_config.json", "config.json")
+        llm_marks = (RUN_CONFIG_FILE, FINAL_DIR, HEAD_CONFIG_DIR, ADAPTER_CONFIG_FILE, FULL_CONFIG_FILE)
         model_files = (BASELINE_SETTINGS_FILE, BASELINE_ARRAYS_FILE, PICKLED_BASELINE_FILE)
         return any((path / name).exists() for name in model_files) or (
             (path / LABEL_MAP_FILE).exists() and not any((path / mark).exists() for mark in llm_marks)

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
-CALIBRATION_FILE = "calibration.json"
+from ledger.work_store import CALIBRATION_FILE  # a completion marker, named with the others
+
 TRAIN_VENDORS_FILE = "train_vendors.json"
 VALID_LOGITS_FILE = "valid_logits.npz"
 TEST_LOGITS_FILE = "test_logits.npz"

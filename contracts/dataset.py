@@ -7,9 +7,9 @@ from pydantic import BaseModel
 
 from ledger.errors import InputNotFound
 from ledger.frames import OutputPath
-from ledger.work_store import is_store_url, localize, portable, pull
+from ledger.work_store import DATASET_MANIFEST_FILE, is_store_url, localize, portable, pull
 
-MANIFEST_FILE = "dataset.json"
+MANIFEST_FILE = DATASET_MANIFEST_FILE
 PREPARE_PARAMS_FILE = "prepare_params.json"
 
 

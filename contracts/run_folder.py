@@ -6,19 +6,26 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from contracts.label_map import LABEL_MAP_FILE
 from ledger.errors import ExpectedError
+from ledger.work_store import RUN_CONFIG_FILE
 
+# The files of a run's final/, each spelled once: the training program writes them, the flows and prediction read
+# them. run.yaml is copied in last (a completion marker, ledger.work_store).
+FINAL_DIR = "final"
+ADAPTER_CONFIG_FILE = "adapter_config.json"
+ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
+HEAD_CONFIG_DIR = "head_config"  # the head's config (num_labels, id2label): the base is rebuilt from it
+HEAD_CONFIG_FILE = f"{HEAD_CONFIG_DIR}/config.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+TEST_METRICS_FILE = "test_metrics.json"  # the program's test-split metrics: its run finished
+CLASS_WEIGHTS_FILE = "class_weights.json"
+FULL_CONFIG_FILE, FULL_WEIGHTS_FILE = "config.json", "model.safetensors"  # lora.enabled false: the whole model
 # What prediction needs in final/; the adapter's head must have one row per label slot.
 FINAL_FILES = (
-    "adapter_config.json",
-    "adapter_model.safetensors",
-    "label_map.json",
-    "run.yaml",
-    "tokenizer_config.json",
-    "head_config/config.json",
-)
-# a run with lora.enabled false saves the whole model instead of an adapter
-FULL_MODEL_FILES = ("config.json", "model.safetensors")
+    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, LABEL_MAP_FILE, RUN_CONFIG_FILE, TOKENIZER_CONFIG_FILE, HEAD_CONFIG_FILE
+)  # fmt: skip
+FULL_MODEL_FILES = (FULL_CONFIG_FILE, FULL_WEIGHTS_FILE)
 # the head: base_model.model.score.weight (decoders), ...classifier.weight or ...classifier.out_proj.weight
 HEAD_WEIGHT = re.compile(r"(score|classifier)\.(?!.*dense\.)(.*\.)?weight$")  # not RoBERTa's inner dense
 
@@ -51,10 +58,10 @@ class RunFolder(BaseModel):
 
     root: str
 
-    run_yaml = Member("run.yaml")
+    run_yaml = Member(RUN_CONFIG_FILE)
     progress = Member("progress.jsonl")
     checkpoints = Member("checkpoints")
-    final = Member("final")
+    final = Member(FINAL_DIR)
     reports = Member("reports")
     prepare_params = Member("prepare_params.json")
     mlflow_run_id = Member("mlflow_run_id")
@@ -67,7 +74,7 @@ class RunFolder(BaseModel):
     def of(cls, path: str | Path) -> "RunFolder":
         """runs/<name> or runs/<name>/final -> the run folder."""
         path = Path(path)
-        return cls(root=str(path.parent if path.name == "final" and not (path / "final").is_dir() else path))
+        return cls(root=str(path.parent if path.name == FINAL_DIR and not (path / FINAL_DIR).is_dir() else path))
 
     def weights_file(self) -> Path:
         """The adapter, or the whole model of a full fine-tuning run."""

@@ -27,7 +27,7 @@ class MonthlyResult(BaseModel):
 @refreshable
 def monthly_cycle(params: MonthlyParams) -> MonthlyResult:
     """Reviewed file -> warm-started challenger -> champion or not -> the champion predicts the new month."""
-    check_output_folders({"work_dir": params.work_dir})
+    check_output_folders(params.work_dir)
     parent = find_parent(params.champion, params.train.mlflow.tracking_uri, params.work_dir)
     trained = pipeline(params.pipeline(parent))
     return MonthlyResult(parent=parent, pipeline=trained, prediction=predict_ledger(params.prediction()))

@@ -46,7 +46,7 @@ class PipelineResult(BaseModel):
 @refreshable
 def pipeline(params: PipelineParams) -> PipelineResult:
     """Ledger -> tokenized dataset -> LoRA adapter with metrics in MLflow."""
-    check_output_folders({"work_dir": params.prepare.work_dir})
+    check_output_folders(params.prepare.work_dir)
     check_mlflow_store(params.train.mlflow.tracking_uri, params.train.mlflow.experiment, params.prepare.work_dir)
     params = params.with_model(provide_base_model(params.prepare.model, params.prepare.work_dir))
     check_model(params.prepare.model, params.train.lora, params.train.head)

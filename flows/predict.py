@@ -24,7 +24,7 @@ from tasks.tracking import fetch_registered_model
 def predict_ledger(params: PredictParams) -> PredictSummary:
     """New ledger -> accepted rows with calibrated top-k codes and auto / review; rejects with reasons beside them."""
     model = resolve_run(params.model, params.work_dir)  # first: nothing is written when there is no run
-    check_output_folders({"work_dir": params.work_dir, "out": work_store.parent(params.out)})
+    check_output_folders(params.work_dir, work_store.parent(params.out))
     if model.startswith("models:/"):
         model = fetch_registered_model(model, params.tracking_uri, params.work_dir)
     run = load_run(model)

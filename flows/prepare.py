@@ -36,7 +36,7 @@ class PrepareResult(BaseModel):
 def prepare_data(params: PrepareParams) -> PrepareResult:
     """Ledger file(s) -> validated features + rejects + rows accounting -> tokenized DatasetDict on disk."""
     p, wd = params.preprocess, params.work_dir
-    check_output_folders({"work_dir": wd})
+    check_output_folders(wd)
     if params.model:  # 'bundled:...' becomes the unpacked folder before any data work
         params = params.model_copy(update={"model": provide_base_model(params.model, wd)})
     source = fingerprint_input(params.input, params.ingest)

@@ -47,7 +47,7 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
 def train_model(params: TrainParams) -> TrainingOutcome:
     """Tokenized dataset + base model -> LoRA adapter, checkpoints, metrics in MLflow."""
     params = params.model_copy(update={"dataset": resolve_dataset(params.dataset, params.work_dir)})
-    check_output_folders({"work_dir": params.work_dir})
+    check_output_folders(params.work_dir)
     params = params.model_copy(update={"model": provide_base_model(params.model, params.work_dir)})
     check_model(params.model, params.lora, params.head)
     run = plan_run(params)

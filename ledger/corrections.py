@@ -9,9 +9,10 @@ import pandas as pd
 from ledger.account_names import code_names
 from ledger.conf import load_yaml
 from ledger.errors import ExpectedError
+from schemas import PROVENANCE
 
 WORDS = "misposting_output.yaml"
-KEY = ["source_file", "source_row", "row_digest"]
+KEY = [*PROVENANCE, "row_digest"]
 NEEDED = [*KEY, "confirmed_code"]
 # a plain csv may name its columns in English
 ALIASES = {"file": "source_file", "line": "source_row", "digest": "row_digest", "code": "confirmed_code"}
@@ -66,12 +67,12 @@ def read_corrections(path: str | Path, words: dict | None = None) -> pd.DataFram
         )
     table["source_row"] = lines.astype("int64")
     table["row_digest"] = digests.astype("int64")
-    twice = table[table.duplicated(["source_file", "source_row"], keep=False)]
-    conflicting = twice.groupby(["source_file", "source_row"])["confirmed_code"].nunique()
+    twice = table[table.duplicated(list(PROVENANCE), keep=False)]
+    conflicting = twice.groupby(list(PROVENANCE))["confirmed_code"].nunique()
     if (conflicting > 1).any():
         file, line = conflicting[conflicting > 1].index[0]
         raise CorrectionsFileError(f"corrections file {path}: line {line} of {file} is given two different codes")
-    return table.drop_duplicates(["source_file", "source_row"]).reset_index(drop=True)
+    return table.drop_duplicates(list(PROVENANCE)).reset_index(drop=True)
 
 
 def apply_to_ledger(ledger: pd.DataFrame, corrections: pd.DataFrame) -> tuple[pd.DataFrame, dict]:

@@ -11,6 +11,7 @@ import pandera.pandas as pa
 from pydantic import BaseModel
 
 from ledger.errors import InputNotFound
+from ledger.work_store import UrlRecord
 
 ROWS_SHOWN = 10
 
@@ -38,7 +39,7 @@ class StageResult(BaseModel):
 
     data: Frame
     rejects: Frame | None = None
-    report: dict = {}
+    report: UrlRecord = {}  # counts and the files read, named by their URLs: never fetched
 
 
 class StageFileGone(InputNotFound):

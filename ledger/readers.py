@@ -29,6 +29,7 @@ from ledger.headers import (
 )
 from ledger.html_tables import read_html
 from ledger.sniff import WORKBOOK_FORMATS, sniff_format
+from ledger.work_store import NativeUrl
 from ledger.workbooks import read_workbook
 
 __all__ = [
@@ -53,7 +54,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 class FileReport(BaseModel):
     """What was read from one file."""
 
-    url: str
+    url: NativeUrl
     format: str
     encoding: str | None = None
     sheet: str | None = None

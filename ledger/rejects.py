@@ -3,7 +3,7 @@
 import pandas as pd
 
 from ledger.frames import Frame, write_frame
-from schemas import LINE_COLUMNS, TRACE_COLUMNS, Ledger, Rejects
+from schemas import LINE_COLUMNS, REJECT_COLUMNS, TRACE_COLUMNS, Ledger, Rejects
 
 LEDGER_COLUMNS = [c for c in Ledger.to_schema().columns if c not in LINE_COLUMNS]
 
@@ -30,7 +30,7 @@ def write_rejects(parts: list[pd.DataFrame], work_dir: str, stage: str) -> Frame
         pd.concat(parts, ignore_index=True)
         if parts
         else pd.DataFrame(
-            {c: pd.Series(dtype="str") for c in ["row_id", "source_file", "source_row", "stage", "rule", "detail"]}
+            {c: pd.Series(dtype="str") for c in REJECT_COLUMNS}
         )
     )
     return write_frame(frame.sort_values("row_id"), Rejects, work_dir, stage, "rejects")

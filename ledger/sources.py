@@ -5,6 +5,7 @@ import fsspec
 from pydantic import BaseModel
 
 from ledger.errors import InputNotFound
+from ledger.work_store import NativeUrl
 
 GLOB_CHARS = set("*?[")
 # written by the operating system or an open Excel window: never a ledger, and listed as such
@@ -16,7 +17,7 @@ SYSTEM_FILES = {
 
 
 class SkippedFile(BaseModel):
-    url: str
+    url: NativeUrl
     reason: str
 
 

@@ -13,6 +13,7 @@ from ledger.conf import conf_path
 from ledger.layouts import Layout, account_blocks, complete_month_days, joined_cells, period_of, summary_rows
 from ledger.readers import FileReport, LedgerFileError, normalize_header
 from ledger.reviewed_file import PENDING_RULE, pending_lines, reviewed_file
+from ledger.work_store import NativeUrl
 
 LINE_COLUMNS = ["line_rule", "line_detail"]
 # an account-code column is believed when at least this share of its values look like account codes
@@ -23,7 +24,7 @@ EXAMPLES = 5
 class FileLayout(BaseModel):
     """What was made of one file's headers and rows (for metadata.json, the summary and the UI)."""
 
-    url: str
+    url: NativeUrl
     mapping: dict[str, str]  # original header -> canonical column
     sided: dict[str, dict[str, str]] = {}  # side -> {"amount": header, "vat": header}
     unmapped: list[str] = []

@@ -6,6 +6,9 @@ arguments name store URLs, they become paths in this host's cache (`$ACCOUNT_TAX
 datasets have content-hashed names, so the cache is keyed by content), a work dir is only mapped. What the task
 wrote under those folders is uploaded when it returns, a folder's completion marker last, and the paths it returns
 become store URLs again, so a Prefect record written on one host means the same files on any other.
+What is done with a URL follows from its declared type, never from its name: a parameter or model field typed
+`WorkDir`, `OutputFile` or `NativeUrl` (`UrlRecord` for a dict) is mapped, mapped for upload or left as the URL;
+anything unmarked is downloaded.
 Local and NFS paths pass through untouched. Never imports prefect.
 """
 
@@ -14,10 +17,12 @@ import json
 import os
 import posixpath
 import re
+import typing
 import uuid
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel
 
@@ -27,19 +32,73 @@ CACHE_ENV = "ACCOUNT_TAX_CACHE"
 # protocols of shared stores; anything else (a local path, file://, http:// of an MLflow server, models:/) passes
 STORE_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory")
 URL = re.compile(r"^([a-z][a-z0-9+.-]*)://")
-# fields naming a work dir: mapped to the local copy, never downloaded whole
-WORK_DIR_FIELDS = frozenset({"work_dir", "wd"})
-# fields naming an output yet to be written: mapped, and what appears in its folder is uploaded
-OUTPUT_FIELDS = frozenset({"out"})
-# fields a task reads through fsspec itself (the ledger files): left as URLs
-NATIVE_FIELDS = frozenset({"source", "input", "url", "tracking_uri", "checkpoint_store"})
 # not uploaded by the generic push: checkpoints go through training.checkpoint_store (manifest last), the MLflow
 # store and logs are this host's own
 PRIVATE_NAMES = frozenset({"checkpoints", "mlruns", "logs", "mlflow.db", "mlflow.db-journal"})
 # object metadata that changes with every upload, by store (s3fs, gcsfs, adlfs; local and memory stores)
 VERSION_KEYS = ("ETag", "etag", "md5Hash", "LastModified", "last_modified", "mtime", "created")
-# written last in a folder: a reader that finds them finds the rest (dataset, run's final/, checkpoint, baseline)
-COMPLETION_MARKERS = ("dataset.json", "run.yaml", "CHECKPOINT_COMPLETE.json", "calibration.json")
+# written last in a folder: a reader that finds them finds the rest (dataset, run's final/, checkpoint, baseline).
+# Named here, the lowest room, so that the contracts spell their files by these (contracts.dataset, run_folder,
+# calibration; training.checkpoint_store) and a rename cannot leave the upload order behind.
+DATASET_MANIFEST_FILE = "dataset.json"
+RUN_CONFIG_FILE = "run.yaml"
+CHECKPOINT_MANIFEST_FILE = "CHECKPOINT_COMPLETE.json"
+CALIBRATION_FILE = "calibration.json"
+COMPLETION_MARKERS = (DATASET_MANIFEST_FILE, RUN_CONFIG_FILE, CHECKPOINT_MANIFEST_FILE, CALIBRATION_FILE)
+
+
+class StoreRole(Enum):
+    """What `on_store` does with a store URL, declared in a type's Annotated metadata (see WorkDir below). A value
+    with no role is an input: downloaded to this host (a file, or a folder less its checkpoints)."""
+
+    WORK_DIR = "work dir"  # mapped to this host's copy, never downloaded whole; what the task writes in it is uploaded
+    OUTPUT = "output"  # a file yet to be written: mapped; what appears in its folder is uploaded
+    NATIVE = "native"  # read through fsspec by the task itself, or only recorded: left as the URL
+
+    def __repr__(self) -> str:
+        return f"StoreRole.{self.name}"
+
+
+# A work dir (or another folder the task writes into): mapped to this host's copy, never downloaded whole.
+WorkDir = Annotated[str, StoreRole.WORK_DIR]
+# An output file yet to be written: mapped, and what appears in its folder is uploaded.
+OutputFile = Annotated[str, StoreRole.OUTPUT]
+# A URL the task reads through fsspec itself (the ledger files, a tracking or checkpoint store): left as a URL.
+NativeUrl = Annotated[str, StoreRole.NATIVE]
+# A record that names files without reading them (a stage report, logged parameters): its URLs are left as they are.
+UrlRecord = Annotated[dict, StoreRole.NATIVE]
+
+_NONE = type(None)
+
+
+def role_of(annotation: Any) -> StoreRole | None:
+    """The store role a type declares: its Annotated marker, looked for through Optional and unions (`WorkDir |
+    None`) and containers (`list[NativeUrl]`); None for an unmarked type. A union of two roles is an error."""
+    if typing.get_origin(annotation) is Annotated:
+        declared = [m for m in annotation.__metadata__ if isinstance(m, StoreRole)]
+        return declared[-1] if declared else role_of(annotation.__origin__)
+    roles = {role_of(arg) for arg in typing.get_args(annotation) if arg is not _NONE} - {None}
+    if len(roles) > 1:
+        raise TypeError(f"{annotation}: one value, two store roles ({', '.join(sorted(r.name for r in roles))})")
+    return roles.pop() if roles else None
+
+
+@functools.cache
+def field_roles(model: type[BaseModel]) -> dict[str, StoreRole | None]:
+    """A pydantic model's fields -> the store role each declares (None: unmarked)."""
+    found = {}
+    for name, info in model.model_fields.items():
+        declared = [m for m in info.metadata if isinstance(m, StoreRole)]  # `x: WorkDir` (pydantic lifts it here)
+        found[name] = declared[-1] if declared else role_of(info.annotation)  # `x: WorkDir | None`, `list[...]`
+    return found
+
+
+def parameter_roles(fn: Callable) -> dict[str, StoreRole | None]:
+    """A function's parameters -> the store role each one's annotation declares (None: unmarked)."""
+    import inspect
+
+    hints = typing.get_type_hints(fn, include_extras=True)
+    return {name: role_of(hints.get(name)) for name in inspect.signature(fn).parameters}
 
 
 def is_store_url(value: object) -> bool:
@@ -197,23 +256,23 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
 class Localized:
     """The store URLs met in a task's arguments, replaced by local paths; what to upload afterwards."""
 
-    def __init__(self, only: frozenset[str] | None = None) -> None:
-        self.only = only  # fields to fetch (None: all); the others keep their store URL
+    def __init__(self) -> None:
         self.folders: dict[str, Path] = {}  # url -> local folder whose new files are uploaded after the task
         self.files: dict[str, Path] = {}  # url -> local file (maybe written by the task)
 
-    def value(self, value: Any, field: str | None = None) -> Any:
-        """`value` with every store URL in it (nested models, dicts, lists) turned into its local copy."""
-        return map_strings(value, self._url, field)
+    def value(self, value: Any, role: StoreRole | None = None) -> Any:
+        """`value` with every store URL in it (nested models, dicts, lists) turned into its local copy, as the
+        role declared for it (or, inside, for each model field) says."""
+        return map_strings(value, self._url, role)
 
-    def _url(self, url: str, field: str | None) -> str:
-        if not is_store_url(url) or field in NATIVE_FIELDS or (self.only is not None and field not in self.only):
+    def _url(self, url: str, role: StoreRole | None) -> str:
+        if not is_store_url(url) or role is StoreRole.NATIVE:
             return url
         url = url.rstrip("/")
-        local = local_path(url) if field in WORK_DIR_FIELDS | OUTPUT_FIELDS else pull(url)
+        local = local_path(url) if role in (StoreRole.WORK_DIR, StoreRole.OUTPUT) else pull(url)
         if local.is_file():
             self.files[url] = local
-        elif field in WORK_DIR_FIELDS or (local.is_dir() and field not in OUTPUT_FIELDS):
+        elif role is StoreRole.WORK_DIR or (local.is_dir() and role is not StoreRole.OUTPUT):
             local.mkdir(parents=True, exist_ok=True)
             self.folders[url] = local
         else:  # an output to be written (a file, or files beside it): what appears in its folder is uploaded
@@ -240,28 +299,30 @@ class Localized:
                 push(file, url)
 
 
-def map_strings(value: Any, fn: Callable[[str, str | None], str], field: str | None = None) -> Any:
-    """`value` with fn(string, field name) applied to every string in it (nested models, dicts, lists); the same
-    object where nothing changed."""
+def map_strings(value: Any, fn: Callable[[str, StoreRole | None], str], role: StoreRole | None = None) -> Any:
+    """`value` with fn(string, store role) applied to every string in it (nested models, dicts, lists); the same
+    object where nothing changed. A model field's declared role is its strings' role; an unmarked field, a dict's
+    values and a list's items take the role of what holds them (dict keys and field names play no part)."""
     if isinstance(value, str):
-        return fn(value, field)
+        return fn(value, role)
     if isinstance(value, BaseModel):
+        roles = field_roles(type(value))
         updates = {
             name: new
-            for name in type(value).model_fields
-            if (new := map_strings(old := getattr(value, name), fn, name)) is not old
+            for name, declared in roles.items()
+            if (new := map_strings(old := getattr(value, name), fn, declared or role)) is not old
         }
         return value.model_copy(update=updates) if updates else value
     if isinstance(value, dict):
-        new = {k: map_strings(v, fn, k if isinstance(k, str) else field) for k, v in value.items()}
+        new = {k: map_strings(v, fn, role) for k, v in value.items()}
         return new if any(new[k] is not value[k] for k in value) else value
     if isinstance(value, list | tuple):
-        new = [map_strings(v, fn, field) for v in value]
+        new = [map_strings(v, fn, role) for v in value]
         return type(value)(new) if any(a is not b for a, b in zip(new, value, strict=True)) else value
     return value
 
 
-def _portable(value: str, field: str | None = None) -> str:
+def _portable(value: str, role: StoreRole | None = None) -> str:
     root = cache_root()  # a task may name it as given or resolved (symlinks, a relative $ACCOUNT_TAX_CACHE)
     url = remote_url(value) if value.startswith((str(root), str(root.resolve()))) else None
     return url or value
@@ -274,12 +335,24 @@ def portable(value: Any) -> Any:
 
 
 def localize(value: Any, only: frozenset[str] | None = None) -> Any:
-    """`value` with every store URL in it (in the fields named in `only`, when given) replaced by this host's copy,
-    downloaded when missing."""
-    return Localized(only).value(value)
+    """`value` with every store URL in it replaced by this host's copy (downloaded when missing, or mapped, as each
+    field's role says); with `only`, a model's fields of those names alone (the others keep their URLs). A name in
+    `only` that the model lacks is an error: a renamed field is not silently left as a URL."""
+    localized = Localized()
+    if only is None:
+        return localized.value(value)
+    if not isinstance(value, BaseModel):
+        raise TypeError(f"localize(only=...) selects fields of a pydantic model, not of {type(value).__name__}")
+    roles = field_roles(type(value))
+    if unknown := sorted(only - set(roles)):
+        raise ParameterError(f"{type(value).__name__} has no field {', '.join(unknown)} to fetch")
+    updates = {
+        name: new for name in only if (new := localized.value(old := getattr(value, name), roles[name])) is not old
+    }
+    return value.model_copy(update=updates) if updates else value
 
 
-def _published(value: str, field: str | None = None) -> str:
+def _published(value: str, role: StoreRole | None = None) -> str:
     url = _portable(value)
     if url is not value:
         fs, root = store_of(url)
@@ -300,10 +373,13 @@ def _mentions_store(value: Any) -> bool:
 
 
 def on_store(fn: Callable) -> Callable:
-    """Run `fn` on local copies of the store URLs it is given; upload what it wrote; return store URLs."""
+    """Run `fn` on local copies of the store URLs it is given; upload what it wrote; return store URLs. Each
+    argument is treated as its parameter's annotation declares (WorkDir, OutputFile, NativeUrl; unmarked:
+    downloaded), models field by field as theirs declare; the annotations are read once, here."""
     import inspect
 
     signature = inspect.signature(fn)
+    roles = parameter_roles(fn)
 
     @functools.wraps(fn)
     def run(*args, **kwargs):
@@ -312,10 +388,11 @@ def on_store(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         localized = Localized()
         for name, value in bound.arguments.items():
-            bound.arguments[name] = localized.value(value, name)
+            bound.arguments[name] = localized.value(value, roles[name])
         before = localized.before()
         result = fn(*bound.args, **bound.kwargs)
         localized.upload(before)
         return publish(result)
 
+    run.store_roles = roles  # what each parameter is, for readers and tests
     return run

@@ -21,12 +21,14 @@ from typing import NoReturn, TypeVar
 
 from pydantic import BaseModel
 
+from ledger.work_store import NativeUrl
+
 T = TypeVar("T")
 API = "/api/2.0/mlflow"
 
 
 class MlflowRun(BaseModel):
-    tracking_uri: str
+    tracking_uri: NativeUrl
     experiment: str
     run_id: str
     run_dir: str  # holds the run id, progress.jsonl (the step metrics) and the logged-offset record

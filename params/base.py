@@ -3,6 +3,7 @@
 from pydantic import BaseModel, ConfigDict, Field
 
 from ledger.conf import ConfFile  # noqa: F401  (re-exported: the parameter modules mark conf files with it)
+from ledger.work_store import NativeUrl, OutputFile, WorkDir  # noqa: F401  (re-exported: store roles, by type)
 
 
 class Section(BaseModel):

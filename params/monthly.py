@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from params.base import FlowParams, target_accuracy_field
+from params.base import FlowParams, OutputFile, WorkDir, target_accuracy_field
 from params.baseline import BaselineParams
 from params.pipeline import PipelineParams
 from params.predict import PredictParams
@@ -30,14 +30,16 @@ class MonthlyParams(FlowParams):
         ..., description="last month's prediction file with 확정 계정코드 filled (xlsx or csv), or a folder of them"
     )
     new_month: str = Field(..., description="this month's ledger to code (file, folder or glob)")
-    out: str | None = Field(None, description="the prediction file; default <work_dir>/predictions/<new_month>.xlsx")
+    out: OutputFile | None = Field(
+        None, description="the prediction file; default <work_dir>/predictions/<new_month>.xlsx"
+    )
     champion: str = Field(
         CHAMPION,
         pattern=r"^models:/[^/@]+@[A-Za-z][\w-]*$",
         description="the registry alias of the model in use: the one to start from and to beat (models:/NAME@ALIAS)",
     )
     model: str | None = Field(None, description="base model folder; none: the bundled real model")
-    work_dir: str = "data"
+    work_dir: WorkDir = "data"
     train: MonthlyTrainOptions = MonthlyTrainOptions()
     baseline: BaselineParams = BaselineParams()
     target_accuracy: float = target_accuracy_field()

@@ -8,7 +8,7 @@ run from the UI fail at once, naming the parameter to fill, when there is nothin
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from contracts.run_folder import RunFolder
+from contracts.run_folder import FINAL_DIR, RUN_CONFIG_FILE, RunFolder
 from ledger.errors import InputNotFound, ParameterError
 from ledger.work_store import is_store_url, join, parent
 
@@ -79,7 +79,7 @@ def latest_run(work_dir: str | Path, name: str | None = None) -> Path | str:
     `name`, the newest whose name starts with it."""
     root = join(str(work_dir), "runs")
     # in a store, run.yaml is the last file uploaded to final/ (ledger.work_store.COMPLETION_MARKERS): its run is whole
-    for mark in newest_first(root, "*/final/run.yaml"):
+    for mark in newest_first(root, f"*/{FINAL_DIR}/{RUN_CONFIG_FILE}"):
         run = parent(parent(mark))
         complete = is_store_url(run) or not RunFolder(root=run).missing_final_files()
         if complete and (name is None or run.rstrip("/").rsplit("/", 1)[-1].startswith(name)):

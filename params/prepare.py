@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from params.base import ConfFile, FlowParams, Section
+from params.base import ConfFile, FlowParams, NativeUrl, Section, WorkDir
 
 
 class IngestParams(Section):
@@ -221,8 +221,8 @@ class TokenizeParams(Section):
 class PrepareParams(FlowParams):
     """Everything `prepare_data` takes: the input ledger(s) and one section per stage."""
 
-    input: str = Field(..., description="ledger file, folder or glob; any fsspec URL")
-    work_dir: str = Field("data", description="where stage outputs and reports are written")
+    input: NativeUrl = Field(..., description="ledger file, folder or glob; any fsspec URL")
+    work_dir: WorkDir = Field("data", description="where stage outputs and reports are written")
     labels_required: bool = Field(True, description="training data: a row without an account code is rejected")
     ingest: IngestParams = IngestParams()
     privacy: PrivacyParams = PrivacyParams()

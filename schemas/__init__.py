@@ -4,6 +4,8 @@ from schemas.dataset import SPLITS, SplitColumns, TextFrame
 from schemas.ledger import (
     LABEL_COLUMNS,
     LINE_COLUMNS,
+    PROVENANCE,
+    REJECT_COLUMNS,
     TRACE_COLUMNS,
     CleanLedger,
     FeatureFrame,
@@ -20,6 +22,8 @@ __all__ = [
     "TextFrame",
     "LABEL_COLUMNS",
     "LINE_COLUMNS",
+    "PROVENANCE",
+    "REJECT_COLUMNS",
     "TRACE_COLUMNS",
     "CleanLedger",
     "FeatureFrame",

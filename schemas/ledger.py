@@ -9,12 +9,14 @@ from pandera.typing import Series
 
 from schemas.base import StrictModel
 
-# Columns every frame after ingest carries so a row can always be traced back to its file.
-TRACE_COLUMNS = ["row_id", "source_file", "source_row"]
+# Columns every frame after ingest carries so a row can always be traced back to its file (the one spelling of
+# them: readers, rejects, corrections, reports and the prediction file build on these).
+PROVENANCE = ("source_file", "source_row")  # where a line came from: ingest adds them to every row
+TRACE_COLUMNS = ["row_id", *PROVENANCE]
+REJECT_COLUMNS = [*TRACE_COLUMNS, "stage", "rule", "detail"]
 LABEL_COLUMNS = ["account_code", "account_name"]
 # Carried from load to clean only: the duplicate key and the rule of rows that are no ledger lines.
 LINE_COLUMNS = ["row_digest", "line_rule", "line_detail"]
-PROVENANCE = ("source_file", "source_row")  # where a line came from: ingest adds them to every row
 
 
 class RawLedger(pa.DataFrameModel):

@@ -23,10 +23,11 @@ import pandas as pd
 
 from contracts.calibration import TEST_LOGITS_FILE, VALID_LOGITS_FILE
 from contracts.predictions import TEST_PREDICTIONS_FILE
+from contracts.run_folder import FINAL_DIR
 from scoring.predictor import Predictor
 from scoring.safe_files import UnsafeModelError, check_no_pickles
 
-FINAL_ARTIFACT = "final"
+FINAL_ARTIFACT = FINAL_DIR  # the MLflow artifact holding the run's final/ (or the baseline folder)
 EVALUATION_ONLY = {VALID_LOGITS_FILE, TEST_LOGITS_FILE, TEST_PREDICTIONS_FILE}
 NOT_SHIPPED = {*EVALUATION_ONLY, "training_args.bin"}  # the Trainer's pickled arguments, in older runs' final/
 OPTIONAL_INPUTS = ("vendor", "account_code")
@@ -60,8 +61,8 @@ def _link_or_copy(source: str, target: str) -> None:
 
 
 def save_pyfunc(model_dir: str | Path, out: str | Path) -> Path:
-    """An MLflow model folder (MLmodel, python_model.pkl, artifacts/final/) for a trained model folder, without
-    what only evaluation reads (the split logits and test predictions: on a large valid split, hundreds of MB)."""
+    """An MLflow model folder (MLmodel, the code file mlflow_entry.py, artifacts/final/) for a trained model folder,
+    without what only evaluation reads (the split logits and test predictions: on a large valid split, 100s of MB)."""
     import shutil
 
     out = Path(out)

@@ -10,7 +10,7 @@ import pandas as pd
 from contracts.baseline_folder import BaselineFolder
 from contracts.calibration import Calibration, read_train_vendors
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
-from contracts.run_folder import RunFolderError
+from contracts.run_folder import RUN_CONFIG_FILE, RunFolderError
 from scoring.calibration import PROB_FLOOR, scaled_probs
 from scoring.review import label_check, review_reasons
 from scoring.safe_files import check_no_pickles
@@ -104,7 +104,7 @@ class Predictor:
             return cls(folder, "baseline")
         from training.config import read_run_config
 
-        config = read_run_config(folder / "run.yaml", fetch=frozenset({"model_path"}))
+        config = read_run_config(folder / RUN_CONFIG_FILE, fetch=frozenset({"model_path"}))
         return cls(folder, "llm", config.model_path, config.pad_added, max_length or trained_max_length(folder))
 
     @property

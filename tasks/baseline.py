@@ -13,7 +13,7 @@ from contracts.baseline_folder import BaselineFolder
 from contracts.label_map import LabelMap
 from ledger.errors import ParameterError
 from ledger.frames import StageResult, read_frame
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams, write_prepare_params
 from schemas import TextFrame
@@ -56,7 +56,7 @@ def train_baseline(
     texts: StageResult,
     labels: LabelMapFile,
     params: BaselineParams,
-    work_dir: str,
+    work_dir: WorkDir,
     prepare: PrepareParams,
     vendors: str | None = None,
     target_accuracy: float = 0.98,

@@ -16,7 +16,7 @@ from contracts.calibration import (
 )
 from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
-from contracts.run_folder import RunFolder
+from contracts.run_folder import RUN_CONFIG_FILE, RunFolder
 from ledger.work_store import on_store
 from params.prepare import read_prepare_params
 from scoring.choice import ModelChoice, candidate, choose_model
@@ -149,7 +149,7 @@ def describe(calibration: Calibration) -> str:
 def _dataset_path(folder: RunFolder) -> str:
     from training.config import read_run_config
 
-    return read_run_config(folder.final / "run.yaml").dataset_path
+    return read_run_config(folder.final / RUN_CONFIG_FILE).dataset_path
 
 
 @task

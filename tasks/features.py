@@ -10,7 +10,7 @@ from prefect import task
 from prefect.logging import get_run_logger
 
 from ledger.frames import StageResult, read_frame, write_frame
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from params.prepare import FeatureParams
 from schemas import LABEL_COLUMNS, TRACE_COLUMNS, CleanLedger, FeatureFrame, selected_schema
 from tasks.caching import STAGE
@@ -61,7 +61,7 @@ def add_features(df: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
 
 @task(**STAGE)
 @on_store
-def build_features(validated: StageResult, params: FeatureParams, work_dir: str) -> StageResult:
+def build_features(validated: StageResult, params: FeatureParams, work_dir: WorkDir) -> StageResult:
     """Add KR holiday, calendar and amount features to the validated ledger."""
     df = read_frame(validated.data, CleanLedger, "validate output")
     out = add_features(df, params)
@@ -80,7 +80,7 @@ def selection(available: list[str], wanted: list[str]) -> tuple[list[str], list[
 
 @task(**STAGE)
 @on_store
-def select_features(featured: StageResult, params: FeatureParams, work_dir: str) -> StageResult:
+def select_features(featured: StageResult, params: FeatureParams, work_dir: WorkDir) -> StageResult:
     """Keep the configured columns in their configured order; warn about any that is missing."""
     df = read_frame(featured.data, FeatureFrame, "features output")
     keep, missing = selection(list(df.columns), params.selected)

@@ -23,15 +23,14 @@ from ledger.profile import ledger_lines, profile_columns
 from ledger.readers import FileReport, read_ledger_file
 from ledger.sources import SkippedFile, find_sources
 from ledger.standardize import chart_codes, standardize_file
-from ledger.work_store import on_store
+from ledger.work_store import NativeUrl, WorkDir, on_store
 from params.prepare import IngestParams, PrivacyParams
-from schemas import LINE_COLUMNS, Ledger, RawLedger
-from schemas.ledger import PROVENANCE
+from schemas import LINE_COLUMNS, PROVENANCE, TRACE_COLUMNS, Ledger, RawLedger
 from tasks.caching import STAGE, StageCache
 
 
 class InputFile(BaseModel):
-    url: str
+    url: NativeUrl  # read through fsspec by load_ledger itself
     size: int
     sha256: str
 
@@ -39,7 +38,7 @@ class InputFile(BaseModel):
 class InputSet(BaseModel):
     """The resolved input files, one fingerprint over their contents, and the files a folder or glob left out."""
 
-    source: str
+    source: NativeUrl
     files: list[InputFile]
     fingerprint: str
     skipped: list[SkippedFile] = []
@@ -75,7 +74,7 @@ def _content_hash(url: str) -> InputFile:
 
 @task(cache_policy=FileStatCache(), persist_result=True)
 @on_store
-def fingerprint_input(source: str, params: IngestParams) -> InputSet:
+def fingerprint_input(source: NativeUrl, params: IngestParams) -> InputSet:
     """Resolve the input files and hash their contents."""
     sources = find_sources(source, params.file_extensions)
     files = [_content_hash(url) for url in sources.urls]
@@ -90,7 +89,7 @@ LOAD_UNUSED = ("params.columns", "params.year", "privacy.keep_columns")
 @task(cache_policy=StageCache(exclude=LOAD_UNUSED), persist_result=True)
 @on_store
 def load_ledger(
-    inputs: InputSet, params: IngestParams, work_dir: str, privacy: PrivacyParams | None = None
+    inputs: InputSet, params: IngestParams, work_dir: WorkDir, privacy: PrivacyParams | None = None
 ) -> StageResult:
     """Read every input file as text cells, keeping the source file and row of each row; personal data masked."""
     privacy = privacy or PrivacyParams()
@@ -108,7 +107,7 @@ def load_ledger(
         raise errors[0] if len(inputs.files) == 1 else unreadable_files(inputs.source, errors, len(inputs.files))
     raw = pd.concat(frames, ignore_index=True)
     raw.insert(0, "row_id", range(len(raw)))
-    cells = [c for c in raw.columns if c not in ("row_id", "source_file", "source_row", "row_digest")]
+    cells = [c for c in raw.columns if c not in (*TRACE_COLUMNS, "row_digest")]
     names = names_in(raw, cells, conf)
     raw, found = mask_frame(raw, cells, conf, privacy.mask, privacy.mask_sole_proprietors, names)
     if privacy.mask:
@@ -177,7 +176,11 @@ def unreadable_files(source: str, errors: list[LedgerFileError], total: int) -> 
 @task(**STAGE)
 @on_store
 def standardize_columns(
-    raw: StageResult, params: IngestParams, labels_required: bool, work_dir: str, privacy: PrivacyParams | None = None
+    raw: StageResult,
+    params: IngestParams,
+    labels_required: bool,
+    work_dir: WorkDir,
+    privacy: PrivacyParams | None = None,
 ) -> StageResult:
     """Map each file's headers to canonical columns and mark the rows that are no ledger lines (summary rows,
     account blocks, repeated headers and titles, dates outside the file's period); columns holding only personal
@@ -201,10 +204,10 @@ def standardize_columns(
         out, file_layout = standardize_file(
             cells, report, conf, layout, known, labels_required, params.columns, params.year, chart, personal, keep
         )
-        parts.append(pd.concat([rows[["row_id", "source_file", "source_row", "row_digest"]], out], axis=1))
+        parts.append(pd.concat([rows[[*TRACE_COLUMNS, "row_digest"]], out], axis=1))
         layouts.append(file_layout)
     out = pd.concat(parts, ignore_index=True)
-    trace = ["row_id", "source_file", "source_row", "row_digest", *LINE_COLUMNS[1:]]
+    trace = [*TRACE_COLUMNS, *LINE_COLUMNS]  # row_digest first of the line columns
     out = out[trace[:4] + [c for c in [*trace[4:], *conf.columns] if c in out.columns]]  # conf order
     for column in out.columns[4:]:
         out[column] = out[column].astype("str")

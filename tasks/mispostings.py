@@ -15,7 +15,7 @@ from ledger.conf import load_yaml
 from ledger.corrections import WORDS, apply_to_ledger, read_corrections
 from ledger.frames import OutputPath, StageResult, read_frame, write_frame
 from ledger.suspects_file import pair_counts, suspects_table, write_suspects_xlsx
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from monitor.progress import ProgressArtifact
 from params.baseline import BaselineParams
 from params.prepare import MispostingParams
@@ -46,7 +46,7 @@ class MispostingReport(BaseModel):
 
 @task(cache_policy=StageCache(file_inputs=("corrections",)), persist_result=True)
 @on_store
-def apply_corrections(ledger: StageResult, corrections: str | None, work_dir: str) -> StageResult:
+def apply_corrections(ledger: StageResult, corrections: str | None, work_dir: WorkDir) -> StageResult:
     """Put the codes an accountant confirmed on their lines (file, line, digest); report what did not match."""
     if not corrections:
         return ledger
@@ -69,7 +69,7 @@ def apply_corrections(ledger: StageResult, corrections: str | None, work_dir: st
 @on_store
 def find_mispostings(
     split: StageResult, texts: StageResult, ledger: StageResult, labels: LabelMapFile, params: MispostingParams,
-    work_dir: str,
+    work_dir: WorkDir,
 ) -> MispostingReport:  # fmt: skip
     """Score every labelled line out of sample, keep the lines cleanlab finds unlikely as written; write the table."""
     from scoring.mispostings import find_suspects, out_of_sample_probs
@@ -114,7 +114,7 @@ def find_mispostings(
 
 @task(**STAGE)
 @on_store
-def set_aside_mispostings(texts: StageResult, report: MispostingReport, work_dir: str) -> StageResult:
+def set_aside_mispostings(texts: StageResult, report: MispostingReport, work_dir: WorkDir) -> StageResult:
     """Mark the suspected lines; in train leave them out, keep or relabel them as `train_rows` says."""
     if report.skipped:
         return texts

@@ -14,11 +14,11 @@ from contracts.baseline_folder import BaselineFolder
 from contracts.calibration import Calibration
 from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
-from contracts.run_folder import RunFolder, RunFolderError, head_rows
+from contracts.run_folder import HEAD_CONFIG_FILE, RUN_CONFIG_FILE, RunFolder, RunFolderError, head_rows
 from ledger import work_store
 from ledger.conf import load_yaml
 from ledger.frames import StageResult, parquet_columns, read_table, write_frame
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from monitor.progress import ProgressArtifact
 from params.predict import PredictParams
 from params.prepare import PrepareParams, read_prepare_params
@@ -43,7 +43,7 @@ def _check_llm(folder: RunFolder) -> tuple[Path, Path]:
     if missing := folder.missing_final_files():
         raise RunFolderError(f"{final}: incomplete run folder, missing {missing} (did the training finish?)")
     label_map = LabelMap.read(final / LABEL_MAP_FILE)
-    head = json.loads((final / "head_config" / "config.json").read_text())
+    head = json.loads((final / HEAD_CONFIG_FILE).read_text())
     rows = head_rows(folder.weights_file())
     if head.get("num_labels", len(head.get("id2label", {}))) != label_map.num_slots or rows not in (
         None,
@@ -53,7 +53,7 @@ def _check_llm(folder: RunFolder) -> tuple[Path, Path]:
             f"{final}: label map has {label_map.num_slots} slots but the head has "
             f"{rows or len(head.get('id2label', {}))} outputs; the adapter and label_map.json do not belong together"
         )
-    config = read_run_config(final / "run.yaml", fetch=frozenset())  # only names: the dataset is not downloaded
+    config = read_run_config(final / RUN_CONFIG_FILE, fetch=frozenset())  # only names: the dataset is not downloaded
     candidates = [final / PREPARE_PARAMS_FILE, folder.prepare_params]
     if not work_store.is_store_url(config.dataset_path):  # an older run: the copy beside its dataset
         candidates.append(Path(config.dataset_path).parent / PREPARE_PARAMS_FILE)
@@ -118,7 +118,7 @@ def replay_params(run: TrainedRun, params: PredictParams) -> PrepareParams:
 
 @task
 @on_store
-def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, work_dir: str) -> StageResult:
+def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, work_dir: WorkDir) -> StageResult:
     """Serialize each accepted row with the model's template, classify it (calibrated top-k), decide auto / review."""
     df = read_table(selected, selected_schema(parquet_columns(selected)), "prediction features")
     params = run.prepare_params

@@ -12,7 +12,7 @@ from ledger.conf import load_yaml
 from ledger.frames import StageResult, parquet_columns, read_frame, read_table
 from ledger.prediction_file import localize, write_csv, write_xlsx
 from ledger.rejects import rule_counts
-from ledger.work_store import on_store
+from ledger.work_store import OutputFile, on_store
 from schemas import RawLedger, Rejects
 from schemas.ledger import PROVENANCE
 from schemas.predict import prediction_schema
@@ -121,7 +121,7 @@ def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
 @task
 @on_store
 def write_prediction_file(
-    rows_read: str, predictions: StageResult, rejects_parquet: str, rows_in: int, out: str, run: TrainedRun,
+    rows_read: str, predictions: StageResult, rejects_parquet: str, rows_in: int, out: OutputFile, run: TrainedRun,
     language: str = "ko",
 ) -> PredictSummary:  # fmt: skip
     """The input rows (their own headers) plus codes and decisions, as CSV or xlsx; rejects beside it."""

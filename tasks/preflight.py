@@ -8,7 +8,7 @@ from prefect import task
 from prefect.logging import get_run_logger
 
 from ledger import work_store
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from training.architecture import ModelLayout, read_layout
 from training.config import HeadSettings, LoraSettings
 
@@ -50,9 +50,11 @@ def writable_store(url: str, what: str) -> None:
 
 @task
 @on_store
-def check_output_folders(folders: dict[str, str]) -> dict[str, str]:
-    """Every output folder the flow will write (parameter name -> folder) exists and takes a file (in the shared
-    store too, for a store URL: the local one is then this host's copy of it)."""
+def check_output_folders(work_dir: WorkDir, out_folder: WorkDir | None = None) -> dict[str, str]:
+    """The work dir, and the folder of the `out` file when there is one, exist and take a file (in the shared
+    store too, for a store URL: the local one is then this host's copy of it); parameter name -> folder checked.
+    Both are folders the flow writes into: mapped to this host's copy, never downloaded."""
+    folders = {"work_dir": work_dir} | ({"out": out_folder} if out_folder else {})
     checked = {}
     for what, folder in folders.items():
         checked[what] = str(writable_folder(folder, what))
@@ -63,7 +65,7 @@ def check_output_folders(folders: dict[str, str]) -> dict[str, str]:
 
 @task
 @on_store
-def provide_base_model(model: str | None, work_dir: str) -> str:
+def provide_base_model(model: str | None, work_dir: WorkDir) -> str:
     """The base model folder: the one given, or the bundled real model unpacked under <work_dir>/models."""
     from training.bundled_model import BUNDLED, bundled_model
 

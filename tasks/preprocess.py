@@ -16,7 +16,7 @@ from ledger.conf import load_yaml
 from ledger.errors import ParameterError
 from ledger.frames import StageResult, read_frame, write_frame
 from ledger.rejects import reject, rule_counts, write_rejects
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from params.prepare import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
 from schemas import LINE_COLUMNS, TRACE_COLUMNS, CleanLedger, Ledger, with_required
 from tasks.caching import STAGE
@@ -40,7 +40,7 @@ def _finish(df: pd.DataFrame, rejects: list[pd.DataFrame], schema, work_dir: str
 
 @task(**STAGE)
 @on_store
-def clean_ledger(ledger: StageResult, params: CleanParams, work_dir: str) -> StageResult:
+def clean_ledger(ledger: StageResult, params: CleanParams, work_dir: WorkDir) -> StageResult:
     """Trim and NFC-normalize text; blank rows, rows that are no ledger lines (summary rows, account blocks,
     repeated headers: marked by standardize from every original cell) and duplicates go to rejects."""
     df = read_frame(ledger.data, Ledger, "standardize output")
@@ -72,7 +72,7 @@ def clean_ledger(ledger: StageResult, params: CleanParams, work_dir: str) -> Sta
 
 @task(**STAGE)
 @on_store
-def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestParams, work_dir: str) -> StageResult:
+def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestParams, work_dir: WorkDir) -> StageResult:
     """Drop the configured optional columns and leave out rows by account, vendor and date range."""
     df = read_frame(cleaned.data, Ledger, "clean output")
     spec = column_spec(ingest.columns_conf)
@@ -107,7 +107,7 @@ def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestPara
 
 @task(**STAGE)
 @on_store
-def normalize_values(filtered: StageResult, params: NormalizeParams, work_dir: str) -> StageResult:
+def normalize_values(filtered: StageResult, params: NormalizeParams, work_dir: WorkDir) -> StageResult:
     """Map category spellings to one form (conf maps), format business numbers and account codes."""
     df = read_frame(filtered.data, Ledger, "filter output")
     unmapped = {}
@@ -150,7 +150,7 @@ def _failures(df: pd.DataFrame, params: ValidateParams, required: list[str], any
 @task(**STAGE)
 @on_store
 def validate_ledger(
-    normalized: StageResult, params: ValidateParams, ingest: IngestParams, labels_required: bool, work_dir: str
+    normalized: StageResult, params: ValidateParams, ingest: IngestParams, labels_required: bool, work_dir: WorkDir
 ) -> StageResult:
     """Parse amounts and dates and check the row rules; a row that breaks any goes to rejects."""
     df = read_frame(normalized.data, Ledger, "normalize output")

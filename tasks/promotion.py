@@ -14,7 +14,8 @@ from pydantic import BaseModel
 from contracts.baseline_folder import BaselineFolder
 from contracts.dataset import read_tokenized_dataset
 from contracts.label_map import LabelMap
-from ledger.work_store import on_store
+from contracts.run_folder import FINAL_DIR
+from ledger.work_store import WorkDir, on_store
 from monitor.mlflow_store import STEADY, RegisteredModel, retrying, store_for
 from monitor.registry import alias_target, move_alias, registered_mark, run_version, split_uri, tag_version
 from params.promotion import PromotionParams
@@ -64,7 +65,7 @@ def predicted(model_dir: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]
 @task
 @on_store
 def compare_with_champion(
-    challenger_dir: str, dataset_path: str, params: PromotionParams, tracking: str | None, name: str, work_dir: str,
+    challenger_dir: str, dataset_path: str, params: PromotionParams, tracking: str | None, name: str, work_dir: WorkDir,
     target: float,
 ) -> Promotion:  # fmt: skip
     """Score the challenger and the champion on the newest labelled lines; move the alias when the challenger wins."""
@@ -105,7 +106,7 @@ def compare_with_champion(
 def model_name(model_dir: str) -> str:
     """A baseline folder's name, or the name of the run whose final/ this is."""
     path = Path(model_dir)
-    return path.parent.name if path.name == "final" else path.name
+    return path.parent.name if path.name == FINAL_DIR else path.name
 
 
 def registered_version(model_dir: str, store: str) -> RegisteredModel | None:

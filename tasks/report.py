@@ -12,8 +12,9 @@ from pydantic import BaseModel
 from contracts.label_map import LabelMap
 from ledger.frames import OutputPath, StageResult, read_frame
 from ledger.spreadsheet import escape_formulas
-from ledger.work_store import on_store
+from ledger.work_store import UrlRecord, WorkDir, on_store
 from monitor.quality import file_layouts, mapping_markdown, masking_warning, personal_markdown, quality_markdown
+from schemas import REJECT_COLUMNS
 from tasks.caching import STAGE
 from tasks.split import split_basis
 
@@ -69,13 +70,13 @@ def corrections_applied(stages: dict[str, StageResult]) -> dict:
 
 @task(**STAGE)
 @on_store
-def reconcile_rows(stages: dict[str, StageResult], metadata: dict, work_dir: str) -> PrepareSummary:
+def reconcile_rows(stages: dict[str, StageResult], metadata: UrlRecord, work_dir: WorkDir) -> PrepareSummary:
     """Check rows_in == accepted + rejected over all stages; write the rejects table and the metadata."""
     names = list(stages)
     rows_in, final = stages[names[0]].data.rows, stages[names[-1]]
     rejects = [read_frame(r.rejects) for r in stages.values() if r.rejects is not None]
     table = pd.concat(rejects, ignore_index=True).sort_values("row_id") if rejects else pd.DataFrame()
-    first = [c for c in ["row_id", "source_file", "source_row", "stage", "rule", "detail"] if c in table.columns]
+    first = [c for c in REJECT_COLUMNS if c in table.columns]
     table = table[first + [c for c in table.columns if c not in first]]
     report_dir = Path(work_dir) / "reports" / f"prepare-{final.data.fingerprint}"
     report_dir.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from contracts.label_map import LabelMap, LabelSlot
 from ledger.account_names import code_names
 from ledger.errors import ExpectedError, ParameterError
 from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, sha256_file, write_frame
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from params.prepare import LabelParams, SplitParams
 from schemas import SplitColumns, selected_schema
 from tasks.caching import STAGE
@@ -53,7 +53,7 @@ def upsert_labels(codes: dict[str, str], params: LabelParams, previous: LabelMap
 
 @task(**STAGE)
 @on_store
-def assign_label_slots(selected: StageResult, params: LabelParams, work_dir: str) -> LabelMapFile:
+def assign_label_slots(selected: StageResult, params: LabelParams, work_dir: WorkDir) -> LabelMapFile:
     """Give every account code a stable head slot, keeping the ids of an earlier label map."""
     df = read_frame(selected.data, what="selected features")
     previous = LabelMap.read(params.label_map) if params.label_map else None
@@ -93,7 +93,7 @@ def assign_splits(labels: pd.Series, params: SplitParams) -> tuple[pd.Series, pd
 
 @task(**STAGE)
 @on_store
-def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitParams, work_dir: str) -> StageResult:
+def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitParams, work_dir: WorkDir) -> StageResult:
     """Stratified, seeded train / valid / test split (and optional sample) with rare classes kept in train."""
     df = read_frame(selected.data, what="selected features")
     code_to_id = LabelMap.read(labels.path).code_to_id()
@@ -176,7 +176,7 @@ def time_splits(labels: pd.Series, holdout: pd.Series, params: SplitParams) -> p
 
 @task(**STAGE)
 @on_store
-def save_train_vendors(split: StageResult, work_dir: str) -> OutputPath | None:
+def save_train_vendors(split: StageResult, work_dir: WorkDir) -> OutputPath | None:
     """The train split's vendors (normalised): prediction sends a line with a vendor never seen to review."""
     if "vendor" not in parquet_columns(split.data.path):
         return None

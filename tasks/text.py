@@ -10,7 +10,7 @@ from prefect import task
 from ledger.conf import load_yaml
 from ledger.errors import ConfFileError
 from ledger.frames import StageResult, read_frame, write_frame
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from params.prepare import TextParams
 from schemas import TextFrame
 from tasks.caching import STAGE
@@ -66,7 +66,7 @@ def serialize(df: pd.DataFrame, template: dict) -> pd.Series:
 
 @task(**STAGE)
 @on_store
-def serialize_text(split: StageResult, params: TextParams, work_dir: str) -> StageResult:
+def serialize_text(split: StageResult, params: TextParams, work_dir: WorkDir) -> StageResult:
     """Turn every row into one text by the template; only split, text and label are kept."""
     df = read_frame(split.data, what="split output")
     template = load_yaml(params.template)

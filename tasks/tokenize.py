@@ -18,7 +18,7 @@ from contracts.dataset import SetAside, TokenizedDataset
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from ledger.caching import model_fingerprint
 from ledger.frames import StageResult, read_frame
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from monitor.progress import ProgressArtifact
 from params.prepare import PrepareParams, TokenizeParams, write_prepare_params
 from schemas import SPLITS, TextFrame
@@ -129,7 +129,7 @@ def suspected_lines(frame: pd.DataFrame, counts: dict | None) -> SetAside | None
 @task(cache_policy=StageCache(model_inputs=("model_path",)), persist_result=True)
 @on_store
 def tokenize_dataset(
-    texts: StageResult, labels: LabelMapFile, model_path: str, params: TokenizeParams, work_dir: str
+    texts: StageResult, labels: LabelMapFile, model_path: str, params: TokenizeParams, work_dir: WorkDir
 ) -> TokenizedDataset:
     """Tokenize every split with the model's tokenizer; save the DatasetDict, label map and tokenizer."""
     from datasets import DatasetDict

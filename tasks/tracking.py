@@ -15,7 +15,7 @@ from prefect.logging import get_run_logger
 from contracts.calibration import Calibration
 from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
 from contracts.run_folder import RunFolder
-from ledger.work_store import on_store
+from ledger.work_store import UrlRecord, WorkDir, on_store
 from monitor.metrics_sink import CLOSE_DELAYS, MetricsSink
 from monitor.mlflow_store import QUICK, STEADY, MlflowRun, RegisteredModel, TrackingUnavailable, retrying, store_for
 from monitor.registry import download_registered, registered_mark, tracking_uri
@@ -42,7 +42,7 @@ def reach_store(uri: str, experiment: str):
 
 @task(retries=1, retry_delay_seconds=5)
 @on_store
-def check_mlflow_store(uri: str | None, experiment: str, work_dir: str) -> str:
+def check_mlflow_store(uri: str | None, experiment: str, work_dir: WorkDir) -> str:
     """Reach the tracking store before any data or training work (a pipeline fails here, not after hours)."""
     uri = tracking_uri(uri, work_dir)
     reach_store(uri, experiment)
@@ -71,7 +71,7 @@ def create_experiment(store, uri: str, experiment: str, work_dir: str, again) ->
 @task  # no task retries: each call below is retried on its own (SETUP_DELAYS), and a retried task would create
 @on_store  # a second MLflow run where the first one's parameters failed to log
 def open_mlflow_run(
-    run: PlannedRun, uri: str | None, experiment: str, params: dict, dataset: str | None = None
+    run: PlannedRun, uri: str | None, experiment: str, params: UrlRecord, dataset: str | None = None
 ) -> MlflowRun:
     """Check the store, then start (or, when resuming, reopen) the run; log the parameters and the dataset."""
     logger = get_run_logger()
@@ -225,7 +225,7 @@ def dataset_entity(dataset_path: str) -> dict:
 
 @task  # MLflow's client retries its own requests (MLFLOW_HTTP_REQUEST_MAX_RETRIES): no second layer here
 @on_store
-def fetch_registered_model(uri: str, tracking: str | None, work_dir: str) -> str:
+def fetch_registered_model(uri: str, tracking: str | None, work_dir: WorkDir) -> str:
     """models:/NAME/VERSION or models:/NAME@ALIAS -> the trained model folder, under <work_dir>/models/registry/."""
     return str(download_registered(uri, tracking_uri(tracking, work_dir), work_dir))
 

@@ -15,12 +15,12 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
 from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
-from contracts.run_folder import RunFolder
+from contracts.run_folder import TEST_METRICS_FILE, RunFolder
 from ledger import work_store
 from ledger.caching import model_fingerprint, weights_fingerprint
 from ledger.conf import conf_path
 from ledger.frames import OutputPath
-from ledger.work_store import on_store
+from ledger.work_store import WorkDir, on_store
 from monitor.metrics_sink import MetricsSink, read_events
 from monitor.mlflow_store import METRICS, MlflowRun, RegisteredModel, store_for
 from monitor.progress import ProgressArtifact
@@ -42,7 +42,7 @@ class PlannedRun(BaseModel):
     run_dir: str
     config_path: str
     config_sha: str  # run.yaml (with the run folder's uid) and the DeepSpeed config: what the cache key stands on
-    work_dir: str
+    work_dir: WorkDir
     resuming: bool
 
 
@@ -318,7 +318,7 @@ def finished_outcome(config: RunConfig) -> TrainingOutcome | None:
     if not config.resume_from or config.trainer.max_steps <= 0:
         return None
     checkpoint = resolve_resume(config.resume_from, config.checkpoint_dir)
-    if checkpoint is None or not (config.final_dir / "test_metrics.json").exists():
+    if checkpoint is None or not (config.final_dir / TEST_METRICS_FILE).exists():
         return None
     step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"]
     return outcome_of(config, {}, step, already_finished=True) if step >= config.trainer.max_steps else None
@@ -339,7 +339,7 @@ def warm_event(progress_file: str | Path) -> dict:
 
 
 def outcome_of(config: RunConfig, last_metrics: dict, step: int, already_finished: bool = False) -> TrainingOutcome:
-    test_file = config.final_dir / "test_metrics.json"
+    test_file = config.final_dir / TEST_METRICS_FILE
     test = json.loads(test_file.read_text()) if test_file.exists() else {}
     checkpoints = list_checkpoints(config.checkpoint_dir)
     metrics = {k: float(v) for k, v in {**last_metrics, **test}.items() if isinstance(v, int | float)}

@@ -40,3 +40,16 @@ def test_a_wrong_way_import_breaks_them(tmp_path):
     assert "training is not allowed to import tasks" in result.stdout
     assert "training is not allowed to import prefect" in result.stdout
     assert "training.head -> tasks.caching" in result.stdout
+
+
+def test_architecture_md_lists_the_rooms_in_the_order_the_contract_enforces():
+    import re
+
+    # given ARCHITECTURE.md's table of rooms and the layers contract in pyproject.toml
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]
+    layers = next(c["layers"] for c in contracts["contracts"] if c["type"] == "layers")
+    text = (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    rooms = re.findall(r"^\| `(\w+)/` \|", text, flags=re.M)
+    # then the document says what the linter holds, top to bottom, and stays about one screen
+    assert rooms == layers
+    assert len(text.splitlines()) <= 50

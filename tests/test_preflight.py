@@ -111,6 +111,28 @@ def test_predict_to_unwritable_output_fails_before_loading_the_model(a_file, led
         predict_ledger(params)
 
 
+def test_store_output_folders_are_mapped_and_probed_not_downloaded(tmp_path, monkeypatch):
+    # given a work dir in a store holding a large file, and the folder of an output file below it
+    from ledger import work_store
+    from tasks.preflight import check_output_folders
+
+    monkeypatch.setenv(work_store.CACHE_ENV, str(tmp_path / "cache"))
+    work = f"memory://{tmp_path.name}/work"
+    exports = work_store.join(work, "exports")
+    fs, big = work_store.store_of(work_store.join(work, "models", "big.bin"))
+    fs.pipe_file(big, b"x" * 1000)
+    try:
+        # when both are checked (the task's parameters typed WorkDir, whatever the flow calls them)
+        checked = check_output_folders.fn(work, exports)
+        # then both are answered by their store URLs, this host's copies exist, and nothing was downloaded
+        assert checked == {"work_dir": work, "out": exports}
+        assert work_store.local_path(exports).is_dir()
+        assert not (work_store.local_path(work) / "models" / "big.bin").exists()
+        assert not [p for p in fs.find(fs._strip_protocol(work)) if ".write-probe" in p]  # the probes are gone
+    finally:
+        fs.rm(fs._strip_protocol(work), recursive=True)
+
+
 def test_unreachable_mlflow_server_is_a_connection_error_naming_it(tmp_path):
     # given a tracking URI nothing answers
     uri = dead_server()

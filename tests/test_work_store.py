@@ -12,19 +12,27 @@ from fsspec.implementations.memory import MemoryFileSystem
 from pydantic import BaseModel
 
 from ledger import work_store
+from ledger.errors import ParameterError
 from ledger.work_store import (
     CACHE_ENV,
     COMPLETION_MARKERS,
+    NativeUrl,
+    OutputFile,
+    StoreRole,
+    UrlRecord,
+    WorkDir,
     is_store_url,
     join,
     local_path,
     localize,
     on_store,
+    parameter_roles,
     parent,
     portable,
     pull,
     push,
     remote_url,
+    role_of,
 )
 
 
@@ -304,7 +312,7 @@ def test_a_task_given_a_store_work_dir_runs_on_its_mapped_copy(store):
     seen: list[str] = []
 
     @on_store
-    def write_report(work_dir: str) -> str:
+    def write_report(work_dir: WorkDir) -> str:
         seen.append(work_dir)
         return "written"
 
@@ -319,7 +327,7 @@ def test_a_task_given_a_store_work_dir_runs_on_its_mapped_copy(store):
 def test_what_a_task_writes_in_a_store_work_dir_is_uploaded_and_returned_as_a_url(store):
     # given a task that writes a report under its work dir and returns its path
     @on_store
-    def write_report(work_dir: str) -> str:
+    def write_report(work_dir: WorkDir) -> str:
         path = Path(work_dir) / "reports" / "summary.txt"
         path.parent.mkdir(parents=True)
         path.write_text("ok")
@@ -335,7 +343,7 @@ def test_what_a_task_writes_in_a_store_work_dir_is_uploaded_and_returned_as_a_ur
 def test_a_path_in_a_returned_model_becomes_a_store_url(store):
     # given a task that answers with a pydantic model naming a file it wrote under the work dir
     @on_store
-    def write_report(work_dir: str) -> Written:
+    def write_report(work_dir: WorkDir) -> Written:
         path = Path(work_dir) / "report.txt"
         path.write_text("ok")
         return Written(report=str(path), rows=3)
@@ -370,7 +378,7 @@ def test_fields_a_task_reads_through_fsspec_stay_urls(store):
     seen: list[tuple[str, str]] = []
 
     @on_store
-    def ingest(source: str, tracking_uri: str) -> str:
+    def ingest(source: NativeUrl, tracking_uri: NativeUrl) -> str:
         seen.append((source, tracking_uri))
         return "done"
 
@@ -378,7 +386,6 @@ def test_fields_a_task_reads_through_fsspec_stay_urls(store):
     # when the task runs
     ingest(ledger, tracking_uri=tracking)
     # then it got the URLs themselves
-    assert {"source", "tracking_uri"} <= work_store.NATIVE_FIELDS
     assert seen == [(ledger, tracking)]
 
 
@@ -387,7 +394,7 @@ def test_a_task_given_only_local_paths_runs_untouched(store, tmp_path):
     seen: list[str] = []
 
     @on_store
-    def write_report(work_dir: str) -> str:
+    def write_report(work_dir: WorkDir) -> str:
         seen.append(work_dir)
         path = Path(work_dir) / "report.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -408,7 +415,7 @@ def test_a_local_path_into_the_cache_passes_through_without_a_store_url_argument
     folder.mkdir(parents=True)
 
     @on_store
-    def write_report(work_dir: str) -> str:
+    def write_report(work_dir: WorkDir) -> str:
         path = Path(work_dir) / "report.txt"
         path.write_text("ok")
         return str(path)
@@ -424,7 +431,7 @@ def test_an_output_yet_to_be_written_is_mapped_and_uploaded_with_its_siblings(st
     seen: list[str] = []
 
     @on_store
-    def export(out: str) -> str:
+    def export(out: OutputFile) -> str:
         seen.append(out)
         Path(out).write_text("id,label\n")
         Path(out).with_name("predictions.summary.json").write_text("{}")
@@ -437,6 +444,179 @@ def test_an_output_yet_to_be_written_is_mapped_and_uploaded_with_its_siblings(st
     assert cat(url) == b"id,label\n"
     assert cat(join(store, "exports", "predictions.summary.json")) == b"{}"
     assert returned == url
+
+
+# --- roles by type, not by name -----------------------------------------------------------------------------------
+
+
+def test_a_work_dir_under_another_name_is_mapped_by_its_marker(store):
+    # given a work dir holding a large file the task does not need, and a task whose work dir is called `root`
+    put(join(store, "models", "big.bin"), b"x" * 1000)
+    seen: list[str] = []
+
+    @on_store
+    def write_report(root: WorkDir) -> str:
+        seen.append(root)
+        Path(root, "report.txt").write_text("ok")
+        return "written"
+
+    # when it runs on the store work dir
+    write_report(store)
+    # then it got the mapped copy, nothing was downloaded into it, and what it wrote is in the store
+    assert seen == [str(local_path(store))]
+    assert not (Path(seen[0]) / "models" / "big.bin").exists()
+    assert cat(join(store, "report.txt")) == b"ok"
+
+
+def test_an_optional_marker_is_a_marker(store):
+    # given a task whose work dir may be left out, typed `WorkDir | None`
+    put(join(store, "models", "big.bin"), b"x" * 1000)
+    seen: list[str | None] = []
+
+    @on_store
+    def write_report(label: str, where: WorkDir | None = None) -> str:
+        seen.append(where)
+        return label
+
+    # when it runs on a store work dir
+    write_report("a", where=store)
+    # then the work dir was mapped, not downloaded
+    assert seen == [str(local_path(store))]
+    assert not (local_path(store) / "models" / "big.bin").exists()
+
+
+def test_unmarked_parameters_are_inputs_and_downloaded_whatever_their_names(store):
+    # given files and a folder in the store, and a task taking them in unmarked parameters named as an output, a
+    # ledger source and a work dir used to be
+    put(join(store, "exports", "earlier.csv"), b"id,label\n")
+    put(join(store, "in", "ledger.csv"), b"a,b\n")
+    put(join(store, "old", "models", "big.bin"), b"x" * 10)
+    seen: list[tuple[str, str, str]] = []
+
+    @on_store
+    def read(out: str, source: str, work_dir: str) -> str:
+        seen.append((out, source, work_dir))
+        return "read"
+
+    # when the task is given their URLs
+    read(join(store, "exports", "earlier.csv"), join(store, "in", "ledger.csv"), join(store, "old"))
+    # then the names played no part: each is this host's downloaded copy, the folder's files included
+    out, source, work_dir = seen[0]
+    assert (out, source, work_dir) == tuple(
+        str(local_path(join(store, p))) for p in ("exports/earlier.csv", "in/ledger.csv", "old")
+    )
+    assert (Path(out).read_bytes(), Path(source).read_bytes()) == (b"id,label\n", b"a,b\n")
+    assert Path(work_dir, "models", "big.bin").read_bytes() == b"x" * 10
+
+
+def test_a_native_url_stays_a_url_whatever_it_is_called(store):
+    # given a ledger file in the store and a task that reads it through fsspec itself, in a parameter named `path`
+    url = join(store, "in", "ledger.csv")
+    put(url, b"a,b\n")
+    seen: list[str] = []
+
+    @on_store
+    def ingest(path: NativeUrl) -> str:
+        seen.append(path)
+        return "done"
+
+    # when the task runs
+    ingest(url)
+    # then it got the URL itself, and nothing was downloaded
+    assert seen == [url]
+    assert not local_path(url).exists()
+
+
+class Declared(BaseModel):
+    """Fields whose roles come from their types, their names chosen to mislead."""
+
+    out: str  # unmarked: downloaded
+    data: WorkDir | None = None  # mapped
+    work_dir: NativeUrl  # left as a URL
+    inputs: list[NativeUrl] = []  # left as URLs
+
+
+def test_model_fields_are_treated_as_their_types_declare(store):
+    # given a model whose fields name a store file, a work dir and ledger files, in misleading field names
+    put(join(store, "labels.json"), b"{}")
+    put(join(store, "models", "big.bin"), b"x" * 1000)
+    ledgers = [join(store, "in", "a.csv"), join(store, "in", "b.csv")]
+    given = Declared(out=join(store, "labels.json"), data=store, work_dir=ledgers[0], inputs=ledgers)
+    seen: list[Declared] = []
+
+    @on_store
+    def use(declared: Declared) -> str:
+        seen.append(declared)
+        return "done"
+
+    # when a task is given the model
+    use(given)
+    # then the unmarked file was downloaded, the work dir mapped (nothing in it downloaded), the URLs left alone
+    assert seen == [
+        Declared(out=str(local_path(join(store, "labels.json"))), data=str(local_path(store)), work_dir=ledgers[0],
+                 inputs=ledgers)
+    ]  # fmt: skip
+    assert Path(seen[0].out).read_bytes() == b"{}"
+    assert not (local_path(store) / "models" / "big.bin").exists()
+
+
+def test_a_url_record_keeps_the_urls_it_names_and_an_unmarked_dict_is_downloaded(store):
+    # given a file in the store named in a record (a report, logged parameters) and in an unmarked dict
+    url = join(store, "in", "ledger.csv")
+    put(url, b"a,b\n")
+    seen: list[tuple[dict, dict]] = []
+
+    @on_store
+    def log(record: UrlRecord, plain: dict) -> str:
+        seen.append((record, plain))
+        return "done"
+
+    # when a task is given both, under keys that used to decide
+    log({"files": [{"url": url}], "work_dir": store}, {"url": url})
+    # then the record is as given, and the unmarked dict's file was downloaded, its key notwithstanding
+    assert seen == [({"files": [{"url": url}], "work_dir": store}, {"url": str(local_path(url))})]
+
+
+def test_roles_are_read_through_optional_unions_and_containers():
+    # given annotations that wrap a marker / then the marker is found; unmarked types have none
+    assert role_of(WorkDir | None) is StoreRole.WORK_DIR
+    assert role_of(list[NativeUrl] | None) is StoreRole.NATIVE
+    assert role_of(dict[str, OutputFile]) is StoreRole.OUTPUT
+    assert role_of(str) is None and role_of(dict) is None and role_of(None) is None
+    # and one value declared two ways is an error
+    with pytest.raises(TypeError, match="two store roles"):
+        role_of(WorkDir | NativeUrl)
+
+
+def test_a_task_reads_its_parameters_roles_once_when_wrapped():
+    # given a task with marked and unmarked parameters
+    def task(root: WorkDir, ledger: NativeUrl | None, target: OutputFile, model: str, count: int = 1) -> str:
+        return root
+
+    # when it is wrapped / then its roles are known, by parameter
+    expected = {
+        "root": StoreRole.WORK_DIR, "ledger": StoreRole.NATIVE, "target": StoreRole.OUTPUT, "model": None,
+        "count": None,
+    }  # fmt: skip
+    assert parameter_roles(task) == expected
+    assert on_store(task).store_roles == expected
+
+
+def test_fetching_a_field_a_model_does_not_have_is_an_error():
+    # given a model, when localized with `only` naming a field it lacks (a renamed field), then it says so
+    with pytest.raises(ParameterError, match="no field model_path"):
+        localize(Declared(out="x", work_dir="y"), frozenset({"model_path"}))
+
+
+def test_fetching_only_some_fields_leaves_the_others_urls(store):
+    # given a model naming two files in the store
+    put(join(store, "a.bin"), b"a")
+    put(join(store, "b.bin"), b"b")
+    given = Manifest(data=join(store, "a.bin"), rows=1)
+    # when only `data` is fetched, then it is this host's copy; with nothing to fetch, it stays the URL
+    assert localize(given, frozenset({"data"})).data == str(local_path(join(store, "a.bin")))
+    assert localize(Manifest(data=join(store, "b.bin"), rows=1), frozenset()).data == join(store, "b.bin")
+    assert not local_path(join(store, "b.bin")).exists()
 
 
 # --- portable / localize ------------------------------------------------------------------------------------------

@@ -88,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     from transformers import AutoTokenizer, DataCollatorWithPadding, set_seed
 
     from contracts.calibration import TEST_LOGITS_FILE, VALID_LOGITS_FILE, save_logits
-    from contracts.label_map import LabelMap
+    from contracts.label_map import LABEL_MAP_FILE, LabelMap
     from contracts.predictions import TEST_PREDICTIONS_FILE, save_test_predictions
+    from contracts.run_folder import CLASS_WEIGHTS_FILE, HEAD_CONFIG_DIR, RUN_CONFIG_FILE, TEST_METRICS_FILE
     from training.architecture import ModelConfigError
     from training.arguments import check_kernels, training_arguments
     from training.callbacks import GpuMemoryCallback, ProgressCallback, ProgressFile, is_rank_zero
@@ -210,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
         (config.final_dir / "training_args.bin").unlink(missing_ok=True)
         tokenizer.save_pretrained(str(config.final_dir))
         # the head's config (num_labels, id2label, pad id): the base model is rebuilt from it to load the adapter
-        plain_model(trainer.model).config.save_pretrained(str(config.final_dir / "head_config"))
-        shutil.copy(config.label_map, config.final_dir / "label_map.json")
-        shutil.copy(args.config, config.final_dir / "run.yaml")
-        (config.final_dir / "class_weights.json").write_text(
+        plain_model(trainer.model).config.save_pretrained(str(config.final_dir / HEAD_CONFIG_DIR))
+        shutil.copy(config.label_map, config.final_dir / LABEL_MAP_FILE)
+        shutil.copy(args.config, config.final_dir / RUN_CONFIG_FILE)
+        (config.final_dir / CLASS_WEIGHTS_FILE).write_text(
             json.dumps(
                 {"weights": None if weights is None else [float(w) for w in weights], "report": report}, indent=2
             )
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if is_rank_zero():
             save_test_predictions(_logits(output), output.label_ids, config.final_dir / TEST_PREDICTIONS_FILE)
             save_logits(_logits(output), output.label_ids, config.final_dir / TEST_LOGITS_FILE)
-            (config.final_dir / "test_metrics.json").write_text(json.dumps(output.metrics, indent=2))
+            (config.final_dir / TEST_METRICS_FILE).write_text(json.dumps(output.metrics, indent=2))
     barrier()
     progress.write("done", step=trainer.state.global_step)
     return 0

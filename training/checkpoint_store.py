@@ -13,10 +13,11 @@ import shutil
 from pathlib import Path
 
 from ledger.errors import InputNotFound
+from ledger.work_store import CHECKPOINT_MANIFEST_FILE
 from training.checkpoints import CHECKPOINT, checkpoint_problem, list_checkpoints
 
 LOGGER = logging.getLogger(__name__)
-MANIFEST = "CHECKPOINT_COMPLETE.json"
+MANIFEST = CHECKPOINT_MANIFEST_FILE
 
 
 class CheckpointStore:

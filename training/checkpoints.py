@@ -5,11 +5,11 @@ import logging
 import re
 from pathlib import Path
 
-from contracts.run_folder import safetensors_intact
+from contracts.run_folder import ADAPTER_WEIGHTS_FILE, FULL_WEIGHTS_FILE, safetensors_intact
 
 LOGGER = logging.getLogger(__name__)
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-WEIGHT_FILES = ("adapter_model.safetensors", "model.safetensors", "adapter_model.bin", "pytorch_model.bin")
+WEIGHT_FILES = (ADAPTER_WEIGHTS_FILE, FULL_WEIGHTS_FILE, "adapter_model.bin", "pytorch_model.bin")  # + older .bin
 
 
 class CheckpointError(ValueError):

@@ -7,6 +7,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.run_folder import RunFolder
+from ledger.work_store import NativeUrl
 
 
 class Strict(BaseModel):
@@ -114,7 +115,7 @@ class RunConfig(Strict):
     warm_start: str | None = Field(None, description="a finished run's final/ folder: its adapter and head start")
     replay: float = Field(0.0, description="with a warm start: share of the parent's train lines trained on again")
     max_eval_samples: int | None = None
-    checkpoint_store: str | None = None  # fsspec URL of this run's checkpoints in shared storage (the flow mirrors)
+    checkpoint_store: NativeUrl | None = None  # fsspec URL of this run's checkpoints in shared storage (flow mirrors)
     lora: LoraSettings = LoraSettings()
     head: HeadSettings = HeadSettings()
     loss: LossSettings = LossSettings()

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from contracts.label_map import LabelMap
+from contracts.run_folder import ADAPTER_CONFIG_FILE, HEAD_CONFIG_DIR
 from training.architecture import ModelConfigError, ModelLayout, read_layout
 from training.config import LoraSettings, RunConfig
 from training.pooling import attach_pooling, saved_pooling
@@ -121,8 +122,8 @@ def load_trained(model_path: str, final_dir: str | Path, pad_added: bool, device
 
     final = Path(final_dir)
     tokenizer = AutoTokenizer.from_pretrained(final)
-    head = AutoConfig.from_pretrained(final / "head_config")
-    if (final / "adapter_config.json").exists():
+    head = AutoConfig.from_pretrained(final / HEAD_CONFIG_DIR)
+    if (final / ADAPTER_CONFIG_FILE).exists():
         from peft import PeftModel
 
         base = AutoModelForSequenceClassification.from_pretrained(model_path, config=head, dtype=training_dtype())

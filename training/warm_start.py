@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
+from contracts.run_folder import ADAPTER_WEIGHTS_FILE, RUN_CONFIG_FILE
 from training.architecture import ModelConfigError
 
-ADAPTER_FILE = "adapter_model.safetensors"
+ADAPTER_FILE = ADAPTER_WEIGHTS_FILE
 
 
 def new_codes(parent: LabelMap, child: LabelMap) -> list[str]:
@@ -69,7 +70,7 @@ def with_replay(train, parent_final: str | Path, share: float, seed: int):
 
     from training.config import read_run_config
 
-    parent = read_run_config(Path(parent_final) / "run.yaml")
+    parent = read_run_config(Path(parent_final) / RUN_CONFIG_FILE)
     path = Path(parent.dataset_path)
     if not (path / "train").is_dir():
         raise ModelConfigError(
