@@ -300,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
 
         demo = args.command == "pipeline" and not args.input
         log_file = new_log_file(args.command, args.work_dir or (DEMO_WORK_DIR if demo else None))
-        with cli_logging(log_file, reported=lambda err: hint_for(err) is not None):
+        # every error ends in the CLI's one paragraph (expected or a bug): the terminal does not repeat it
+        with cli_logging(log_file, reported=lambda err: isinstance(err, Exception)):
             COMMANDS[args.command](args)
         print_prefect_ui()
         print(f"log file     {log_file}")

@@ -38,27 +38,33 @@ FILE_FORMAT = {
 
 
 class TerminalFilter(logging.Filter):
-    """Drops from the terminal: training-program lines, captured warnings, plain task completions, and the
-    error records of an error the CLI reports itself in one paragraph; that error's "Finished in state Failed(<its
-    whole message>)" lines are cut to the state and the error's name (the paragraph says the rest)."""
+    """Drops from the terminal: training-program lines, captured warnings, plain task and flow completions, and the
+    error records of an error the CLI reports itself in one paragraph; that error's first "Finished in state
+    Failed(<its whole message>)" line is cut to the state and the error's name, the ones of the flows above it are
+    dropped (the paragraph says the rest, the log file has every line and the one traceback)."""
 
     def __init__(self, reported: Callable[[BaseException], bool]):
         super().__init__()
         self.reported = reported
         self.reported_types: set[str] = set()  # names of the reported errors seen so far
+        self.failed_shown: set[str] = set()  # of those, the ones whose failed state was shown once already
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, CHILD_OUTPUT, False) or record.name == "py.warnings":
             return False
         finished = isinstance(record.msg, str) and record.msg.startswith("Finished in state")
-        if finished and record.name.startswith("prefect.task_runs") and record.levelno == logging.INFO:
-            return False
+        quiet = finished and (record.name.startswith("prefect.task_runs") or "state Completed" in record.msg)
+        if quiet and record.levelno == logging.INFO:
+            return False  # a run that went well says so in the summary; its state line is the log file's
         error = record.exc_info[1] if record.exc_info else None
         if error is not None and self.reported(error):
             self.reported_types.add(type(error).__name__)
             return False
         failed = FAILED_STATE.match(record.getMessage()) if finished else None
         if failed and failed["error"] in self.reported_types:
+            if failed["error"] in self.failed_shown:  # each flow up the stack fails with it: the first one says it
+                return False
+            self.failed_shown.add(failed["error"])
             setattr(record, TERMINAL_MESSAGE, f"Finished in state {failed['state']}: {failed['error']}")
         return True
 

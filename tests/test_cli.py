@@ -155,6 +155,10 @@ def test_a_reported_errors_failed_state_line_is_cut_to_its_name():
     assert terminal.filter(state)
     assert WithoutTraceback(logging.Formatter()).format(state) == "Finished in state Failed: LedgerFileError"
     assert "long long" in logging.Formatter().format(state)
+    # and the same error's failed state in the flows above it is not repeated
+    assert not terminal.filter(
+        record(f"Finished in state Failed('Flow run encountered an exception: LedgerFileError: {error}')")
+    )
     # an error the CLI does not report keeps its whole line
     other = record("Finished in state Failed('Task run encountered an exception KeyError: boom')")
     assert terminal.filter(other) and "boom" in WithoutTraceback(logging.Formatter()).format(other)
@@ -290,3 +294,18 @@ def test_each_expected_kind_says_what_to_do(err, said, monkeypatch, capsys, tmp_
     # then it is the one paragraph with its hint, and exit status 2
     assert cli.main(["make-tiny-model", "--out", str(tmp_path / "m")]) == 2
     assert said in capsys.readouterr().err
+
+
+def test_completed_runs_leave_no_state_line_on_the_terminal():
+    terminal = TerminalFilter(reported=lambda err: True)
+    done = logging.LogRecord(
+        "prefect.flow_runs", logging.INFO, __file__, 1, "Finished in state Completed()", None, None
+    )
+    cached = logging.LogRecord(
+        "prefect.task_runs", logging.INFO, __file__, 1, "Finished in state Cached(type=COMPLETED)", None, None
+    )
+    failed = logging.LogRecord(
+        "prefect.flow_runs", logging.ERROR, __file__, 1, "Finished in state Failed('x')", None, None
+    )
+    # then a completed flow and a cached task say nothing (the summary does), a failure still shows
+    assert not terminal.filter(done) and not terminal.filter(cached) and terminal.filter(failed)
