@@ -61,6 +61,6 @@ def train_model(params: TrainParams) -> TrainingOutcome:
     probe = evaluate_probe(outcome.run_dir)
     calibration = calibrate_training(outcome.final_dir, params.target_accuracy)
     report = evaluate_training(outcome.final_dir, probe, calibration)
-    registered = close_mlflow_run(tracking, outcome.final_dir, outcome.metrics, report.report_dir, calibration)
+    registered = close_mlflow_run(tracking, outcome.final_dir, report.report_dir, calibration)
     publish_eval_report([r for r in (probe, report) if r is not None], scope="training")
     return outcome.model_copy(update={"report": report, "probe_report": probe, "registered": registered})

@@ -115,11 +115,10 @@ def open_mlflow_run(
 def close_mlflow_run(
     mlflow_run: MlflowRun,
     final_dir: str,
-    metrics: dict[str, float],
     reports_dir: str | None = None,
     calibration: Calibration | None = None,
 ) -> RegisteredModel | None:
-    """Log what is left of the step metrics, then the one-off values (final/..., calibration/...), the model
+    """Log what is left of the step metrics, then the calibration's one-off values (calibration/...), the model
     (an MLflow pyfunc model of final/, registered under the experiment's name) and the reports; then end the run
     (the only place that ends it). Retries for about a minute, then fails with a clear error."""
     from scoring.mlflow_model import save_pyfunc
@@ -135,8 +134,9 @@ def close_mlflow_run(
         return retrying(what, call, delays, logger)
 
     try:
-        # after the step metrics, and in sections of their own: the UI shows the loss curve first
-        values = {f"final/{k}": v for k, v in metrics.items()} | calibration_metrics(calibration)
+        # after the step metrics, in a section of its own: the UI shows the curves first. The program's last values
+        # (test_*, the last loss) are step metrics already: a final/ copy of each would only crowd the run page
+        values = calibration_metrics(calibration)
         if values:
             rows = [{"key": k, "value": float(v), "timestamp": 0, "step": 0} for k, v in values.items()]
             again("logging the final metrics", lambda: store.log_batch(run_id, metrics=rows))
