@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ledger.work_store import is_store_url, local_path
+from monitor.terminal import CHILD_OUTPUT, SUMMARIZED
 
-CHILD_OUTPUT = "child_output"  # extra= flag tasks.train puts on each line the training program prints
 OUR_MODULES = ("flows", "tasks", "training", "ledger", "params", "synth", "contracts")
 # Libraries that print on handlers of their own: quiet in a CLI run unless the user's environment says otherwise.
 QUIET_LIBRARIES = {
@@ -50,7 +50,7 @@ class TerminalFilter(logging.Filter):
         self.failed_shown: set[str] = set()  # of those, the ones whose failed state was shown once already
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, CHILD_OUTPUT, False) or record.name == "py.warnings":
+        if getattr(record, CHILD_OUTPUT, False) or getattr(record, SUMMARIZED, False) or record.name == "py.warnings":
             return False
         finished = isinstance(record.msg, str) and record.msg.startswith("Finished in state")
         quiet = finished and (record.name.startswith("prefect.task_runs") or "state Completed" in record.msg)

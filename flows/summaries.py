@@ -92,6 +92,10 @@ def print_training(outcome, tracking_uri: str, verdict: bool = False) -> None:
             print(f"  {key:<22}{outcome.metrics[key]:.4f}")
     if verdict and outcome.report is not None and outcome.report.verdict:
         print(f"verdict      {outcome.report.verdict}")
+    if verdict and outcome.report is not None and outcome.report.calibration is not None:  # train alone: said here
+        from tasks.calibrate import describe
+
+        print(f"calibrated   {describe(outcome.report.calibration)}")
     print(f"adapter      {outcome.final_dir}")
     print(f"checkpoints  {folder.checkpoints} ({', '.join(outcome.checkpoints) or 'none'})")
     if folder.train_log.exists():

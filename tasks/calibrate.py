@@ -18,6 +18,7 @@ from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RUN_CONFIG_FILE, RunFolder
 from ledger.work_store import on_store
+from monitor.terminal import SAID_AGAIN
 from params.prepare import read_prepare_params
 from scoring.choice import ModelChoice, candidate, choose_model
 from scoring.report import calibrate_model
@@ -51,7 +52,7 @@ def calibrate_training(final_dir: str, target_accuracy: float) -> Calibration:
     if loaded["valid"] is None:
         logger.warning("the dataset has no valid split: no temperature fitted and every predicted line goes to review")
     else:
-        logger.info("%s", describe(calibration))
+        logger.info("%s", describe(calibration), extra=SAID_AGAIN)
     return calibration
 
 
@@ -164,5 +165,5 @@ def choose_deployment(reports: list[EvalReport | None], target_accuracy: float) 
     if not candidates:
         return None
     choice = choose_model(candidates, target_accuracy)
-    get_run_logger().info("model to deploy: %s", choice.reason)
+    get_run_logger().info("model to deploy: %s", choice.reason, extra=SAID_AGAIN)
     return choice

@@ -16,6 +16,7 @@ from contracts.run_folder import RunFolder
 from ledger.frames import OutputPath
 from ledger.work_store import on_store
 from monitor.learning import learning_verdict
+from monitor.terminal import SAID_AGAIN
 from scoring.choice import ModelChoice
 from scoring.fonts import hangul_font
 
@@ -153,7 +154,7 @@ def evaluate_training(
         probe=probe.metrics if probe else None,
     )
     logger = get_run_logger()
-    (logger.info if report.learned else logger.warning)("%s", report.verdict)
+    (logger.info if report.learned else logger.warning)("%s", report.verdict, extra=SAID_AGAIN)
     return report.model_copy(update={"calibration": calibration, "model_dir": str(Path(final_dir).parent)})
 
 

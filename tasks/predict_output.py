@@ -13,6 +13,7 @@ from ledger.frames import StageResult, parquet_columns, read_frame, read_table
 from ledger.prediction_file import localize, write_csv, write_xlsx
 from ledger.rejects import rule_counts
 from ledger.work_store import OutputFile, on_store
+from monitor.terminal import SAID_AGAIN
 from schemas import RawLedger, Rejects
 from schemas.ledger import PROVENANCE
 from schemas.predict import prediction_schema
@@ -186,7 +187,7 @@ def summary_markdown(summary: PredictSummary) -> str:
 
 def _log(summary: PredictSummary) -> None:
     logger = get_run_logger()
-    logger.info("%s", summary.headline())
+    logger.info("%s", summary.headline(), extra=SAID_AGAIN)
     if unknown := summary.label_checks.get("unknown to the model", 0):
         logger.warning("%d predicted rows carry an account code the model never trained on (label_check)", unknown)
     if held := summary.expectation:

@@ -18,6 +18,7 @@ from contracts.run_folder import FINAL_DIR
 from ledger.work_store import WorkDir, on_store
 from monitor.mlflow_store import STEADY, RegisteredModel, retrying, store_for
 from monitor.registry import alias_target, move_alias, registered_mark, run_version, split_uri, tag_version
+from monitor.terminal import SAID_AGAIN
 from params.promotion import PromotionParams
 from scoring.predictor import Predictor
 from scoring.promotion import Verdict, compare
@@ -85,11 +86,14 @@ def compare_with_champion(
     if verdict.moves:
         challenger = challenger or register_folder(challenger_dir, store, name, work_dir)
         move_alias(store, challenger, params.alias, {"account_tax.promoted": verdict.reason})
-        logger.info("%s is now models:/%s@%s: %s", challenger.uri, name, params.alias, verdict.reason)
+        logger.info("%s is now models:/%s@%s: %s", challenger.uri, name, params.alias, verdict.reason, extra=SAID_AGAIN)
     else:
         if challenger is not None:
             tag_version(store, challenger, {"account_tax.not_promoted": verdict.reason})
-        logger.info("models:/%s@%s stays with %s: %s", name, params.alias, champion and champion.uri, verdict.reason)
+        logger.info(
+            "models:/%s@%s stays with %s: %s", name, params.alias, champion and champion.uri, verdict.reason,
+            extra=SAID_AGAIN,
+        )  # fmt: skip
     promotion = Promotion(
         verdict=verdict, store=store, alias=params.alias, champion=champion, challenger_dir=challenger_dir,
         challenger=challenger, moved=verdict.moves, left_out=left_out,

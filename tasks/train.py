@@ -23,6 +23,7 @@ from ledger.frames import OutputPath
 from ledger.work_store import WorkDir, on_store
 from monitor.metrics_sink import MetricsSink, read_events
 from monitor.mlflow_store import METRICS, MlflowRun, RegisteredModel, store_for
+from monitor.terminal import CHILD_OUTPUT
 from monitor.training_progress import ProgressFollower
 from params.train import TrainParams
 from tasks.caching import StageCache
@@ -224,7 +225,7 @@ def run_training(
         tail.append(line)
         with train_log.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
-        logger.info(line, extra={"child_output": True})
+        logger.info(line, extra={CHILD_OUTPUT: True})
 
     with process_group(cmd, env, on_line, port) as proc:
         while proc.poll() is None:

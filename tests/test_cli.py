@@ -309,3 +309,13 @@ def test_completed_runs_leave_no_state_line_on_the_terminal():
     )
     # then a completed flow and a cached task say nothing (the summary does), a failure still shows
     assert not terminal.filter(done) and not terminal.filter(cached) and terminal.filter(failed)
+
+
+def test_a_line_the_summary_says_again_stays_off_the_terminal():
+    from monitor.terminal import SAID_AGAIN
+
+    terminal = TerminalFilter(reported=lambda err: True)
+    said = logging.LogRecord("prefect.task_runs", logging.INFO, __file__, 1, "model to deploy: baseline", None, None)
+    said.__dict__.update(SAID_AGAIN)
+    # then the terminal leaves it to the summary; the record (the log file's, the UI's) is untouched
+    assert not terminal.filter(said) and said.getMessage() == "model to deploy: baseline"
