@@ -58,8 +58,8 @@ def test_the_run_is_registered_and_loads_back_predicting_as_the_run_folder(train
     got = loaded.predict(pd.DataFrame({"text": texts}))
     # then it predicts what the run folder predicts, with the same calibration
     predictor = Predictor.open(outcome.final_dir)
-    ids, probs = predictor.predict(texts.tolist(), 3, max_length=predictor.max_length)
-    expected = predictor.frame(ids, probs)
+    expected = predictor.classify(texts.tolist(), 3)  # the cut it was trained at, read from the run
+    assert predictor.max_length == 256  # the fixture prepared at the default cut (from its prepare_params.json)
     assert got["pred1_code"].tolist() == expected["pred1_code"].tolist()
     np.testing.assert_allclose(got["pred1_prob"], expected["pred1_prob"], atol=1e-5)
     assert set(got["decision"]) <= {"auto", "review"}
