@@ -37,6 +37,7 @@ def parse_args(argv):
     parser.add_argument("--eval-every", type=int, default=20)
     parser.add_argument("--warm-lr", default="5e-4", help="learning rates of the warm runs, comma separated")
     parser.add_argument("--keep", action="store_true", help="reuse the parent and scratch runs of the last run")
+    parser.add_argument("--replay", default="0.5", help="train.replay of the warm runs, comma separated (one run each)")
     parser.add_argument(
         "--warm-steps",
         type=int,
@@ -196,11 +197,13 @@ def main(argv=None) -> None:
         steps = args.warm_steps or args.steps
         every = args.eval_every if steps == args.steps else max(1, steps // 4)
         for lr in args.warm_lr.split(","):
-            name = f"warm lr {lr}" + ("" if steps == args.steps else f", {steps} steps")
-            results[name] = train(name.replace(" ", "-").replace(",", ""), warm, model, root, steps, every,
-                                  learning_rate=float(lr), warm_start=results["parent"]["final"],
-                                  replay=0.5)  # fmt: skip
-            kept.write_text(json.dumps(results, indent=2), encoding="utf-8")
+            for replay in args.replay.split(","):
+                name = f"warm lr {lr}" + ("" if steps == args.steps else f", {steps} steps")
+                name += "" if replay == "0.5" else f", replay {replay}"
+                results[name] = train(name.replace(" ", "-").replace(",", ""), warm, model, root, steps, every,
+                                      learning_rate=float(lr), warm_start=results["parent"]["final"],
+                                      replay=float(replay))  # fmt: skip
+                kept.write_text(json.dumps(results, indent=2), encoding="utf-8")
     Path(args.out).write_text(render(results, args, time.time() - started, new_code), encoding="utf-8")
     print(Path(args.out).read_text(encoding="utf-8"))
 

@@ -221,11 +221,12 @@ def run_training(
     follower = ProgressFollower(config.progress_file, logger, sink, mirror)
 
     def on_line(line: str) -> None:
-        """Every line to the run's train.log and the Prefect run log; `child_output` keeps it off a CLI terminal."""
+        """Every line to the run's train.log; to the run log at DEBUG only (launcher chatter, the Trainer's own metric
+        dicts: the follower's one line per step says what a user reads), never on a CLI terminal."""
         tail.append(line)
         with train_log.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
-        logger.info(line, extra={CHILD_OUTPUT: True})
+        logger.debug(line, extra={CHILD_OUTPUT: True})
 
     with process_group(cmd, env, on_line, port) as proc:
         while proc.poll() is None:
