@@ -45,6 +45,17 @@ class RegisteredModel(BaseModel):
         return f"models:/{self.name}/{self.version}"
 
 
+class LoggedModel(BaseModel):
+    """A model logged by a run (MLflow 3's LoggedModel): its id and where its files are."""
+
+    model_id: str
+    artifact_uri: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model_id}"
+
+
 class TrackingUnavailable(ConnectionError):
     """The store did not answer (or answered with a transient error): worth trying again later."""
 
@@ -159,8 +170,8 @@ class RestStore:
     def artifact_uri(self, run_id: str) -> str:
         return self._call("GET", f"{API}/runs/get", params={"run_id": run_id})["run"]["info"]["artifact_uri"]
 
-    def register_model(self, name: str, source: str, run_id: str) -> str:
-        """A new version of the registered model `name` (created when missing); its version number."""
+    def register_model(self, name: str, model: LoggedModel, run_id: str) -> str:
+        """A new version of the registered model `name` (created when missing) from that logged model; its number."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -168,12 +179,27 @@ class RestStore:
         except MlflowException as err:
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-        body = {"name": name, "source": source, "run_id": run_id}
+        body = {"name": name, "source": model.uri, "run_id": run_id, "model_id": model.model_id}
         return str(self._call("POST", f"{API}/model-versions/create", json=body)["model_version"]["version"])
 
+    def log_model(self, run_id: str, local_dir: str, name: str) -> LoggedModel:
+        """The folder as the run's logged model (MLflow 3: the run page lists it, a version links to it)."""
+        experiment_id = self._call("GET", f"{API}/runs/get", params={"run_id": run_id})["run"]["info"]["experiment_id"]
+        body = {"experiment_id": experiment_id, "name": name, "source_run_id": run_id}
+        info = self._call("POST", f"{API}/logged-models", json=body)["model"]["info"]
+        model = LoggedModel(model_id=info["model_id"], artifact_uri=info["artifact_uri"])
+        self._upload(model.artifact_uri, local_dir, None)
+        ready = {"model_id": model.model_id, "status": "LOGGED_MODEL_READY"}
+        self._call("PATCH", f"{API}/logged-models/{model.model_id}", json=ready)
+        outputs = {"run_id": run_id, "models": [{"model_id": model.model_id, "step": 0}]}
+        self._call("POST", f"{API}/runs/outputs", json=outputs)
+        return model
+
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str) -> None:
+        self._upload(self.artifact_uri(run_id), local_dir, artifact_path)
+
+    def _upload(self, artifact_uri: str, local_dir: str, artifact_path: str | None) -> None:
         """Upload a folder; through the server's artifact proxy when it has one (mlflow-artifacts:)."""
-        artifact_uri = self.artifact_uri(run_id)
         if not artifact_uri.startswith("mlflow-artifacts:"):  # s3://, a shared path...: MLflow's own repository
             _log_with_repository(self.uri, artifact_uri, local_dir, artifact_path)
             return
@@ -183,7 +209,7 @@ class RestStore:
         creds = get_default_host_creds(MlflowArtifactsRepository.resolve_uri(artifact_uri, self.uri))
         for root, _, files in os.walk(local_dir):
             rel = os.path.relpath(root, local_dir)
-            folder = artifact_path if rel == "." else posixpath.join(artifact_path, *rel.split(os.sep))
+            folder = posixpath.join(artifact_path or "", *([] if rel == "." else rel.split(os.sep)))
             for name in files:
                 with open(os.path.join(root, name), "rb") as fh:
                     # no HTTP-level retry: a half-sent file body cannot be replayed; callers retry the folder
@@ -242,15 +268,29 @@ class LocalStore:
     def artifact_uri(self, run_id: str) -> str:
         return self._do(lambda: self.client.get_run(run_id).info.artifact_uri)
 
-    def register_model(self, name: str, source: str, run_id: str) -> str:
+    def register_model(self, name: str, model: LoggedModel, run_id: str) -> str:
         from mlflow.exceptions import MlflowException
+        from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
         try:
             self._do(lambda: self.client.create_registered_model(name))
         except MlflowException as err:
             if err.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
-        return str(self._do(lambda: self.client.create_model_version(name, source, run_id=run_id)).version)
+        # the sqlite registry looks a models:/m-... source up through the process-wide tracking URI, not its own
+        with _use_tracking_uri(self.uri):
+            version = self._do(lambda: self.client.create_model_version(name, model.uri, run_id=run_id))
+        return str(version.version)
+
+    def log_model(self, run_id: str, local_dir: str, name: str) -> LoggedModel:
+        from mlflow.entities import LoggedModelOutput
+
+        experiment_id = self._do(lambda: self.client.get_run(run_id).info.experiment_id)
+        found = self._do(lambda: self.client.create_logged_model(experiment_id, name=name, source_run_id=run_id))
+        self._do(lambda: self.client.log_model_artifacts(found.model_id, local_dir))
+        self._do(lambda: self.client.finalize_logged_model(found.model_id, "READY"))
+        self._do(lambda: self.client.log_outputs(run_id, [LoggedModelOutput(found.model_id, 0)]))
+        return LoggedModel(model_id=found.model_id, artifact_uri=found.artifact_location)
 
 
 def _log_with_repository(uri: str, artifact_uri: str, local_dir: str, artifact_path: str) -> None:
@@ -269,7 +309,10 @@ def _json_float(value: float) -> float | str:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
-def store_for(uri: str, patience: Patience = QUICK) -> RestStore | LocalStore:
+Store = RestStore | LocalStore
+
+
+def store_for(uri: str, patience: Patience = QUICK) -> Store:
     """A store with explicit patience for http(s) servers; the local client for sqlite and file stores."""
     return RestStore(uri, patience) if uri.startswith(("http://", "https://")) else LocalStore(uri)
 

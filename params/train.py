@@ -1,5 +1,5 @@
 """`train_model`'s parameters (the user's). The run.yaml the training program reads is derived from them
-(training.config.RunConfig), with the LoRA, loss and trainer sections passed through as they are."""
+(training.config.RunConfig), with ProgramSettings (LoRA, head, loss, trainer, replay...) passed through as they are."""
 
 from typing import Literal
 
@@ -7,7 +7,7 @@ from pydantic import Field
 
 from params.base import ConfFile, FlowParams, NativeUrl, Section, WorkDir, target_accuracy_field
 from training.bundled_model import BUNDLED
-from training.config import HeadSettings, LoraSettings, LossSettings, TrainerSettings
+from training.config import ProgramSettings
 
 
 class MlflowParams(Section):
@@ -17,39 +17,27 @@ class MlflowParams(Section):
     experiment: str = "account-tax"
 
 
-class TrainOptions(Section):
-    """How to launch and what to train; the dataset and the model come from the caller."""
+class TrainOptions(ProgramSettings, Section):
+    """How to launch and what to train (ProgramSettings: what the program reads as set here); the dataset and the
+    model come from the caller."""
 
     run_name: str | None = Field(None, description="runs/<run_name>/ holds checkpoints; default from model + data")
     launcher: Literal["deepspeed", "torchrun", "python"] = "deepspeed"
     num_gpus: int = Field(1, ge=1, description="processes per node (GPUs; CPU processes when there is none)")
     hostfile: str | None = Field(None, description="DeepSpeed hostfile for a multi-node run")
     deepspeed_config: ConfFile | None = Field("deepspeed_zero2.json", description="a file in conf/ or a path")
-    resume_from: str | None = Field(None, description="none, 'latest' or a checkpoint folder")
     warm_start: str | None = Field(
         None,
         description="start from a finished run's adapter and head: its folder, 'latest', 'latest:<name>' or a "
         "registered version (models:/account-tax@champion, models:/account-tax/3) (the "
         "dataset's label map must keep that run's codes at their ids: labels.label_map=<run>/final/label_map.json)",
     )
-    replay: float = Field(
-        0.0,
-        ge=0.0,
-        le=1.0,
-        description="with a warm start: the share of the parent run's train lines trained on again beside the new "
-        "data (0: the new data only), so the months before are not forgotten",
-    )
     retries: int = Field(1, ge=0, description="re-launches after a failure, each resuming from the latest checkpoint")
-    max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")
     checkpoint_store: NativeUrl | None = Field(
         None,
         description="fsspec URL shared by the GPU hosts (s3://bucket/runs, a NFS path): each checkpoint is copied "
         "to <url>/<run_name>/checkpoints once saved, and resume_from='latest' on any host continues from there",
     )
-    lora: LoraSettings = LoraSettings()
-    head: HeadSettings = HeadSettings()
-    loss: LossSettings = LossSettings()
-    trainer: TrainerSettings = TrainerSettings()
     mlflow: MlflowParams = MlflowParams()
 
 

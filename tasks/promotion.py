@@ -22,7 +22,7 @@ from monitor.terminal import SAID_AGAIN
 from params.promotion import PromotionParams
 from scoring.predictor import Predictor
 from scoring.promotion import Verdict, compare
-from tasks.tracking import SETUP_DELAYS, create_experiment, download_registered, tracking_uri
+from tasks.tracking import SETUP_DELAYS, create_experiment, download_registered, log_and_register, tracking_uri
 
 COMPARED_SPLIT = "test"  # with the time-ordered split: the newest labelled month, seen by neither model's training
 
@@ -143,11 +143,9 @@ def register_folder(model_dir: str, store_uri: str, name: str, work_dir: str) ->
     run_id = again("creating the MLflow run", lambda: store.create_run(experiment_id, Path(model_dir).name, tags))
     with tempfile.TemporaryDirectory() as scratch:
         pyfunc = save_pyfunc(model_dir, Path(scratch) / "mlflow_model")
-        again("uploading the model", lambda: store.log_artifacts(run_id, str(pyfunc), "model"))
-    source = again("reading the artifact location", lambda: store.artifact_uri(run_id)).rstrip("/") + "/model"
-    version = again("registering the model", lambda: store.register_model(name, source, run_id))
+        registered = log_and_register(store, run_id, pyfunc, name, again)
     again("ending the MLflow run", lambda: store.set_status(run_id, "FINISHED"))
-    return RegisteredModel(name=name, version=version)
+    return registered
 
 
 def promotion_markdown(promotion: Promotion) -> str:

@@ -13,11 +13,20 @@ from prefect import task
 from prefect.logging import get_run_logger
 
 from contracts.calibration import Calibration
-from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
+from contracts.dataset import PREPARE_PARAMS_FILE, TokenizedDataset, read_tokenized_dataset
 from contracts.run_folder import RunFolder
 from ledger.work_store import UrlRecord, WorkDir, on_store
 from monitor.metrics_sink import CLOSE_DELAYS, MetricsSink
-from monitor.mlflow_store import QUICK, STEADY, MlflowRun, RegisteredModel, TrackingUnavailable, retrying, store_for
+from monitor.mlflow_store import (
+    QUICK,
+    STEADY,
+    MlflowRun,
+    RegisteredModel,
+    Store,
+    TrackingUnavailable,
+    retrying,
+    store_for,
+)
 from monitor.registry import download_registered, registered_mark, tracking_uri
 from tasks.train import PlannedRun
 
@@ -27,6 +36,7 @@ __all__ = [
 ]  # fmt: skip
 EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")  # the UI opens it as model training
 
+MODEL_NAME = "account-tax-model"  # the logged model of each training run (one per run)
 SETUP_DELAYS = (2.0, 5.0)  # a blip while opening the run; a dead server already failed the reachability check
 FAIL_DELAYS = (2.0,)  # the flow is failing already: a short try, then a warning
 
@@ -103,11 +113,19 @@ def open_mlflow_run(
             chunk = {k: flat[k] for k in keys[start : start + 100]}
             again("logging the parameters", lambda chunk=chunk: store.log_batch(run_id, params=chunk))
         if dataset is not None:
-            again("logging the dataset", lambda: store.log_dataset(run_id, dataset_entity(dataset), "training"))
-            if counts := misposting_metrics(dataset):
+            manifest = read_tokenized_dataset(dataset)
+            again("logging the dataset", lambda: store.log_dataset(run_id, dataset_entity(manifest), "training"))
+            if counts := misposting_metrics(manifest):
                 rows = [{"key": k, "value": float(v), "timestamp": 0, "step": 0} for k, v in counts.items()]
                 again("logging the suspected mis-postings", lambda: store.log_batch(run_id, metrics=rows))
     return MlflowRun(tracking_uri=uri, experiment=experiment, run_id=run_id, run_dir=run.run_dir)
+
+
+def log_and_register(store: Store, run_id: str, pyfunc: Path, name: str, again) -> RegisteredModel:
+    """The pyfunc folder as the run's logged model, registered as a new version of `name` (linked to that model)."""
+    model = again("logging the model", lambda: store.log_model(run_id, str(pyfunc), MODEL_NAME))
+    version = again("registering the model", lambda: store.register_model(name, model, run_id))
+    return RegisteredModel(name=name, version=version)
 
 
 @task
@@ -141,10 +159,7 @@ def close_mlflow_run(
             rows = [{"key": k, "value": float(v), "timestamp": 0, "step": 0} for k, v in values.items()]
             again("logging the final metrics", lambda: store.log_batch(run_id, metrics=rows))
         pyfunc = save_pyfunc(final_dir, Path(mlflow_run.run_dir) / "mlflow_model")
-        again("uploading the model", lambda: store.log_artifacts(run_id, str(pyfunc), "model"))
-        source = again("reading the artifact location", lambda: store.artifact_uri(run_id)).rstrip("/") + "/model"
-        version = again("registering the model", lambda: store.register_model(mlflow_run.experiment, source, run_id))
-        registered = RegisteredModel(name=mlflow_run.experiment, version=version)
+        registered = log_and_register(store, run_id, pyfunc, mlflow_run.experiment, again)
         logger.info("model registered as %s", registered.uri)
         if reports_dir:
             again("uploading the reports", lambda: store.log_artifacts(run_id, reports_dir, "reports"))
@@ -197,9 +212,9 @@ def warm_start_tags(config_path: str) -> dict[str, str]:
     return tags
 
 
-def misposting_metrics(dataset_path: str) -> dict[str, float]:
+def misposting_metrics(dataset: TokenizedDataset) -> dict[str, float]:
     """The dataset's suspected mis-postings as mispostings/... metrics (none when they were not looked for)."""
-    found = read_tokenized_dataset(dataset_path).mispostings
+    found = dataset.mispostings
     if found is None:
         return {}
     values = {"mispostings/suspected": found.suspected, "mispostings/lines": found.lines}
@@ -207,9 +222,8 @@ def misposting_metrics(dataset_path: str) -> dict[str, float]:
     return values | {f"mispostings/{split}_suspected": len(p) for split, p in found.positions.items()}
 
 
-def dataset_entity(dataset_path: str) -> dict:
+def dataset_entity(dataset: TokenizedDataset) -> dict:
     """The tokenized dataset as MLflow's run input: name, digest (its content key), source (the ledger), rows."""
-    dataset = read_tokenized_dataset(dataset_path)
     params_file = dataset.folder / PREPARE_PARAMS_FILE
     source = json.loads(params_file.read_text(encoding="utf-8")).get("input", "") if params_file.exists() else ""
     return {

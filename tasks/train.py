@@ -14,7 +14,7 @@ from prefect.context import TaskRunContext
 from prefect.logging import get_run_logger
 from pydantic import BaseModel
 
-from contracts.dataset import PREPARE_PARAMS_FILE, read_tokenized_dataset
+from contracts.dataset import PREPARE_PARAMS_FILE, TokenizedDataset, read_tokenized_dataset
 from contracts.run_folder import TEST_METRICS_FILE, RunFolder
 from ledger import work_store
 from ledger.caching import model_fingerprint, weights_fingerprint
@@ -74,9 +74,8 @@ def default_run_name(params: TrainParams, dataset_fingerprint: str) -> str:
     return f"{Path(params.model).name}-{dataset_fingerprint[:8]}-{hashlib.sha256(settings.encode()).hexdigest()[:6]}"
 
 
-def run_dir_for(params: TrainParams) -> tuple[str, Path]:
+def run_dir_for(params: TrainParams, dataset: TokenizedDataset) -> tuple[str, Path]:
     """The run's name and folder: runs/<run_name>, by default named from model, data and settings."""
-    dataset = read_tokenized_dataset(params.dataset)
     name = params.run_name or default_run_name(params, dataset.folder.name)
     return name, Path(params.work_dir).resolve() / "runs" / name
 
@@ -129,7 +128,7 @@ def store_url(checkpoint_store: str | None, run_name: str) -> str | None:
 def plan_run(params: TrainParams) -> PlannedRun:
     """Name the run, check the resume request against its folder, and write run.yaml for the program."""
     dataset = read_tokenized_dataset(params.dataset)
-    name, run_dir = run_dir_for(params)
+    name, run_dir = run_dir_for(params, dataset)
     folder = RunFolder(root=str(run_dir))
     # a work dir in a shared store keeps the checkpoints there too, so that any host can resume the run
     store = store_url(params.checkpoint_store or work_store.remote_url(run_dir.parent), name)
@@ -154,17 +153,11 @@ def plan_run(params: TrainParams) -> PlannedRun:
         deepspeed_config=str(conf_path(params.deepspeed_config))
         if params.deepspeed_config and params.launcher != "python"
         else None,
-        resume_from=params.resume_from,
         warm_start=str(warm_start_final(params.warm_start, params.mlflow.tracking_uri, params.work_dir))
         if params.warm_start
         else None,
-        replay=params.replay,
-        max_eval_samples=params.max_eval_samples,
         checkpoint_store=store,
-        lora=params.lora,
-        head=params.head,
-        loss=params.loss,
-        trainer=params.trainer,
+        **params.program_settings(),  # passed through as the user set them
     )
     path = write_run_config(config, folder.run_yaml)
     saved = dataset.folder / PREPARE_PARAMS_FILE

@@ -66,6 +66,24 @@ def test_the_run_is_registered_and_loads_back_predicting_as_the_run_folder(train
     assert Predictor.open(Path(local) / "artifacts" / "final").temperature == predictor.temperature != 1.0
 
 
+def test_the_model_is_the_runs_logged_model_and_the_version_links_to_it(trained):
+    from mlflow import MlflowClient
+
+    # given the run's sqlite store
+    store = f"sqlite:///{Path(trained['work']).resolve() / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=store, registry_uri=store)
+    run_id = (Path(trained["outcome"].run_dir) / "mlflow_run_id").read_text().strip()
+    # when the run and its registered version are read back
+    run = client.get_run(run_id)
+    version = client.get_model_version("account-tax", trained["outcome"].registered.version)
+    # then the run lists one logged model, READY, made by this run, and the version's source is that model
+    (output,) = run.outputs.model_outputs
+    logged = client.get_logged_model(output.model_id)
+    assert logged.source_run_id == run_id and logged.status.to_int() == 2 and logged.name == "account-tax-model"
+    assert version.source == f"models:/{logged.model_id}" and version.run_id == run_id
+    assert not client.list_artifacts(run_id, "model")  # the model's files are its own, not a copy among the run's
+
+
 def test_predict_takes_a_models_uri_with_the_same_output_as_the_run_folder(trained, tmp_path):
     # given next month's ledger
     common = {"input": trained["next"], "work_dir": trained["work"], "language": "en"}

@@ -128,10 +128,13 @@ def test_training_survives_the_mlflow_server_going_away_mid_run(tmp_path):
             and not any(k.startswith("final/") for k in run.data.metrics)
         )
         assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(2, 61, 2))
-        assert "model/MLmodel" in {a.path for a in client.list_artifacts(run_id, "model")}
-        # and the model is registered through the server's REST API, from this run
+        # and the model is the run's logged model, registered through the server's REST API from it
+        (output,) = run.outputs.model_outputs
+        logged = client.get_logged_model(output.model_id)
+        files = {a.path for a in client.list_logged_model_artifacts(logged.model_id)}
+        assert logged.source_run_id == run_id and "MLmodel" in files
         version = client.get_model_version(outcome.registered.name, outcome.registered.version)
-        assert version.run_id == run_id and version.source.rstrip("/").endswith("/model")
+        assert version.run_id == run_id and version.source == f"models:/{logged.model_id}"
     finally:
         logging.getLogger("prefect").removeHandler(handler)
         server.stop()

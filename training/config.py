@@ -99,8 +99,32 @@ class TrainerSettings(Strict):
     torch_compile: bool = Field(False, description="torch.compile the model (first steps pay the compilation)")
 
 
-class RunConfig(Strict):
-    """Everything one training run needs, written by the flow as run.yaml."""
+class ProgramSettings(Strict):
+    """What the user sets that the training program reads as it is: the same fields in TrainParams (params.train)
+    and in run.yaml, declared once so that the flow passes them through without reshaping them."""
+
+    resume_from: str | None = Field(None, description="none, 'latest' or a checkpoint folder")
+    replay: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="with a warm start: the share of the parent run's train lines trained on again beside the new "
+        "data (0: the new data only), so the months before are not forgotten",
+    )
+    max_eval_samples: int | None = Field(None, description="cap on validation rows per evaluation")
+    lora: LoraSettings = LoraSettings()
+    head: HeadSettings = HeadSettings()
+    loss: LossSettings = LossSettings()
+    trainer: TrainerSettings = TrainerSettings()
+
+    def program_settings(self) -> dict:
+        """These fields as they are, for the run.yaml (the one place TrainParams becomes RunConfig)."""
+        return {name: getattr(self, name) for name in ProgramSettings.model_fields}
+
+
+class RunConfig(ProgramSettings):
+    """Everything one training run needs, written by the flow as run.yaml: the user's ProgramSettings and what the
+    flow resolved (the dataset's files, the run folder, the parent run's final/, the shared checkpoint store)."""
 
     run_uid: str = Field("", description="the run folder's identity (new when the folder is recreated)")
     model_path: str
@@ -111,15 +135,8 @@ class RunConfig(Strict):
     output_dir: str
     progress_file: str
     deepspeed_config: str | None = None
-    resume_from: str | None = Field(None, description="None, 'latest' or a checkpoint folder")
     warm_start: str | None = Field(None, description="a finished run's final/ folder: its adapter and head start")
-    replay: float = Field(0.0, description="with a warm start: share of the parent's train lines trained on again")
-    max_eval_samples: int | None = None
     checkpoint_store: NativeUrl | None = None  # fsspec URL of this run's checkpoints in shared storage (flow mirrors)
-    lora: LoraSettings = LoraSettings()
-    head: HeadSettings = HeadSettings()
-    loss: LossSettings = LossSettings()
-    trainer: TrainerSettings = TrainerSettings()
 
     @property
     def folder(self) -> RunFolder:
