@@ -1,6 +1,6 @@
 """pandera DataFrameModels, one per DataFrame boundary; stage schemas inherit."""
 
-from schemas.dataset import SPLITS, SplitColumns, TextFrame
+from schemas.dataset import SPLITS, SplitColumns, TextFrame, split_schema
 from schemas.ledger import (
     LABEL_COLUMNS,
     LINE_COLUMNS,
@@ -20,6 +20,7 @@ __all__ = [
     "SPLITS",
     "SplitColumns",
     "TextFrame",
+    "split_schema",
     "LABEL_COLUMNS",
     "LINE_COLUMNS",
     "PROVENANCE",

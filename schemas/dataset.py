@@ -4,6 +4,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from schemas.base import StrictModel
+from schemas.ledger import selected_schema
 
 SPLITS = ["train", "valid", "test"]
 
@@ -13,6 +14,13 @@ class SplitColumns(pa.DataFrameModel):
 
     label: Series[int] = pa.Field(ge=0)
     split: Series[str] = pa.Field(isin=SPLITS)
+
+
+def split_schema(columns: list[str]) -> pa.DataFrameSchema:
+    """The selected feature columns (typed as FeatureFrame types them) plus label and split: the split stage's
+    output, strict, whatever columns conf selected."""
+    features = [c for c in columns if c not in SplitColumns.to_schema().columns]
+    return selected_schema(features).add_columns(SplitColumns.to_schema().columns)
 
 
 class TextFrame(StrictModel):

@@ -13,13 +13,13 @@ from pydantic import BaseModel
 from contracts.label_map import LabelMap
 from ledger.conf import load_yaml
 from ledger.corrections import WORDS, apply_to_ledger, read_corrections
-from ledger.frames import OutputPath, StageResult, read_frame, write_frame
+from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, write_frame
 from ledger.suspects_file import pair_counts, suspects_table, write_suspects_xlsx
 from ledger.work_store import WorkDir, on_store
 from monitor.progress import ProgressArtifact
 from params.baseline import BaselineParams
 from params.prepare import MispostingParams
-from schemas import Ledger, TextFrame
+from schemas import Ledger, TextFrame, split_schema
 from tasks.caching import STAGE, StageCache
 from tasks.split import LabelMapFile
 
@@ -77,7 +77,7 @@ def find_mispostings(
 
     if not params.detect:
         return MispostingReport(train_rows=params.train_rows, skipped="mispostings.detect is off")
-    lines = read_frame(split.data, what="split output")
+    lines = read_frame(split.data, split_schema(parquet_columns(split.data.path)), "split output")
     text = read_frame(texts.data, TextFrame, "text output")["text"]
     classes = lines["label"].value_counts()
     if len(lines) < 2 * params.folds or int((classes >= params.min_class_rows).sum()) < 2:

@@ -14,7 +14,7 @@ from ledger.errors import ExpectedError, ParameterError
 from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, sha256_file, write_frame
 from ledger.work_store import WorkDir, on_store
 from params.prepare import LabelParams, SplitParams
-from schemas import SplitColumns, selected_schema
+from schemas import selected_schema, split_schema
 from tasks.caching import STAGE
 
 
@@ -55,7 +55,7 @@ def upsert_labels(codes: dict[str, str], params: LabelParams, previous: LabelMap
 @on_store
 def assign_label_slots(selected: StageResult, params: LabelParams, work_dir: WorkDir) -> LabelMapFile:
     """Give every account code a stable head slot, keeping the ids of an earlier label map."""
-    df = read_frame(selected.data, what="selected features")
+    df = read_frame(selected.data, selected_schema(parquet_columns(selected.data.path)), "selected features")
     previous = LabelMap.read(params.label_map) if params.label_map else None
     label_map, new = upsert_labels(code_names(df), params, previous)
     folder = Path(work_dir) / "labels"
@@ -95,7 +95,7 @@ def assign_splits(labels: pd.Series, params: SplitParams) -> tuple[pd.Series, pd
 @on_store
 def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitParams, work_dir: WorkDir) -> StageResult:
     """Stratified, seeded train / valid / test split (and optional sample) with rare classes kept in train."""
-    df = read_frame(selected.data, what="selected features")
+    df = read_frame(selected.data, selected_schema(parquet_columns(selected.data.path)), "selected features")
     code_to_id = LabelMap.read(labels.path).code_to_id()
     df["label"] = df["account_code"].map(code_to_id).astype("int64")
     kept, split = assign_splits(df["label"], params)
@@ -106,9 +106,7 @@ def split_dataset(selected: StageResult, labels: LabelMapFile, params: SplitPara
     sizes = df[kept]["account_code"].value_counts()
     rare = sizes[sizes < max(params.min_class_rows, 1 + (params.test > 0) + (params.valid > 0))]
     df = df[kept]
-    schema = selected_schema([c for c in df.columns if c not in ("label", "split")])
-    schema = schema.add_columns(SplitColumns.to_schema().columns)
-    data = write_frame(df, schema, work_dir, "split")
+    data = write_frame(df, split_schema(list(df.columns)), work_dir, "split")
     report = {
         "rows": {s: int(n) for s, n in df["split"].value_counts().items()},
         "sampled_out": int((~kept).sum()),

@@ -9,10 +9,10 @@ from prefect import task
 
 from ledger.conf import load_yaml
 from ledger.errors import ConfFileError
-from ledger.frames import StageResult, read_frame, write_frame
+from ledger.frames import StageResult, parquet_columns, read_frame, write_frame
 from ledger.work_store import WorkDir, on_store
 from params.prepare import TextParams
-from schemas import TextFrame
+from schemas import TextFrame, split_schema
 from tasks.caching import STAGE
 
 
@@ -68,7 +68,7 @@ def serialize(df: pd.DataFrame, template: dict) -> pd.Series:
 @on_store
 def serialize_text(split: StageResult, params: TextParams, work_dir: WorkDir) -> StageResult:
     """Turn every row into one text by the template; only split, text and label are kept."""
-    df = read_frame(split.data, what="split output")
+    df = read_frame(split.data, split_schema(parquet_columns(split.data.path)), "split output")
     template = load_yaml(params.template)
     label_columns = {"account_code", "account_name", "label"}
     leaked = [f["column"] for f in template["fields"] if f["column"] in label_columns]

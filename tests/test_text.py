@@ -4,13 +4,14 @@ import math
 
 import numpy as np
 import pandas as pd
+import pandera.pandas as pa
 import pytest
 import yaml
 
 from ledger.conf import load_yaml
-from ledger.frames import StageResult, read_frame, write_frame
+from ledger.frames import FrameValidationError, StageResult, read_frame, write_frame
 from params.prepare import TextParams
-from schemas import SplitColumns, TextFrame, selected_schema
+from schemas import TextFrame, split_schema
 from tasks.text import serialize, serialize_text, with_thousands
 
 TEMPLATE = load_yaml("text_template.yaml")
@@ -153,9 +154,7 @@ def test_serialize_skips_template_fields_the_frame_lacks():
 
 def split_stage(work_dir: str, df: pd.DataFrame) -> StageResult:
     """The split stage's output, written with the schema split_dataset writes it with."""
-    schema = selected_schema([c for c in df.columns if c not in ("label", "split")])
-    schema = schema.add_columns(SplitColumns.to_schema().columns)
-    return StageResult(data=write_frame(df, schema, work_dir, "split"))
+    return StageResult(data=write_frame(df, split_schema(list(df.columns)), work_dir, "split"))
 
 
 def split_frame() -> pd.DataFrame:
@@ -178,6 +177,16 @@ def test_serialize_text_keeps_only_split_text_and_label(work_dir):
     assert "830" not in out["text"].iloc[0] and "소모품비" not in out["text"].iloc[0]
     assert result.report["example"] == EXPECTED and result.report["chars_max"] == len(EXPECTED)
     assert math.isclose(result.report["chars_p50"], out["text"].str.len().median())
+
+
+def test_a_split_output_that_breaks_its_schema_is_refused_on_read(work_dir):
+    # given a split stage file written without its schema: a split the dataset does not know, a typed amount as text
+    df = split_frame()
+    df["split"], df["amount"] = ["train", "holdout"], ["5,500", "12,000"]
+    stage = StageResult(data=write_frame(df, pa.DataFrameSchema(), work_dir, "split"))
+    # when the text stage reads it, then it stops naming the stage file, the column and the rule
+    with pytest.raises(FrameValidationError, match=r"split output(.|\n)*split(.|\n)*isin"):
+        serialize_text.fn(stage, TextParams(template="text_template.yaml"), work_dir)
 
 
 @pytest.mark.parametrize("column", ["account_code", "account_name", "label"])
