@@ -40,3 +40,14 @@ class LedgerFileError(ExpectedError, ValueError):
         super().__init__(f"{url}: {problem}")
         self.url = url
         self.problem = problem
+
+
+class HeaderClashError(LedgerFileError):
+    """Two headers of a file that fit one column only loosely (적요란 and 비고란: description), or one header that fits
+    two columns at once: the reader never guesses between them."""
+
+    hint = (
+        'say which header is the column for this run: --set \'ingest.columns={"<header>": "<column>"}\' (the line '
+        "above names it), or add the header's spelling to that column's aliases in conf/columns.yaml (an exact "
+        "spelling always wins over a loosened one)"
+    )

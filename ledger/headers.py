@@ -1,14 +1,12 @@
 """Finding the header of a ledger table: title rows above it, one or two header rows, and header spellings."""
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
-# circled and parenthesized numbers (①, ⑴, ⒈, ❶, ㉑) go before NFKC, which would turn ① into a bare "1"
-CIRCLED_NUMBER = re.compile(r"^[\u2460-\u24ff\u2776-\u2793\u3251-\u325f\u32b1-\u32bf]+")
-# "1.", "1)", "(1)", "[1]" once NFKC made them ASCII; only 1-2 digits and no digit after, so 2024년 and 3.3% stay
-NUMBERING = re.compile(r"^(?:\d{1,2}[.)](?!\d)|\(\d{1,2}\)|\[\d{1,2}\])")
-PAREN_SUFFIX = re.compile(r"\([^()]*\)$")
+from ledger.spellings import header_candidates, normalize_header, rules_of
+
+__all__ = ["header_candidates", "normalize_header"]  # spelled in ledger.spellings, used through here too
+
 TITLE_LINES = 10
 # a cell of digits, dates, amounts or codes: data, never a sub-header (a row under the header holding one is a line)
 DATA_LIKE = re.compile(r"^[\d\s,.\-/:()₩￦원%△▲=\"'+]+$")
@@ -16,24 +14,9 @@ DATA_LIKE = re.compile(r"^[\d\s,.\-/:()₩￦원%△▲=\"'+]+$")
 Row = list[str | None]
 
 
-def normalize_header(text: object) -> str:
-    """Header spelling used for alias matching: NFKC, no whitespace, no leading numbering, lower case."""
-    spelled = unicodedata.normalize("NFC", str(text)).strip()
-    spelled = unicodedata.normalize("NFKC", CIRCLED_NUMBER.sub("", spelled) or spelled)
-    spelled = "".join(spelled.split()).lower()
-    return NUMBERING.sub("", spelled) or spelled
-
-
-def header_candidates(text: object) -> list[str]:
-    """Spellings to try in order: the normalized header, then without a trailing (...): 거래처(상호) -> 거래처."""
-    spelled = normalize_header(text)
-    bare = PAREN_SUFFIX.sub("", spelled)
-    return [spelled, bare] if bare and bare != spelled else [spelled]
-
-
 def is_known_header(text: object, known: set[str]) -> bool:
-    """Whether any spelling of a non-blank cell is a known header."""
-    return bool(_text(text)) and any(c in known for c in header_candidates(text))
+    """Whether any spelling of a non-blank cell (loosened by the rules `known` carries) is a known header."""
+    return bool(_text(text)) and any(c in known for c in header_candidates(text, rules_of(known)))
 
 
 def _text(cell: object) -> str:
@@ -71,7 +54,8 @@ def _fill_groups(group: list[str], sub: list[str]) -> list[str]:
 def _combined(group: str, sub: str, known: set[str]) -> str:
     if not group or not sub or group == sub:
         return group or sub
-    for candidate in (group + sub, sub, group):
+    # `group sub` keeps the word boundary, so a parent loosened by a suffix (수입란 over 금액) still meets 수입금액
+    for candidate in (group + sub, f"{group} {sub}", sub, group):
         if is_known_header(candidate, known):
             return candidate
     return f"{group} {sub}"

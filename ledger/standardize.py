@@ -27,6 +27,7 @@ class FileLayout(BaseModel):
     url: NativeUrl
     mapping: dict[str, str]  # original header -> canonical column
     sided: dict[str, dict[str, str]] = {}  # side -> {"amount": header, "vat": header}
+    notes: dict[str, str] = {}  # header -> why it was matched once loosened: "by suffix 란" (conf header_rules)
     unmapped: list[str] = []
     generated: list[str] = []  # a prediction file given back: the product's own columns, never features
     personal: dict[str, str] = {}  # header -> kind of the columns left out for holding only personal data
@@ -134,15 +135,17 @@ def standardize_file(
             overrides[reviewed.confirmed] = "account_code"
         ours = set(reviewed.generated) - {reviewed.confirmed}
         headers = [h for h in headers if h not in ours]
-    mapping = match_columns(headers, spec, overrides)
+    matched = match_columns(headers, spec, overrides, known, report.url)
+    mapping = matched.mapping
     left_out = {
         h: kind
         for h, kind in (personal or {}).items()
         if h in headers and h not in keep and mapping.get(h) not in keep and h not in overrides
     }
     if left_out:
-        mapping = match_columns([h for h in headers if h not in left_out], spec, overrides)
-    sided = match_sided(headers, conf, set(mapping))
+        matched = match_columns([h for h in headers if h not in left_out], spec, overrides, known, report.url)
+        mapping = matched.mapping
+    sided, sided_notes = match_sided(headers, conf, set(mapping), known, report.url)
     if sided and "amount" in mapping.values() and len(sided) < 2:
         sided = {}  # one amount column plus a lone per-side column: the amount column is the amount
     if sided:
@@ -203,6 +206,7 @@ def standardize_file(
         url=report.url,
         mapping=mapping,
         sided=sided,
+        notes={h: note for h, note in (matched.notes | sided_notes).items() if h in used},
         unmapped=[h for h in headers if h not in used and h not in left_out],
         generated=[h for h in reviewed.generated if h != reviewed.confirmed] if reviewed else [],
         personal=left_out,

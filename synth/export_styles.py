@@ -16,6 +16,9 @@ STYLE_FILES: dict[str, tuple[str, int]] = {
     "web-erp": (".csv", 60),
     "semusarang-ledger": (".xlsx", 60),
     "signed-tsv": (".txt", 60),
+    "numbered-headers": (".csv", 60),
+    "suffixed-headers": (".xlsx", 60),
+    "income-expense-book": (".xlsx", 60),
 }
 STYLES: tuple[str, ...] = tuple(STYLE_FILES)
 EXTENSIONS: dict[str, str] = {style: ext for style, (ext, _) in STYLE_FILES.items()}

@@ -6,7 +6,10 @@ HTML saved as .xls, BIFF .xls...) and returns an ExportTruth: the real lines in 
 account_code, vendor, description), the non-line rows by rule and rows_in. Deterministic for a seed.
 
 Styles (STYLES): journal-two-amounts, journal-paged, ledger-by-account, bank-statement, card-approvals, html-xls,
-cover-sheet, simple-book, xls-biff, web-erp. Pure functions, nothing runs at import.
+cover-sheet, simple-book, xls-biff, web-erp, semusarang-ledger, signed-tsv, and the header spellings of conf
+header_rules: numbered-headers, suffixed-headers, income-expense-book. `write_competing` writes a file whose two
+headers fit one column equally loosely (an error until ingest.columns settles it). Pure functions, nothing runs at
+import.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ import pandas as pd
 
 from synth import export_books as books
 from synth import export_more as more
+from synth import export_spellings as spellings
 from synth import export_text as text
 from synth.export_common import REJECT_RULES, TRUTH_COLUMNS, ExportTruth, select_lines
 from synth.export_styles import DEFAULT_LINES, EXTENSIONS, STYLES
 
-__all__ = ["DEFAULT_LINES", "EXTENSIONS", "REJECT_RULES", "STYLES", "TRUTH_COLUMNS", "ExportTruth", "write_export"]
+__all__ = ["DEFAULT_LINES", "EXTENSIONS", "REJECT_RULES", "STYLES", "TRUTH_COLUMNS", "ExportTruth", "write_competing",
+           "write_export"]  # fmt: skip
 
 _WRITERS = {
     "journal-two-amounts": text.journal_two_amounts,
@@ -38,6 +43,9 @@ _WRITERS = {
     "web-erp": text.web_erp,
     "semusarang-ledger": more.semusarang_ledger,
     "signed-tsv": more.signed_tsv,
+    "numbered-headers": spellings.numbered_headers,
+    "suffixed-headers": spellings.suffixed_headers,
+    "income-expense-book": spellings.income_expense_book,
 }
 if set(_WRITERS) != set(STYLES):
     raise RuntimeError("synth/export_styles.py and synth.exports._WRITERS name different styles")
@@ -61,3 +69,13 @@ def write_export(
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     recorder = _WRITERS[style](chosen, path, np.random.default_rng(seed))
     return recorder.truth(style, path)
+
+
+def write_competing(ledger: pd.DataFrame, path: str | os.PathLike, lines: int = 40) -> tuple[ExportTruth, dict]:
+    """A CSV whose 적요란 and 비고란 both fit description only by suffix 란, its truth once settled, and the
+    ingest.columns that settles it (what the reader's error must name)."""
+    chosen = select_lines(ledger, lines)
+    path = os.fspath(path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    recorder = spellings.competing_headers(chosen, path, np.random.default_rng(0))
+    return recorder.truth("competing-headers", path), dict(spellings.COMPETING_SETTLED)

@@ -112,7 +112,7 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: UrlRecord, work_dir
         rejects_csv=str(report_dir / "rejects.csv"),
         metadata_path=str(report_dir / "metadata.json"),
         report_dir=str(report_dir),
-        files=file_layouts(metadata),
+        files=with_spelling_notes(file_layouts(metadata), metadata),
         unmapped_values=metadata["unmapped_values"],
         files_left_out=metadata.get("file_errors", []) + metadata.get("files_skipped", []),
         cancellations=metadata["cancellations"],
@@ -133,6 +133,22 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: UrlRecord, work_dir
             f"{_first_rejects(table)}; all rejects: {summary.rejects_csv}"
         )
     return summary
+
+
+def with_spelling_notes(files: list[dict], metadata: dict) -> list[dict]:
+    """Each file's mapping with why a header matched once loosened (conf header_rules), beside its column as the
+    side of a per-side amount is: 적요란 -> description (by suffix 란), 수입(원)금액 -> amount (입금, by dropping
+    (원))."""
+    notes = {layout["url"]: layout.get("notes", {}) for layout in metadata.get("layouts", [])}
+    out = []
+    for f in files:
+        mapping = dict(f["mapping"])
+        for header, note in notes.get(f["url"], {}).items():
+            if header in mapping:
+                column = mapping[header]
+                mapping[header] = f"{column[:-1]}, {note})" if column.endswith(")") else f"{column} ({note})"
+        out.append({**f, "mapping": mapping})
+    return out
 
 
 def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:

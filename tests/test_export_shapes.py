@@ -3,21 +3,34 @@
 Each style's file goes through prepare_data (no model: the flow stops before tokenizing) and must come out exactly
 as the truth says: the accepted lines (date, amount, side, account code) in file order, the non-line rows rejected
 under their rules (summary_row, account_block, repeated_header, repeated_title) and rows_in = accepted + rejected.
-A plain ledger CSV of the same lines is the control: it must pass whatever the shapes do.
+A plain ledger CSV of the same lines is the control: it must pass whatever the shapes do. The styles with headers
+spelled as real exports spell them (numbered-headers, suffixed-headers, income-expense-book) also say in the mapping
+report why a loosened header was mapped; a file whose two headers fit one column equally loosely is refused, naming
+both and the ingest.columns line that settles it, and that line reads it exactly.
 """
 
 import pandas as pd
 import pytest
 
 from flows.prepare import prepare_data
+from ledger.errors import HeaderClashError
 from params.prepare import PrepareParams
 from synth.export_common import STANDARD_HEADERS, Recorder, select_lines
-from synth.exports import EXTENSIONS, STYLES, ExportTruth, write_export
+from synth.exports import EXTENSIONS, STYLES, ExportTruth, write_competing, write_export
 from synth.ledger import make_ledger, write_ledger
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 COMPARED = ["date", "amount", "side", "account_code"]
 SEED = 7
+# per style, mapping report entries of headers matched only once loosened (conf header_rules), with why
+NOTED = {
+    "numbered-headers": {"4) 거래처(상호)": "vendor (by dropping (상호))", "금액(원)": "amount (by dropping (원))"},
+    "suffixed-headers": {"적요란": "description (by suffix 란)", "총금액": "amount (by prefix 총)",
+                         "이용일시": "date (by ending 일시 as 일자)", "공급액": "supply_amount (by ending 액 as 금액)"},
+    "income-expense-book": {"① 수입(원)금액": "amount (입금, by dropping (원))",
+                            "비용 (지출)부가세": "vat (출금, by dropping (지출))",
+                            "적요란": "description (by suffix 란)"},
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +52,10 @@ def accepted_lines(data_path: str, labelled: bool) -> pd.DataFrame:
     )
 
 
-def check_against_truth(truth: ExportTruth, work_dir: str) -> None:
-    params = PrepareParams(input=truth.path, work_dir=work_dir, labels_required=truth.labelled)
+def check_against_truth(truth: ExportTruth, work_dir: str, columns: dict[str, str] | None = None):
+    params = PrepareParams(
+        input=truth.path, work_dir=work_dir, labels_required=truth.labelled, ingest={"columns": columns or {}}
+    )
     summary = prepare_data(params).summary
     # the non-line rows, by rule, and nothing else rejected
     assert summary.rejected_by_rule == truth.rejected
@@ -49,6 +64,7 @@ def check_against_truth(truth: ExportTruth, work_dir: str) -> None:
     # the lines, in file order
     got = accepted_lines(summary.data_path, truth.labelled)
     pd.testing.assert_frame_equal(got, truth.lines[COMPARED].reset_index(drop=True), check_dtype=False)
+    return summary
 
 
 def test_control_plain_csv(ledger, tmp_path):
@@ -67,4 +83,23 @@ def test_export_shape_is_read_as_its_truth(ledger, tmp_path, style):
     # given a real export shape of a labelled ledger, and what a correct reader must make of it
     truth = write_export(ledger, style, tmp_path / f"{style}{EXTENSIONS[style]}", seed=SEED)
     # when it is prepared, then the accepted and rejected rows are exactly the truth's
-    check_against_truth(truth, str(tmp_path / "work"))
+    summary = check_against_truth(truth, str(tmp_path / "work"))
+    # and a header matched only once loosened says why in the mapping report
+    (mapped,) = [f["mapping"] for f in summary.files]
+    assert {h: mapped.get(h) for h in NOTED.get(style, {})} == NOTED.get(style, {})
+
+
+def test_two_headers_fitting_one_column_equally_loosely_are_refused_until_settled(ledger, tmp_path):
+    # given a file with 적요란 and 비고란: both fit description only by suffix 란
+    truth, settle = write_competing(ledger, tmp_path / "competing.csv")
+    # when prepared, then it is refused, naming the file, both headers and the override that settles it
+    with pytest.raises(HeaderClashError) as err:
+        prepare_data(PrepareParams(input=truth.path, work_dir=str(tmp_path / "work")))
+    message = str(err.value)
+    assert "competing.csv: headers '적요란' (by suffix 란) and '비고란' (by suffix 란) fit column description" in (
+        message
+    )
+    assert """--set 'ingest.columns={"적요란": "description"}'""" in message and settle == {"적요란": "description"}
+    # and with that override it is read exactly as its truth, 비고란 left unmapped
+    summary = check_against_truth(truth, str(tmp_path / "work"), columns=settle)
+    assert summary.files[0]["unmapped"] == ["비고란"]

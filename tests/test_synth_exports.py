@@ -15,10 +15,10 @@ ZIP, OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 FORMATS = {".xlsx": "zip", ".csv": "csv", ".txt": "tsv"}
 BINARY_XLS = {"xls-biff": "ole2", "html-xls": "html"}
 CSV_ENCODINGS = {"journal-two-amounts": "cp949", "journal-paged": "utf-8-sig", "bank-statement": "utf-8-sig",
-                 "web-erp": "utf-8", "signed-tsv": "cp949"}  # fmt: skip
+                 "web-erp": "utf-8", "signed-tsv": "cp949", "numbered-headers": "utf-8-sig"}  # fmt: skip
 TSV = {"signed-tsv"}
-DATE_HEADERS = {"일자", "①일자", "거래일시", "승인일자", "날짜"}
-TWO_ROW_HEADERS = {"html-xls", "simple-book"}
+DATE_HEADERS = {"일자", "①일자", "거래일시", "승인일자", "날짜", "① 거래 일자", "이용일시", "거래 일자"}
+TWO_ROW_HEADERS = {"html-xls", "simple-book", "income-expense-book"}
 
 
 @pytest.fixture(scope="module")
