@@ -82,5 +82,6 @@ def demo(
     chosen = result.choice.model_dir if result.choice else result.training.run_dir  # the model the pipeline chose
     predict = PredictParams(model=chosen, input=new_ledger, out=out, work_dir=work_dir, refresh_cache=refresh_cache)
     prediction = predict_ledger(predict)
-    publish_outcome([result.baseline, result.probe, result.llm], result.choice, prediction)
+    warnings = result.prepared.summary.rejection_warnings  # a history file mostly rejected: the outcome says it first
+    publish_outcome([result.baseline, result.probe, result.llm], result.choice, prediction, warnings)
     return DemoResult(pipeline=result, prediction=prediction)

@@ -65,7 +65,8 @@ def pipeline(params: PipelineParams) -> PipelineResult:
     else:
         training = train_model(training_params)
     choice = choose_deployment([training.report, baseline], params.target_accuracy)
-    publish_eval_report([r for r in (baseline, training.probe_report, training.report) if r is not None], choice)
+    reports = [r for r in (baseline, training.probe_report, training.report) if r is not None]
+    publish_eval_report(reports, choice, warnings=prepared.summary.rejection_warnings)  # the data's first
     promotion = None
     if choice is not None and params.promotion.enabled:
         promotion = compare_with_champion(

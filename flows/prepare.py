@@ -46,7 +46,7 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     metadata = extract_metadata(ledger, loaded)
     cleaned = clean_ledger(ledger, p.clean, wd)
     filtered = filter_ledger(cleaned, p.filter, params.ingest, wd)
-    normalized = normalize_values(filtered, p.normalize, wd)
+    normalized = normalize_values(filtered, p.normalize, params.ingest, wd)
     validated = validate_ledger(normalized, p.validate_, params.ingest, params.labels_required, wd)
     featured = build_features(validated, params.features, wd)
     selected = select_features(featured, params.features, wd)
@@ -55,7 +55,7 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
         "clean": cleaned, "filter": filtered, "normalize": normalized, "validate": validated, "features": featured,
         "select": selected,
     }  # fmt: skip
-    summary = reconcile_rows(stages, metadata, wd)
+    summary = reconcile_rows(stages, metadata, wd, params.ingest, p.validate_)
     publish_prepare_report(metadata, summary)
     if not params.labels_required:
         return PrepareResult(summary=summary)

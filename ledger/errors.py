@@ -51,3 +51,15 @@ class HeaderClashError(LedgerFileError):
         "above names it), or add the header's spelling to that column's aliases in conf/columns.yaml (an exact "
         "spelling always wins over a loosened one)"
     )
+
+
+class CodeFormsError(ExpectedError, ValueError):
+    """One account written in more than one form across the files of a run (0811, 811, 81100, 811-01): kept as
+    written they would be several labels of one account, so the run stops; the message names the files, the forms
+    and their counts."""
+
+    hint = (
+        "make each the chart's code, a written sub-code kept in a sub_code column: --set "
+        "preprocess.normalize.account_codes=chart (pipeline: prepare.preprocess.normalize.account_codes=chart), or "
+        "export the files with one code form; the forms read are in conf/code_forms.yaml"
+    )

@@ -8,6 +8,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from ledger.cells import normalize_code, parse_amounts, parse_dates, spelling_key
+from ledger.code_forms import CodeForms, code_forms, read_codes
 from ledger.columns import ColumnsConf, match_columns, match_sided, missing_required
 from ledger.conf import conf_path
 from ledger.layouts import Layout, account_blocks, complete_month_days, joined_cells, period_of, summary_rows
@@ -41,18 +42,10 @@ def chart_codes(name: str = "chart_of_accounts.csv") -> set[str]:
     return set(pd.read_csv(conf_path(name), dtype=str, usecols=["code"])["code"].str.strip())
 
 
-def code_fits(codes: pd.Series, chart: set[str]) -> pd.Series:
-    """Which values look like account codes: 3 digits in the chart, 4 with a leading 0 (0813), or 5 whose first
-    three are in the chart (81100: 811 and a sub-code)."""
-    text = normalize_code(codes.astype("str")).str.strip()
-    digits = text.str.fullmatch(r"\d{3,5}", na=False)
-    length = text.str.len()
-    three = text.str.slice(0, 3).isin(chart)
-    return digits & (
-        ((length == 3) & three)
-        | ((length == 4) & text.str.startswith("0") & text.str.slice(1, 4).isin(chart))
-        | ((length == 5) & ~text.str.startswith("0") & three)
-    )
+def code_fits(codes: pd.Series, chart: set[str], forms: CodeForms | None = None) -> pd.Series:
+    """Which values look like account codes: a chart code in one of the forms of conf/code_forms.yaml (811, 0811,
+    81100: 811 and a sub-code, 811-01)."""
+    return read_codes(normalize_code(codes.astype("str")), chart, forms or code_forms())["form"].notna()
 
 
 def check_account_codes(url: str, header: str, codes: pd.Series, chart: set[str], vendor_like: bool) -> None:

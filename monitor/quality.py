@@ -142,3 +142,19 @@ def terminal_lines(files: list[dict], unmapped_values: dict[str, dict[str, int]]
         more = f" and {len(values) - shown} more" if len(values) > shown else ""
         lines.append(f"unknown      {column}: {examples}{more} (kept; add spellings to conf/value_maps.yaml)")
     return lines
+
+
+def with_spelling_notes(files: list[dict], metadata: dict) -> list[dict]:
+    """Each file's mapping with why a header matched once loosened (conf header_rules), beside its column as the
+    side of a per-side amount is: 적요란 -> description (by suffix 란), 수입(원)금액 -> amount (입금, by dropping
+    (원))."""
+    notes = {layout["url"]: layout.get("notes", {}) for layout in metadata.get("layouts", [])}
+    out = []
+    for f in files:
+        mapping = dict(f["mapping"])
+        for header, note in notes.get(f["url"], {}).items():
+            if header in mapping:
+                column = mapping[header]
+                mapping[header] = f"{column[:-1]}, {note})" if column.endswith(")") else f"{column} ({note})"
+        out.append({**f, "mapping": mapping})
+    return out

@@ -83,6 +83,15 @@ class NormalizeParams(Section):
     """Value spellings mapped to one form (maps in conf/)."""
 
     value_maps: ConfFile = Field("value_maps.yaml", description="a file in conf/ or a path")
+    account_codes: Literal["as_written", "chart"] = Field(
+        "as_written",
+        description="one account written in several forms across the files (0811, 811, 81100, 811-01): as_written "
+        "keeps every code as written and stops with an error naming the files, forms and counts when one account "
+        "comes in more than one form; chart makes each the chart's code (811), a written sub-code kept in sub_code",
+    )
+    code_forms: ConfFile = Field(
+        "code_forms.yaml", description="the forms a chart code is read in (zero padding, sub-code digits, separators)"
+    )
 
 
 class ValidateParams(Section):
@@ -93,6 +102,14 @@ class ValidateParams(Section):
     date_min: str = "2000-01-01"
     date_max: str = "2035-12-31"
     allow_negative_amounts: bool = Field(True, description="reversals and refunds are negative in real ledgers")
+    warn_rejected_share: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="a file whose lines one rule rejects more than this share of is named in one warning with the "
+        "likely cause (a column no header was mapped to, the headers left unmapped): terminal, data-quality report "
+        "and the run's top report",
+    )
 
 
 class FeatureParams(Section):

@@ -58,6 +58,8 @@ class Ledger(StrictModel):
     department: Series[str] = pa.Field(nullable=True, required=False)
     account_code: Series[str] = pa.Field(nullable=True, required=False)
     account_name: Series[str] = pa.Field(nullable=True, required=False)
+    # the sub-code a written code carried (81100, 811-01) once preprocess.normalize.account_codes=chart made it 811
+    sub_code: Series[str] = pa.Field(nullable=True, required=False)
 
 
 class Rejects(Ledger):

@@ -16,6 +16,7 @@ from contracts.run_folder import RunFolder
 from ledger.frames import OutputPath
 from ledger.work_store import on_store
 from monitor.learning import learning_verdict
+from monitor.rejections import flagged, warnings_markdown
 from monitor.terminal import SAID_AGAIN
 from scoring.choice import ModelChoice
 from scoring.fonts import hangul_font
@@ -252,18 +253,20 @@ REPORT_KEYS = {
 }
 
 
-def publish_eval_report(reports: list[EvalReport], choice: ModelChoice | None = None, scope: str = "pipeline") -> None:
+def publish_eval_report(
+    reports: list[EvalReport], choice: ModelChoice | None = None, scope: str = "pipeline", warnings: list[str] = ()
+) -> None:
     """Evaluation in the Prefect UI: metrics side by side, calibration and coverage, the model to deploy, and each
-    model's per-class table (markdown); the metrics table. `scope`: which flow's report (REPORT_KEYS)."""
+    model's per-class table (markdown); the metrics table. `scope`: which flow's report (REPORT_KEYS); `warnings`:
+    the data's (a file mostly rejected), which the report leads with."""
     markdown_key, table_key = REPORT_KEYS[scope]
-    sections = ["# Evaluation (test split)", metrics_markdown(reports)]
+    sections = ["# Evaluation (test split)", *warnings_markdown(list(warnings)), metrics_markdown(reports)]
     sections += [choice_markdown(choice)] if choice else []
     sections += [calibration_markdown(reports), *[per_class_markdown(r) for r in reports]]
     names = " vs ".join(r.name for r in reports)
     decided = f"; deploy {choice.chosen}" if choice else ""
-    create_markdown_artifact(
-        key=markdown_key, markdown="\n\n".join(s for s in sections if s), description=f"{names}, test split{decided}"
-    )
+    description = flagged(f"{names}, test split{decided}", list(warnings))
+    create_markdown_artifact(key=markdown_key, markdown="\n\n".join(s for s in sections if s), description=description)
     rows = [{"model": r.name, **{k: _shown(k, v) for k, v in r.metrics.items()}} for r in reports]
     rows_tested = ", ".join(f"{r.name} {r.metrics['n_test']:,.0f}" for r in reports if "n_test" in r.metrics)
     description = "test-split metrics" + (f" (rows: {rows_tested})" if rows_tested else "")
@@ -271,17 +274,22 @@ def publish_eval_report(reports: list[EvalReport], choice: ModelChoice | None = 
 
 
 @task
-def publish_outcome(reports: list[EvalReport], choice: ModelChoice | None, prediction=None) -> None:
-    """The top-level run's own report (the demo's): the model to deploy, the models side by side and, when it
-    predicted, the next month's auto / review (a tasks.predict_output.PredictSummary), on its run's page."""
+def publish_outcome(
+    reports: list[EvalReport], choice: ModelChoice | None, prediction=None, warnings: list[str] = ()
+) -> None:
+    """The top-level run's own report (the demo's): the data's warnings first (a file mostly rejected), the model
+    to deploy, the models side by side and, when it predicted, the next month's auto / review (a
+    tasks.predict_output.PredictSummary), on its run's page."""
     from tasks.predict_output import summary_markdown
 
     reports = [r for r in reports if r is not None]
     decided = choice_markdown(choice) if choice else "## Model to deploy: none (no model reached the target)"
-    sections = ["# Outcome", decided, "## Models (test split)", metrics_markdown(reports)]
+    sections = ["# Outcome", *warnings_markdown(list(warnings)), decided, "## Models (test split)"]
+    sections.append(metrics_markdown(reports))
     sections.append(calibration_markdown(reports))
     if prediction is not None:
         sections.append(summary_markdown(prediction).replace("# Prediction", "## Next month", 1))
     description = f"deploy {choice.chosen}" if choice else "no model to deploy"
     description += f"; next month: {prediction.headline()}" if prediction is not None else ""
+    description = flagged(description, list(warnings))
     create_markdown_artifact(key="outcome", markdown="\n\n".join(s for s in sections if s), description=description)

@@ -11,15 +11,17 @@ from ledger.cells import (
     parse_dates,
     tidy_text,
 )
+from ledger.code_forms import code_forms, settle_codes
 from ledger.columns import SignedSides, column_spec, columns_conf, required_columns
 from ledger.conf import load_yaml
 from ledger.errors import ParameterError
 from ledger.frames import StageResult, read_frame, write_frame
 from ledger.rejects import reject, rule_counts, write_rejects
+from ledger.standardize import chart_codes
 from ledger.work_store import WorkDir, on_store
 from params.prepare import CleanParams, FilterParams, IngestParams, NormalizeParams, ValidateParams
 from schemas import LINE_COLUMNS, TRACE_COLUMNS, CleanLedger, Ledger, with_required
-from tasks.caching import STAGE
+from tasks.caching import STAGE, StageCache
 
 AMOUNT_COLUMNS = ["amount", "supply_amount", "vat", "balance"]
 CANCEL = "취소"  # the canonical value (side or status) of a card cancellation
@@ -107,8 +109,11 @@ def filter_ledger(cleaned: StageResult, params: FilterParams, ingest: IngestPara
 
 @task(**STAGE)
 @on_store
-def normalize_values(filtered: StageResult, params: NormalizeParams, work_dir: WorkDir) -> StageResult:
-    """Map category spellings to one form (conf maps), format business numbers and account codes."""
+def normalize_values(
+    filtered: StageResult, params: NormalizeParams, ingest: IngestParams, work_dir: WorkDir
+) -> StageResult:
+    """Map category spellings to one form (conf maps), format business numbers and account codes; one account
+    written in several forms across the files stops the run or, asked for, becomes the chart's code."""
     df = read_frame(filtered.data, Ledger, "filter output")
     unmapped = {}
     for column, entry in load_yaml(params.value_maps).items():
@@ -116,10 +121,14 @@ def normalize_values(filtered: StageResult, params: NormalizeParams, work_dir: W
             df[column], unmapped[column] = map_values(df[column], entry["values"], entry["unmapped_to"])
     if "business_no" in df.columns:
         df["business_no"] = normalize_business_no(df["business_no"])
+    merged = {}
     if "account_code" in df.columns:
         df["account_code"] = normalize_code(df["account_code"])
+        chart = chart_codes(ingest.chart_of_accounts)
+        df, merged = settle_codes(df, params.account_codes, chart, code_forms(params.code_forms))
     data = write_frame(df, Ledger, work_dir, "normalize")
-    return StageResult(data=data, report={"unmapped_values": {k: v for k, v in unmapped.items() if v}})
+    report = {"unmapped_values": {k: v for k, v in unmapped.items() if v}}
+    return StageResult(data=data, report=report | ({"merged_codes": merged} if merged else {}))
 
 
 def _failures(df: pd.DataFrame, params: ValidateParams, required: list[str], any_of: list[list[str]]) -> tuple:
@@ -147,7 +156,7 @@ def _failures(df: pd.DataFrame, params: ValidateParams, required: list[str], any
     return parsed, checks
 
 
-@task(**STAGE)
+@task(cache_policy=StageCache(exclude=("params.warn_rejected_share",)), persist_result=True)  # the report's, not ours
 @on_store
 def validate_ledger(
     normalized: StageResult, params: ValidateParams, ingest: IngestParams, labels_required: bool, work_dir: WorkDir

@@ -1,5 +1,6 @@
 """Rows accounting and the reports of the preparation flow (files, UI artifacts)."""
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -7,13 +8,25 @@ from pathlib import Path
 import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.exceptions import MissingContextError
 from pydantic import BaseModel
 
 from contracts.label_map import LabelMap
+from ledger.columns import columns_conf
 from ledger.frames import OutputPath, StageResult, read_frame
 from ledger.spreadsheet import escape_formulas
 from ledger.work_store import UrlRecord, WorkDir, on_store
-from monitor.quality import file_layouts, mapping_markdown, masking_warning, personal_markdown, quality_markdown
+from monitor.quality import (
+    file_layouts,
+    mapping_markdown,
+    masking_warning,
+    personal_markdown,
+    quality_markdown,
+    with_spelling_notes,
+)
+from monitor.rejections import headline, merged_codes_line, rejection_warnings, warnings_markdown
+from monitor.terminal import SAID_AGAIN
+from params.prepare import IngestParams, ValidateParams
 from schemas import REJECT_COLUMNS
 from tasks.caching import STAGE
 from tasks.split import split_basis
@@ -60,6 +73,9 @@ class PrepareSummary(BaseModel):
     personal_data: dict = {}  # ledger.personal_data.PersonalDataReport: cells per column and kind, never a value
     warnings: list[str] = []  # what the user must know about this run (masking turned off)
     corrections: dict = {}  # the corrections file: applied, confirmed as written, lines it could not correct
+    # per file, a rule that rejected most of its lines, in one line with the likely cause: what the reports lead with
+    rejection_warnings: list[str] = []
+    merged_codes: dict = {}  # account -> spellings made its chart code (preprocess.normalize.account_codes=chart)
 
 
 def corrections_applied(stages: dict[str, StageResult]) -> dict:
@@ -70,8 +86,16 @@ def corrections_applied(stages: dict[str, StageResult]) -> dict:
 
 @task(**STAGE)
 @on_store
-def reconcile_rows(stages: dict[str, StageResult], metadata: UrlRecord, work_dir: WorkDir) -> PrepareSummary:
-    """Check rows_in == accepted + rejected over all stages; write the rejects table and the metadata."""
+def reconcile_rows(
+    stages: dict[str, StageResult],
+    metadata: UrlRecord,
+    work_dir: WorkDir,
+    ingest: IngestParams | None = None,
+    rules: ValidateParams | None = None,
+) -> PrepareSummary:
+    """Check rows_in == accepted + rejected over all stages; write the rejects table and the metadata; warn of a
+    file whose lines one rule rejected more than rules.warn_rejected_share of."""
+    ingest, rules = ingest or IngestParams(), rules or ValidateParams()
     names = list(stages)
     rows_in, final = stages[names[0]].data.rows, stages[names[-1]]
     rejects = [read_frame(r.rejects) for r in stages.values() if r.rejects is not None]
@@ -119,9 +143,16 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: UrlRecord, work_dir
         personal_data=metadata.get("personal_data", {}),
         corrections=metadata["corrections"],
         warnings=[w for w in [masking_warning(metadata.get("personal_data", {}))] if w],
+        rejection_warnings=rejection_warnings(
+            table, metadata, columns_conf(ingest.columns_conf).required_any, rules.warn_rejected_share
+        ),
+        merged_codes=stages["normalize"].report.get("merged_codes", {}) if "normalize" in stages else {},
     )
-    for warning in summary.warnings:
-        get_run_logger().warning("%s", warning)
+    with contextlib.suppress(MissingContextError):  # outside a run (a test calling .fn) the summary still has them
+        for warning in summary.warnings:
+            get_run_logger().warning("%s", warning)
+        for warning in summary.rejection_warnings:  # the closing summary prints it (SAID_AGAIN: once on a terminal)
+            get_run_logger().warning("%s", warning, extra=SAID_AGAIN)
     (report_dir / "summary.json").write_text(summary.model_dump_json(indent=2))
     if rows_in != summary.rows_accepted + rejected:
         raise RowsAccountingError(
@@ -135,25 +166,10 @@ def reconcile_rows(stages: dict[str, StageResult], metadata: UrlRecord, work_dir
     return summary
 
 
-def with_spelling_notes(files: list[dict], metadata: dict) -> list[dict]:
-    """Each file's mapping with why a header matched once loosened (conf header_rules), beside its column as the
-    side of a per-side amount is: 적요란 -> description (by suffix 란), 수입(원)금액 -> amount (입금, by dropping
-    (원))."""
-    notes = {layout["url"]: layout.get("notes", {}) for layout in metadata.get("layouts", [])}
-    out = []
-    for f in files:
-        mapping = dict(f["mapping"])
-        for header, note in notes.get(f["url"], {}).items():
-            if header in mapping:
-                column = mapping[header]
-                mapping[header] = f"{column[:-1]}, {note})" if column.endswith(")") else f"{column} ({note})"
-        out.append({**f, "mapping": mapping})
-    return out
-
-
 def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
     lines = [
         "# Data quality",
+        *warnings_markdown(summary.rejection_warnings),
         f"**rows in** {summary.rows_in:,} = **accepted** {summary.rows_accepted:,} + "
         f"**rejected** {summary.rows_rejected:,}",
         "",
@@ -175,6 +191,8 @@ def metadata_markdown(metadata: dict, summary: PrepareSummary) -> str:
     lines += mapping_markdown(summary.files)
     lines += personal_markdown(summary.personal_data, summary.files)
     lines += quality_markdown(summary.unmapped_values, summary.files_left_out, summary.cancellations)
+    if merged := merged_codes_line(summary.merged_codes):
+        lines += ["", f"Account codes written in several forms: {merged}"]
     lines += ["", f"Rejects: `{summary.rejects_csv}`"]
     return "\n".join(lines)
 
@@ -224,7 +242,9 @@ def publish_prepare_report(metadata: dict, summary: PrepareSummary) -> None:
     """Data-quality markdown and rows-accounting table in the Prefect UI, keyed per flow (every run, cached or not)."""
     scope = report_scope()
     create_markdown_artifact(
-        key=f"data-quality-{scope}", markdown=metadata_markdown(metadata, summary), description="ledger metadata"
+        key=f"data-quality-{scope}",
+        markdown=metadata_markdown(metadata, summary),
+        description=headline(summary.rejection_warnings, "ledger metadata"),
     )
     description = (
         f"{summary.rows_in:,} rows in = {summary.rows_accepted:,} accepted + {summary.rows_rejected:,} rejected"

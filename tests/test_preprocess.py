@@ -150,7 +150,7 @@ def test_normalize_maps_evidence_spellings_and_reports_unknown_ones(work_dir):
     spellings = ["전자세금계산서", "세금 계산서", "법인카드", "현영", "간이영수증", "미수취", "상품권"]
     stage = ledger_stage(work_dir, [{"evidence_type": s} for s in spellings], "filter")
     # when normalized
-    result = normalize_values.fn(stage, NormalizeParams(), work_dir)
+    result = normalize_values.fn(stage, NormalizeParams(), INGEST, work_dir)
     # then each becomes its canonical value, and the unknown one becomes 기타 and is reported
     accepted = frames(result)[0]
     assert accepted["evidence_type"].tolist() == [
@@ -167,7 +167,8 @@ def test_normalize_maps_evidence_spellings_and_reports_unknown_ones(work_dir):
 
 def test_normalize_formats_business_numbers_codes_side_and_payment(work_dir):
     row = {"business_no": "1208112345", "account_code": "830.0", "side": "DR", "payment_method": "인터넷뱅킹"}
-    accepted = frames(normalize_values.fn(ledger_stage(work_dir, [row], "filter"), NormalizeParams(), work_dir))[0]
+    stage = ledger_stage(work_dir, [row], "filter")
+    accepted = frames(normalize_values.fn(stage, NormalizeParams(), INGEST, work_dir))[0]
     assert accepted.loc[0, ["business_no", "account_code", "side", "payment_method"]].tolist() == [
         "120-81-12345",
         "830",
