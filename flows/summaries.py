@@ -4,7 +4,9 @@ auto / review figures, and where everything is (the logging set-up is flows/cons
 from pathlib import Path
 
 from flows.console import venv_tool
+from monitor.mlflow_store import run_page
 from monitor.quality import personal_terminal_lines, terminal_lines
+from monitor.rejections import merged_codes_line
 from tasks.split import split_basis
 
 
@@ -17,6 +19,10 @@ def print_prepare_result(result) -> None:
     print(f"rejected     {summary.rows_rejected:>10,}")
     for rule, count in summary.rejected_by_rule.items():
         print(f"  {rule:<24}{count:>8,}")
+    for warning in summary.rejection_warnings:  # a file mostly rejected: said with its likely cause, not only counted
+        print(f"WARNING      {warning}")
+    if merged := merged_codes_line(summary.merged_codes):
+        print(f"codes        {merged}")
     if lines := summary.cancellations.get("lines"):
         print(f"cancelled    {lines:>10,} card cancellations (취소) kept as negative lines")
     for left in summary.files_left_out:
@@ -104,10 +110,11 @@ def print_training(outcome, tracking_uri: str, verdict: bool = False) -> None:
     print(f"MLflow       {tracking_uri}" + (f", run {run_id}" if run_id else ""))
     if registered := getattr(outcome, "registered", None):
         print(f"registered   {registered.uri} (predict --model {registered.uri} takes it)")
-    if not tracking_uri.startswith(("http://", "https://", "databricks")):
-        print(
-            f"MLflow UI    {venv_tool('mlflow')} ui --backend-store-uri {tracking_uri} --port 5000 -> http://127.0.0.1:5000"
-        )
+    local = not tracking_uri.startswith(("http://", "https://", "databricks"))
+    if local:
+        print(f"MLflow UI    {venv_tool('mlflow')} ui --backend-store-uri {tracking_uri} --port 5000, then")
+    if run_id and (page := run_page(tracking_uri, run_id)):
+        print(f"{'' if local else 'MLflow UI':<13}{page}")
 
 
 def print_prefect_ui() -> None:

@@ -38,6 +38,21 @@ def read_events(path: Path, offset: int) -> tuple[list[tuple[dict, int]], int]:
     return events, offset
 
 
+CURVES = "curves"  # MLflow's run page sorts metric sections by name: this one, the step curves, comes first
+
+
+def mlflow_key(key: str) -> str:
+    """The MLflow name of a progress-file metric: step curves (loss, learning_rate, eval_*) under curves/, one-off
+    values under the split they were measured on (test/, train/), the linear probe's as probe/valid_... ."""
+    section, _, name = key.rpartition("/")
+    if section:
+        return f"probe/valid_{name}" if section == "probe" else key
+    for split in ("test", "train"):
+        if key.startswith(split + "_"):
+            return f"{split}/{key.removeprefix(split + '_')}"
+    return "train/total_flos" if key == "total_flos" else f"{CURVES}/{key}"
+
+
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -104,7 +119,7 @@ class MetricsSink:
             return
         stamp = int(float(event.get("time") or time.time()) * 1000)
         rows = [
-            {"key": k, "value": float(v), "timestamp": stamp, "step": int(step or 0)}
+            {"key": mlflow_key(k), "value": float(v), "timestamp": stamp, "step": int(step or 0)}
             for k, v in metrics.items()
             if _number(v)
         ]

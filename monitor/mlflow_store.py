@@ -170,6 +170,9 @@ class RestStore:
     def artifact_uri(self, run_id: str) -> str:
         return self._call("GET", f"{API}/runs/get", params={"run_id": run_id})["run"]["info"]["artifact_uri"]
 
+    def experiment_of(self, run_id: str) -> str:
+        return self._call("GET", f"{API}/runs/get", params={"run_id": run_id})["run"]["info"]["experiment_id"]
+
     def register_model(self, name: str, model: LoggedModel, run_id: str) -> str:
         """A new version of the registered model `name` (created when missing) from that logged model; its number."""
         from mlflow.exceptions import MlflowException
@@ -184,8 +187,7 @@ class RestStore:
 
     def log_model(self, run_id: str, local_dir: str, name: str) -> LoggedModel:
         """The folder as the run's logged model (MLflow 3: the run page lists it, a version links to it)."""
-        experiment_id = self._call("GET", f"{API}/runs/get", params={"run_id": run_id})["run"]["info"]["experiment_id"]
-        body = {"experiment_id": experiment_id, "name": name, "source_run_id": run_id}
+        body = {"experiment_id": self.experiment_of(run_id), "name": name, "source_run_id": run_id}
         info = self._call("POST", f"{API}/logged-models", json=body)["model"]["info"]
         model = LoggedModel(model_id=info["model_id"], artifact_uri=info["artifact_uri"])
         self._upload(model.artifact_uri, local_dir, None)
@@ -268,6 +270,9 @@ class LocalStore:
     def artifact_uri(self, run_id: str) -> str:
         return self._do(lambda: self.client.get_run(run_id).info.artifact_uri)
 
+    def experiment_of(self, run_id: str) -> str:
+        return self._do(lambda: self.client.get_run(run_id).info.experiment_id)
+
     def register_model(self, name: str, model: LoggedModel, run_id: str) -> str:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking._tracking_service.utils import _use_tracking_uri
@@ -285,7 +290,7 @@ class LocalStore:
     def log_model(self, run_id: str, local_dir: str, name: str) -> LoggedModel:
         from mlflow.entities import LoggedModelOutput
 
-        experiment_id = self._do(lambda: self.client.get_run(run_id).info.experiment_id)
+        experiment_id = self.experiment_of(run_id)
         found = self._do(lambda: self.client.create_logged_model(experiment_id, name=name, source_run_id=run_id))
         self._do(lambda: self.client.log_model_artifacts(found.model_id, local_dir))
         self._do(lambda: self.client.finalize_logged_model(found.model_id, "READY"))
@@ -315,6 +320,17 @@ Store = RestStore | LocalStore
 def store_for(uri: str, patience: Patience = QUICK) -> Store:
     """A store with explicit patience for http(s) servers; the local client for sqlite and file stores."""
     return RestStore(uri, patience) if uri.startswith(("http://", "https://")) else LocalStore(uri)
+
+
+def run_page(uri: str, run_id: str, ui: str = "http://127.0.0.1:5000") -> str | None:
+    """The run's charts in the MLflow UI, in its model-training mode (MLflow 3 opens in GenAI mode unless told);
+    `ui`: where `mlflow ui` serves a local store. None when the store does not answer at once."""
+    base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else ui
+    try:
+        experiment = store_for(uri, QUICK).experiment_of(run_id)
+    except Exception:  # a link is a convenience: the summary goes on without it
+        return None
+    return f"{base}/#/experiments/{experiment}/runs/{run_id}/model-metrics?workflowType=machine_learning"
 
 
 def retrying(what: str, call: Callable[[], T], delays: tuple[float, ...], logger: logging.Logger | None = None) -> T:

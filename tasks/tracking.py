@@ -136,7 +136,7 @@ def close_mlflow_run(
     reports_dir: str | None = None,
     calibration: Calibration | None = None,
 ) -> RegisteredModel | None:
-    """Log what is left of the step metrics, then the calibration's one-off values (calibration/...), the model
+    """Log what is left of the step metrics, then the calibration's one-off values (<split>/calibration_...), the model
     (an MLflow pyfunc model of final/, registered under the experiment's name) and the reports; then end the run
     (the only place that ends it). Retries for about a minute, then fails with a clear error."""
     from scoring.mlflow_model import save_pyfunc
@@ -173,24 +173,26 @@ def close_mlflow_run(
 
 
 def calibration_metrics(calibration: Calibration | None) -> dict[str, float]:
-    """Temperature, ECE before / after, threshold, coverage and auto accuracy, as calibration/... metrics."""
+    """Temperature, ECE before / after, threshold, coverage and auto accuracy, each under the split it was measured on
+    (<split>/calibration_...; the temperature and the threshold are fitted on valid)."""
     if calibration is None:
         return {}
-    values = {"calibration/temperature": calibration.temperature, "calibration/threshold": calibration.threshold}
+    values = {"valid/calibration_temperature": calibration.temperature}
+    values["valid/calibration_threshold"] = calibration.threshold
     for split, figures in (("valid", calibration.valid), ("test", calibration.test)):
         if figures is None:
             continue
         values |= {
-            f"calibration/{split}_ece_before": figures.ece_before,
-            f"calibration/{split}_ece_after": figures.ece_after,
+            f"{split}/calibration_ece_before": figures.ece_before,
+            f"{split}/calibration_ece_after": figures.ece_after,
         }
-        values[f"calibration/{split}_coverage"] = figures.coverage
-        values[f"calibration/{split}_accuracy"] = figures.accuracy
+        values[f"{split}/calibration_coverage"] = figures.coverage
+        values[f"{split}/calibration_accuracy"] = figures.accuracy
         if figures.auto_accuracy is not None:
-            values[f"calibration/{split}_auto_accuracy"] = figures.auto_accuracy
+            values[f"{split}/calibration_auto_accuracy"] = figures.auto_accuracy
     for split, figures in (("valid", calibration.valid_as_written), ("test", calibration.test_as_written)):
         if figures is not None:  # against every code as written, suspected mis-postings included
-            values[f"calibration/{split}_accuracy_as_written"] = figures.accuracy
+            values[f"{split}/calibration_accuracy_as_written"] = figures.accuracy
     if opinion := calibration.second_opinion:  # the model's own suspects beside the prepare-time K-fold's
         values |= {f"mispostings/{calibration.model}_{k}": float(v) for k, v in opinion.items()}
     return values

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.metrics_sink import OFFSET_FILE, MetricsSink, read_events
+from monitor.metrics_sink import OFFSET_FILE, MetricsSink, mlflow_key, read_events
 from monitor.mlflow_store import METRICS, TrackingUnavailable, store_for
 from training.launcher import free_port
 
@@ -32,7 +32,7 @@ class FakeStore:
             raise MlflowException("bad metric", error_code=INVALID_PARAMETER_VALUE)
         self.batches.append(list(metrics))
 
-    def steps(self, key: str = "loss") -> list[int]:
+    def steps(self, key: str = "curves/loss") -> list[int]:
         return [m["step"] for batch in self.batches for m in batch if m["key"] == key]
 
 
@@ -144,6 +144,17 @@ def test_a_new_mlflow_run_does_not_take_the_folder_s_older_events(tmp_path):
     assert store.steps() == [2] and recorded(tmp_path)["run_id"] == "new"
 
 
+@pytest.mark.parametrize(
+    ("key", "logged"),
+    [("loss", "curves/loss"), ("eval_f1_macro", "curves/eval_f1_macro"), ("learning_rate", "curves/learning_rate"),
+     ("test_accuracy", "test/accuracy"), ("train_runtime", "train/runtime"), ("total_flos", "train/total_flos"),
+     ("probe/accuracy", "probe/valid_accuracy")],
+)  # fmt: skip
+def test_a_metric_is_logged_under_its_section_curves_first(key, logged):
+    # given a metric of the progress file / when named for MLflow / then the curves' section, or the one-off's split
+    assert mlflow_key(key) == logged
+
+
 def test_test_event_does_not_repeat_the_log_event_before_it(tmp_path):
     # given the program's end: trainer.log(test metrics) as a `log` event, then a `test` event with the same ones
     progress, store = tmp_path / "progress.jsonl", FakeStore()
@@ -153,7 +164,7 @@ def test_test_event_does_not_repeat_the_log_event_before_it(tmp_path):
     # when followed / then each test metric is logged once at that step
     poll(sink, progress, 0)
     logged = [(m["key"], m["step"]) for batch in store.batches for m in batch]
-    assert sorted(logged) == [("test_accuracy", 30), ("test_extra", 30), ("test_loss", 30)]
+    assert sorted(logged) == [("test/accuracy", 30), ("test/extra", 30), ("test/loss", 30)]
 
 
 def test_batches_stay_under_mlflow_s_limit(tmp_path):
@@ -221,7 +232,7 @@ def test_a_failed_flow_logs_pending_metrics_and_marks_the_run_failed(tmp_path):
     assert fail_mlflow_run(str(tmp_path), uri, str(tmp_path), LOGGER)
     client = MlflowClient(uri)
     assert client.get_run(run_id).info.status == "FAILED"
-    assert [m.step for m in client.get_metric_history(run_id, "loss")] == [2, 4]
+    assert [m.step for m in client.get_metric_history(run_id, "curves/loss")] == [2, 4]
 
 
 def test_a_failed_flow_with_a_dead_server_only_warns(tmp_path, monkeypatch, caplog):

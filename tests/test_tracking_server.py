@@ -124,10 +124,10 @@ def test_training_survives_the_mlflow_server_going_away_mid_run(tmp_path):
         run = client.get_run(run_id)
         assert (
             run.info.status == "FINISHED"
-            and "test_accuracy" in run.data.metrics
+            and "test/accuracy" in run.data.metrics
             and not any(k.startswith("final/") for k in run.data.metrics)
         )
-        assert [m.step for m in client.get_metric_history(run_id, "loss")] == list(range(2, 61, 2))
+        assert [m.step for m in client.get_metric_history(run_id, "curves/loss")] == list(range(2, 61, 2))
         # and the model is the run's logged model, registered through the server's REST API from it
         (output,) = run.outputs.model_outputs
         logged = client.get_logged_model(output.model_id)
