@@ -91,8 +91,9 @@ def write_frame(df: pd.DataFrame, schema, work_dir: str, stage: str, name: str =
     return Frame(path=str(final), fingerprint=fingerprint, rows=len(df))
 
 
-def read_frame(frame: Frame, schema=None, what: str = "input") -> pd.DataFrame:
-    """Load a frame written by an earlier task, validating it against the consumer's schema."""
+def read_frame(frame: Frame, schema, what: str = "input") -> pd.DataFrame:
+    """Load a frame written by an earlier task, validating it against the consumer's schema (required: None only
+    where a test inspects a stage's output as it is)."""
     return read_table(frame.path, schema, what)
 
 

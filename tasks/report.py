@@ -27,7 +27,7 @@ from monitor.quality import (
 from monitor.rejections import headline, merged_codes_line, rejection_warnings, warnings_markdown
 from monitor.terminal import SAID_AGAIN
 from params.prepare import IngestParams, ValidateParams
-from schemas import REJECT_COLUMNS
+from schemas import REJECT_COLUMNS, Rejects
 from tasks.caching import STAGE
 from tasks.split import split_basis
 
@@ -98,7 +98,7 @@ def reconcile_rows(
     ingest, rules = ingest or IngestParams(), rules or ValidateParams()
     names = list(stages)
     rows_in, final = stages[names[0]].data.rows, stages[names[-1]]
-    rejects = [read_frame(r.rejects) for r in stages.values() if r.rejects is not None]
+    rejects = [read_frame(r.rejects, Rejects, "rejects") for r in stages.values() if r.rejects is not None]
     table = pd.concat(rejects, ignore_index=True).sort_values("row_id") if rejects else pd.DataFrame()
     first = [c for c in REJECT_COLUMNS if c in table.columns]
     table = table[first + [c for c in table.columns if c not in first]]

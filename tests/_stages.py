@@ -64,8 +64,8 @@ def clean_frame(dates: list[str], amounts: list[float] | None = None, **columns)
 
 def frames(result: StageResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(accepted, rejects) of a stage result, read back from Parquet."""
-    rejects = read_frame(result.rejects) if result.rejects is not None else pd.DataFrame()
-    return read_frame(result.data), rejects
+    rejects = read_frame(result.rejects, None) if result.rejects is not None else pd.DataFrame()
+    return read_frame(result.data, None), rejects
 
 
 def assert_rows_accounted(result: StageResult, rows_in: int) -> None:

@@ -91,7 +91,7 @@ def test_two_files_via_glob_keep_their_source_file_and_line_numbers(tmp_path, wo
     b = write_csv(tmp_path / "in" / "b.csv", ["2024년 원장,,", HEADER, *ROWS[2:]])
     # when both are loaded through a glob
     loaded = load_ledger.fn(fingerprint_input.fn(str(tmp_path / "in" / "*.csv"), PARAMS), PARAMS, work_dir)
-    df = read_frame(loaded.data)
+    df = read_frame(loaded.data, None)
     # then every row knows its file and its line in that file, and row ids are unique
     assert df["source_file"].tolist() == [f"file://{a}"] * 2 + [f"file://{b}"] * 2
     assert df["source_row"].tolist() == [2, 3, 3, 4]
@@ -106,7 +106,7 @@ def test_source_row_is_the_line_number_even_after_a_blank_line(tmp_path, work_di
     loaded, _ = ingest(path, work_dir)
     # then source_row points at the real line of each row, and the blank line is kept as a row
     # (clean_ledger rejects it as blank_row, so rows_in still counts every line)
-    frame = read_frame(loaded.data)
+    frame = read_frame(loaded.data, None)
     assert frame["source_row"].tolist() == [2, 3, 4]
     assert frame.loc[1, ["일자", "거래처", "금액"]].isna().all()
 
@@ -136,7 +136,7 @@ def test_ledger_without_labels_loads_when_labels_are_not_required(tmp_path, work
     # when loaded with labels_required=False
     _, standardized = ingest(path, work_dir, labels_required=False)
     # then it loads and has no account_code column
-    df = read_frame(standardized.data)
+    df = read_frame(standardized.data, None)
     assert len(df) == 1 and "account_code" not in df.columns
 
 
@@ -153,7 +153,7 @@ def test_files_spelling_a_column_differently_merge_into_one_column(tmp_path, wor
     # given 일자/거래처/적요/금액 in one file and 거래일자/거래처명/내용/합계금액 in the other
     _, standardized = _two_spellings(tmp_path, work_dir)
     # when standardized
-    df = read_frame(standardized.data)
+    df = read_frame(standardized.data, None)
     # then each canonical column holds both files' values, none lost
     assert df["date"].tolist() == ["2024-01-05", "2024-02-05"]
     assert df["vendor"].tolist() == ["쿠팡", "KT"]
@@ -189,7 +189,7 @@ def test_a_files_unmapped_column_never_fills_another_column(tmp_path, work_dir):
     _, standardized = ingest(tmp_path / "in" / "*.csv", work_dir, labels_required=False)
     # then file a's blank 적요 stays blank (its 비고 was reported as dropped)
     assert "비고" in standardized.report["unmapped_headers"]
-    assert pd.isna(read_frame(standardized.data).loc[0, "description"])
+    assert pd.isna(read_frame(standardized.data, None).loc[0, "description"])
 
 
 # --- extract_metadata -----------------------------------------------------------------------------
@@ -256,10 +256,10 @@ def test_month_day_dates_take_ingest_year_when_no_title_names_the_period(tmp_pat
     path = write_csv(tmp_path / "l.csv", ["일자,거래처,적요,금액", "01-05,쿠팡,볼펜,1000", "2023-12-31,KT,요금,3000"])
     # when standardized without a year / then the dates stay as written (validation names them)
     _, plain = ingest(path, work_dir, labels_required=False)
-    assert read_frame(plain.data)["date"].tolist() == ["01-05", "2023-12-31"]
+    assert read_frame(plain.data, None)["date"].tolist() == ["01-05", "2023-12-31"]
     # when standardized with ingest.year / then they take it, and a date of another year is marked
     _, dated = ingest(tmp_path / "l.csv", work_dir + "2", labels_required=False, params=IngestParams(year=2024))
-    df = read_frame(dated.data)
+    df = read_frame(dated.data, None)
     assert df["date"].tolist() == ["2024-01-05", "2023-12-31"]
     assert df["line_rule"].tolist()[1] == "date_outside_period"
 

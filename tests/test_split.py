@@ -185,7 +185,7 @@ def split_run(work_dir: str, codes: list[str], **params) -> tuple[StageResult, p
     stage = selected_stage(work_dir, codes)
     labels = assign_label_slots.fn(stage, LabelParams(num_slots=8), work_dir)
     result = split_dataset.fn(stage, labels, SplitParams(**params), work_dir)
-    return result, read_frame(result.data)
+    return result, read_frame(result.data, None)
 
 
 def test_split_dataset_labels_rows_and_reports_rare_classes(work_dir):

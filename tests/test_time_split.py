@@ -81,7 +81,7 @@ def test_split_dataset_splits_by_time_and_reports_the_months(work_dir):
     labels = assign_label_slots.fn(stage, LabelParams(num_slots=4), work_dir)
     # when split with the defaults
     result = split_dataset.fn(stage, labels, SplitParams(holdout_min_rows=100), work_dir)
-    out = read_frame(result.data)
+    out = read_frame(result.data, None)
     # then the newest three months are valid and test, reported
     assert result.report["by"]["holdout_months"] == ["2024-10", "2024-11", "2024-12"]
     assert set(out.loc[out["date"] >= "2024-10-01", "split"]) == {"valid", "test"}
