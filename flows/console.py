@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ledger.work_store import is_store_url, local_path
-from monitor.terminal import CHILD_OUTPUT, SUMMARIZED
+from monitor.terminal import BAR_SHOWN, CHILD_OUTPUT, SUMMARIZED
 
 OUR_MODULES = ("flows", "tasks", "training", "ledger", "params", "synth", "contracts")
 # Libraries that print on handlers of their own: quiet in a CLI run unless the user's environment says otherwise.
@@ -29,6 +29,7 @@ QUIET_LIBRARIES = {
 OWN_HANDLER_LOGGERS = ("DeepSpeed",)  # loggers printing to stdout on their own handler: diverted to the file
 TERMINAL_MESSAGE = "terminal_message"  # attribute TerminalFilter sets: the record's shorter line for the terminal
 FAILED_STATE = re.compile(r"Finished in state (?P<state>\w+)\(.*? encountered an exception:? (?P<error>\w+):", re.S)
+TEMPORARY_SERVER = "Starting temporary server"  # Prefect's two-line banner when no API URL is set
 MESSAGE_LINES = 12  # a longer error message (a training program's last output) is cut; the log file has it all
 FILE_FORMAT = {
     "format": "%(asctime)s %(levelname)-7s %(name)s - %(message)s",
@@ -38,7 +39,8 @@ FILE_FORMAT = {
 
 
 class TerminalFilter(logging.Filter):
-    """Drops from the terminal: training-program lines, captured warnings, plain task and flow completions, and the
+    """Drops from the terminal: training-program lines, captured warnings, plain task and flow completions, subflow
+    starts, a training step's loss line (the progress bar stands for it; evaluation lines stay), and the
     error records of an error the CLI reports itself in one paragraph; that error's first "Finished in state
     Failed(<its whole message>)" line is cut to the state and the error's name, the ones of the flows above it are
     dropped (the paragraph says the rest, the log file has every line and the one traceback)."""
@@ -50,12 +52,18 @@ class TerminalFilter(logging.Filter):
         self.failed_shown: set[str] = set()  # of those, the ones whose failed state was shown once already
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, CHILD_OUTPUT, False) or getattr(record, SUMMARIZED, False) or record.name == "py.warnings":
+        flags = (CHILD_OUTPUT, SUMMARIZED, BAR_SHOWN)
+        if any(getattr(record, flag, False) for flag in flags) or record.name == "py.warnings":
             return False
         finished = isinstance(record.msg, str) and record.msg.startswith("Finished in state")
         quiet = finished and (record.name.startswith("prefect.task_runs") or "state Completed" in record.msg)
+        # a subflow's start: the top-level run's line names the run, the summary says where to see them all
+        quiet = quiet or (isinstance(record.msg, str) and record.msg.startswith("Beginning subflow run"))
         if quiet and record.levelno == logging.INFO:
             return False  # a run that went well says so in the summary; its state line is the log file's
+        if record.name == "prefect" and isinstance(record.msg, str) and record.msg.startswith(TEMPORARY_SERVER):
+            # its second line is Prefect's advice to run a server: the closing summary gives ours (print_prefect_ui)
+            setattr(record, TERMINAL_MESSAGE, record.getMessage().splitlines()[0])
         error = record.exc_info[1] if record.exc_info else None
         if error is not None and self.reported(error):
             self.reported_types.add(type(error).__name__)

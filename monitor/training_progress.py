@@ -6,6 +6,7 @@ from pathlib import Path
 
 from monitor.metrics_sink import MetricsSink, read_events
 from monitor.progress import ProgressArtifact
+from monitor.terminal import BAR_SHOWN
 from training.checkpoint_store import CheckpointMirror
 
 
@@ -40,7 +41,8 @@ class ProgressFollower:
             shown = ", ".join(
                 f"{k}={v:.4g}" for k, v in event["metrics"].items() if "runtime" not in k and "per_second" not in k
             )
-            self.logger.info("step %s/%s %s", step, total, shown)
+            evaluated = any(k.startswith(("eval_", "test_")) for k in event["metrics"])
+            self.logger.info("step %s/%s %s", step, total, shown, extra={} if evaluated else {BAR_SHOWN: True})
         elif event["event"] == "probe" and event.get("metrics"):
             shown = ", ".join(f"{k.removeprefix('probe/')}={v:.4g}" for k, v in event["metrics"].items())
             self.logger.info("head starts from a linear probe on the frozen model (valid: %s)", shown)

@@ -319,3 +319,37 @@ def test_a_line_the_summary_says_again_stays_off_the_terminal():
     said.__dict__.update(SAID_AGAIN)
     # then the terminal leaves it to the summary; the record (the log file's, the UI's) is untouched
     assert not terminal.filter(said) and said.getMessage() == "model to deploy: baseline"
+
+
+def test_subflow_starts_and_prefects_server_advice_stay_off_the_terminal():
+    terminal, short = TerminalFilter(reported=lambda err: True), WithoutTraceback(logging.Formatter())
+    # given a subflow's start, the top-level run's start and the temporary server's two-line banner
+    subflow = logging.LogRecord("prefect.flow_runs", logging.INFO, __file__, 1, "Beginning subflow run 'p'", None, None)
+    top = logging.LogRecord("prefect.flow_runs", logging.INFO, __file__, 1, "Beginning flow run 'demo'", None, None)
+    banner = "Starting temporary server on http://127.0.0.1:8250\nSee https://www.prefect.io/docs/v3/... for more"
+    server = logging.LogRecord("prefect", logging.INFO, __file__, 1, banner, None, None)
+    # then the subflow's line is the log file's, the top run's shows, and the banner is its first line only
+    assert not terminal.filter(subflow) and terminal.filter(top)
+    assert terminal.filter(server) and short.format(server) == "Starting temporary server on http://127.0.0.1:8250"
+    assert server.getMessage() == banner  # the log file keeps both lines
+
+
+def test_a_training_steps_loss_line_stays_off_the_terminal_its_evaluation_line_shows(tmp_path, prefect_harness):
+    from monitor.training_progress import ProgressFollower
+
+    # given the follower's lines for a logged step (loss only) and an evaluation step, caught as the CLI would
+    caught: list[logging.LogRecord] = []
+    logger = logging.getLogger("test.follower")
+    handler = logging.Handler()
+    handler.emit = caught.append
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    follower = ProgressFollower(str(tmp_path / "progress.jsonl"), logger, None, None)
+    follower._handle({"event": "log", "step": 20, "max_steps": 120, "metrics": {"loss": 1.5}})
+    follower._handle({"event": "log", "step": 60, "max_steps": 120, "metrics": {"eval_accuracy": 0.8}})
+    follower.close()
+    logger.removeHandler(handler)
+    # then the run log has both, the terminal only the evaluation's
+    terminal = TerminalFilter(reported=lambda err: True)
+    steps = [r for r in caught if r.getMessage().startswith("step ")]
+    assert [terminal.filter(r) for r in steps] == [False, True], [r.getMessage() for r in steps]
