@@ -1,6 +1,7 @@
 """`make gpu-check` (bench/gpu_check.py): no GPU, one line; shapes, FLOPs, MFU peaks; its report; the rehearsal."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -148,7 +149,9 @@ def test_rehearsal_runs_every_stage_on_the_cpu(tmp_path):
     cmd = [sys.executable, "-m", "bench.gpu_check", "--rehearse", "--root", str(tmp_path), "--shapes", "qwen3-0.6b"]
     committed = ROOT / "bench" / "RESULTS-gpu.md"
     before = committed.read_bytes() if committed.exists() else None
-    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    # its flows start an ephemeral Prefect server: on 2 busy cores that takes longer than Prefect's default 20 s
+    env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1500, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     # then every check held through the flows, and throughput, kernels and batch were measured
     results = json.loads((tmp_path / "rehearsal" / "gpu-results.json").read_text())
