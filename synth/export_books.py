@@ -148,19 +148,26 @@ def cover_sheet(lines: pd.DataFrame, path: str, rng: np.random.Generator) -> Rec
     return rec
 
 
-def simple_book(lines: pd.DataFrame, path: str, rng: np.random.Generator) -> Recorder:
-    """국세청 간편장부: a title row, then a two-row merged header (수입 and 비용 each over 금액 / 부가세); a ledger 대변
-    line is income (입금), a 차변 line an expense (출금); 금액 holds the line's total; a 합계 row closes it."""
-    rec, wb = Recorder(), _workbook()
+def book_sheet(rng: np.random.Generator, top: list, sub: list):
+    """A 간편장부 workbook and its sheet: the title row, then a two-row header (the parents merged over 금액 / 부가세,
+    the other columns merged down)."""
+    wb = _workbook()
     ws = wb.active
     ws.title = "간편장부"
     ws.append([f"간편장부 ({PERIOD_YEAR}년 귀속)", None, None, None, None, None, None, f"상호 : {company(rng)}"])
-    ws.append(BOOK_TOP)
-    ws.append(BOOK_SUB)
+    ws.append(top)
+    ws.append(sub)
     for col in (1, 2, 3, 8, 9):
         ws.merge_cells(start_row=2, start_column=col, end_row=3, end_column=col)
     ws.merge_cells("D2:E2")
     ws.merge_cells("F2:G2")
+    return wb, ws
+
+
+def simple_book(lines: pd.DataFrame, path: str, rng: np.random.Generator) -> Recorder:
+    """국세청 간편장부: a title row, then a two-row merged header (수입 and 비용 each over 금액 / 부가세); a ledger 대변
+    line is income (입금), a 차변 line an expense (출금); 금액 holds the line's total; a 합계 row closes it."""
+    rec, (wb, ws) = Recorder(), book_sheet(rng, BOOK_TOP, BOOK_SUB)
     sums = [0, 0, 0, 0]
     for r in lines.to_dict("records"):
         vat = int(r["부가세"]) if r["부가세"] else None

@@ -10,7 +10,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from synth.export_books import _amount_cells, _workbook
+from synth.export_books import _amount_cells, _workbook, book_sheet
 from synth.export_common import PERIOD_YEAR, Recorder, company, csv_bytes, money, write_bytes
 
 # ①, "2.", "(3)", "4)" numbering; a space inside a word; a parenthesized unit or note
@@ -63,16 +63,7 @@ def suffixed_headers(lines: pd.DataFrame, path: str, rng: np.random.Generator) -
 def income_expense_book(lines: pd.DataFrame, path: str, rng: np.random.Generator) -> Recorder:
     """국세청 간편장부 (xlsx) whose two-row header has the parents ① 수입(원) and 비용 (지출), each over 금액 / 부가세
     (merged), and spaced or suffixed headers over both rows; a 대변 line is income (입금), a 차변 line an expense."""
-    rec, wb = Recorder(), _workbook()
-    ws = wb.active
-    ws.title = "간편장부"
-    ws.append([f"간편장부 ({PERIOD_YEAR}년 귀속)", None, None, None, None, None, None, f"상호 : {company(rng)}"])
-    ws.append(BOOK_TOP)
-    ws.append(BOOK_SUB)
-    for col in (1, 2, 3, 8, 9):
-        ws.merge_cells(start_row=2, start_column=col, end_row=3, end_column=col)
-    ws.merge_cells("D2:E2")
-    ws.merge_cells("F2:G2")
+    rec, (wb, ws) = Recorder(), book_sheet(rng, BOOK_TOP, BOOK_SUB)
     for r in lines.to_dict("records"):
         vat = int(r["부가세"]) if r["부가세"] else None
         income = r["차대구분"] == "대변"
