@@ -36,7 +36,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 # The edit-test loop: everything not marked slow, on both cores, a test that runs past 2 min fails by its name
-# (~3 min on 2 cores). `make test` stays the complete suite (CI runs it).
+# (~3.5 min on 2 cores; tests/_tiers.py keeps a few cases of each flow-level family). `make test` stays the complete
+# suite (CI runs it).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n 2 --timeout 120
 

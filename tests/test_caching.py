@@ -117,6 +117,7 @@ def cli_ledger(tmp_path: Path) -> list[str]:
     return ["prepare", "--input", str(ledger), "--work-dir", str(tmp_path / "work")]
 
 
+@pytest.mark.slow  # two CLI runs of the whole prepare (~13 s)
 @pytest.mark.usefixtures("prefect_harness")
 def test_refresh_cache_from_the_cli_runs_every_stage_again(cli_ledger, tmp_path):
     # given a ledger prepared once through the CLI, and a second run that comes from the cache

@@ -122,6 +122,7 @@ def test_changed_input_file_reruns_everything(unique_ledger, work_dir):
     assert summary.rows_in == len(ROWS) + 2
 
 
+@pytest.mark.slow  # a 3,000-line dirty ledger through the whole flow (~25 s)
 def test_dirty_ledger_rows_accounting(tmp_path, work_dir):
     # given a dirty synthetic ledger (duplicates, blanks, bad amounts and dates, VAT mismatches)
     from synth.ledger import make_ledger, write_ledger
@@ -149,6 +150,7 @@ def test_artifacts_published(unique_ledger, work_dir):
     assert {"data-quality-prepare-data", "rows-accounting-prepare-data"} <= keys  # keyed per flow
 
 
+@pytest.mark.slow  # two prepare runs of a ledger with unique lines (~35 s)
 def test_a_later_stage_setting_does_not_read_the_files_again(unique_ledger, work_dir):
     # given a cached run
     base = PrepareParams(input=str(unique_ledger), work_dir=work_dir)

@@ -44,6 +44,7 @@ def test_a_setting_that_cannot_work_fails_before_any_data_work(tmp_path, ledger_
     assert not (work / "stages").exists() and not (work / "datasets").exists() and not (work / "runs").exists()
 
 
+@pytest.mark.slow  # a CLI subprocess against a server (~15 s)
 def test_a_folder_that_is_not_a_model_is_one_paragraph(tmp_path, api_url, ledger_csv):  # noqa: F811
     # given a folder without config.json as --model
     empty = tmp_path / "not-a-model"
