@@ -206,6 +206,18 @@ def test_head_linear_is_the_score_of_a_decoder():
     assert head_linear(model) is model.score
 
 
+def test_head_linear_under_peft_is_the_copy_that_trains_and_reads_the_same_inputs(padder):
+    # given: the decoder under a LoRA wrapper, which trains a copy of `score` and keeps the original beside it
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    model = tiny_decoder()
+    plain = head_inputs(model, texts(5), padder, torch.device("cpu"))
+    wrapped = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=2, target_modules=["q_proj", "v_proj"]))
+    # when / then: the head is the trained copy, and what it reads is what the plain model's score read (LoRA B = 0)
+    assert head_linear(wrapped) is wrapped.base_model.model.score.modules_to_save["default"]
+    np.testing.assert_allclose(head_inputs(wrapped, texts(5), padder, torch.device("cpu")), plain, atol=1e-5)
+
+
 def test_head_inputs_are_what_the_score_reads_at_the_last_real_token(padder, monkeypatch):
     # given: 11 texts of different lengths, batches of 3 (so several padded batches, in length order)
     monkeypatch.setattr(probe, "BATCH_SIZE", 3)
@@ -293,3 +305,14 @@ def test_init_head_from_probe_uses_the_class_weights(padder):
         heads.append(model.score.weight.detach().clone())
     # then: the weights reached the regression
     assert not torch.allclose(heads[0], heads[1])
+
+
+@pytest.mark.parametrize(
+    ("warm_init", "replay", "expected"),
+    [("auto", 0.5, True), ("auto", 0.0, False), ("probe", 0.0, True), ("parent", 0.5, False)],
+)
+def test_a_warm_start_refits_its_head_by_probe_only_where_the_replay_holds_every_code(warm_init, replay, expected):
+    # given a head setting and a replay share / when / then: auto refits only when the parent's codes are replayed
+    from training.config import warm_probe
+
+    assert warm_probe(HeadSettings(warm_init=warm_init), replay) is expected

@@ -25,11 +25,13 @@ UNSEEN_MARGIN = 10.0  # logits of label slots the probe never saw sit this far b
 def head_linear(model) -> nn.Linear:
     """The head's last Linear: the one under `score`/`classifier` with one output per label slot."""
     slots = model.config.num_labels
-    found = [
-        module
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Linear) and module.out_features == slots and name.split(".")[0] in HEAD_NAMES
-    ]
+    found = []
+    for name, module in model.named_modules():
+        parts = name.split(".")
+        parts = parts[2:] if parts[:2] == ["base_model", "model"] else parts  # under a peft wrapper
+        # peft trains a copy of the head (modules_to_save.default) and keeps the original beside it, unused
+        if isinstance(module, nn.Linear) and module.out_features == slots and parts[0] in HEAD_NAMES:
+            found += [] if "original_module" in parts else [module]
     if len(found) != 1:
         raise ModelConfigError(f"cannot find one head Linear with {slots} outputs under {HEAD_NAMES}: {len(found)}")
     return found[0]

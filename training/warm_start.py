@@ -63,12 +63,14 @@ def parent_label_map(parent_final: str | Path) -> LabelMap:
 
 
 def with_replay(train, parent_final: str | Path, share: float, seed: int):
-    """The new train split with `share` of the parent run's train lines beside it (a random draw, the same on
+    """The new train split with `share` of the parent run's train lines beside it (a random draw with every code
+    of the parent's at least once, so none is forgotten and the warm probe fits a row for each; the same draw on
     every launch of the run, so a resume trains on the same lines); (split, lines replayed)."""
     import numpy as np
     from datasets import concatenate_datasets, load_from_disk
 
     from training.config import read_run_config
+    from training.probe import sample_rows
 
     parent = read_run_config(Path(parent_final) / RUN_CONFIG_FILE)
     path = Path(parent.dataset_path)
@@ -79,6 +81,6 @@ def with_replay(train, parent_final: str | Path, share: float, seed: int):
         )
     history = load_from_disk(str(path / "train"))
     count = round(len(history) * share)
-    picked = np.sort(np.random.default_rng(seed).permutation(len(history))[:count])
+    picked = sample_rows(np.asarray(history["label"], dtype="int64"), count, seed) if count else np.arange(0)
     history = history.select(picked).select_columns(train.column_names).cast(train.features)
-    return concatenate_datasets([train, history]), count
+    return concatenate_datasets([train, history]), len(picked)
