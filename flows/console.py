@@ -1,7 +1,8 @@
 """What a CLI run shows on the terminal: stage lines and progress bars, then the summaries.
 
 Training-program output, library warnings, routine task completions and tracebacks stay off the terminal:
-they go to the log file of the CLI run (and the Prefect run log, which keeps everything).
+they go to the log file of the CLI run (and the Prefect run log, which keeps everything but the "Finished in state
+Completed()" lines: the UI shows each run's state).
 """
 
 import contextlib
@@ -77,6 +78,23 @@ class TerminalFilter(logging.Filter):
         return True
 
 
+class RoutineCompletions(logging.Filter):
+    """Drops a run's "Finished in state Completed()" line on its way to the Prefect UI: the run's state badge says it,
+    and one line per task made a wall around the lines that say something. Failed, crashed and cached states stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        routine = isinstance(record.msg, str) and record.msg.startswith("Finished in state Completed(")
+        return not (routine and record.levelno == logging.INFO)
+
+
+def api_handlers() -> list[logging.Handler]:
+    """Prefect's handlers that send run logs to its API (logging.yml puts them on the flow and task run loggers)."""
+    from prefect.logging.handlers import APILogHandler
+
+    loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
+    return [h for logger in loggers for h in logger.handlers if isinstance(h, APILogHandler)]
+
+
 class WithoutTraceback(logging.Formatter):
     """The wrapped formatter's line without the exception traceback or stack (the log file keeps them), and in
     its short form when TerminalFilter gave it one."""
@@ -129,7 +147,9 @@ def cli_logging(log_file: Path, reported: Callable[[BaseException], bool]) -> It
     root = logging.getLogger()
     consoles = [h for h in root.handlers if isinstance(h, PrefectConsoleHandler)]
     saved = [(h, h.level, h.formatter) for h in consoles]
-    terminal, divert = TerminalFilter(reported), ToFileOnly(file_handler)
+    terminal, divert, routine = TerminalFilter(reported), ToFileOnly(file_handler), RoutineCompletions()
+    for handler in api_handlers():
+        handler.addFilter(routine)
     for handler in consoles:
         handler.addFilter(terminal)
         handler.setFormatter(WithoutTraceback(handler.formatter))
@@ -156,6 +176,8 @@ def cli_logging(log_file: Path, reported: Callable[[BaseException], bool]) -> It
             logging.getLogger(name).removeFilter(divert)
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
+        for handler in api_handlers():
+            handler.removeFilter(routine)
         for handler, level, formatter in saved:
             handler.removeFilter(terminal)
             handler.setFormatter(formatter)

@@ -311,6 +311,25 @@ def test_completed_runs_leave_no_state_line_on_the_terminal():
     assert not terminal.filter(done) and not terminal.filter(cached) and terminal.filter(failed)
 
 
+def test_the_prefect_ui_gets_no_completed_state_lines_during_a_cli_command(tmp_path):
+    # given the CLI's logging set up around a command, and Prefect's handler that sends run logs to the UI
+    from flows.console import api_handlers, cli_logging
+
+    def record(level, msg):
+        return logging.LogRecord("prefect.task_runs", level, __file__, 1, msg, None, None)
+
+    with cli_logging(tmp_path / "run.log", reported=lambda err: False):
+        handler = api_handlers()[0]  # an empty list fails here: Prefect's logging.yml must still attach one
+        # when routine completions, a cached state, a failure and a message are sent
+        sent = [handler.filter(record(logging.INFO, "Finished in state Completed()")),
+                handler.filter(record(logging.INFO, "Finished in state Cached(type=COMPLETED)")),
+                handler.filter(record(logging.ERROR, "Finished in state Failed('x')")),
+                handler.filter(record(logging.INFO, "model to deploy: baseline"))]  # fmt: skip
+    # then only the completion stays off the UI, and the filter leaves with the command
+    assert sent == [False, True, True, True]
+    assert handler.filter(record(logging.INFO, "Finished in state Completed()"))
+
+
 def test_a_line_the_summary_says_again_stays_off_the_terminal():
     from monitor.terminal import SAID_AGAIN
 
