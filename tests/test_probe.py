@@ -305,14 +305,3 @@ def test_init_head_from_probe_uses_the_class_weights(padder):
         heads.append(model.score.weight.detach().clone())
     # then: the weights reached the regression
     assert not torch.allclose(heads[0], heads[1])
-
-
-@pytest.mark.parametrize(
-    ("warm_init", "replay", "expected"),
-    [("auto", 0.5, True), ("auto", 0.0, False), ("probe", 0.0, True), ("parent", 0.5, False)],
-)
-def test_a_warm_start_refits_its_head_by_probe_only_where_the_replay_holds_every_code(warm_init, replay, expected):
-    # given a head setting and a replay share / when / then: auto refits only when the parent's codes are replayed
-    from training.config import warm_probe
-
-    assert warm_probe(HeadSettings(warm_init=warm_init), replay) is expected

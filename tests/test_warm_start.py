@@ -123,3 +123,27 @@ def test_a_warm_start_loads_the_parents_adapter_and_keeps_its_slots(tmp_path):
     before, after = (load_file(str(Path(o.final_dir) / "adapter_model.safetensors")) for o in (parent, child))
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_a_replay_holds_every_parent_code_and_draws_the_same_lines_on_every_launch(tmp_path):
+    # given a parent whose train split has 3 codes of 200 lines and 2 of one line each, and a new month of 10 lines
+    from datasets import Dataset, DatasetDict
+
+    from contracts.run_folder import RUN_CONFIG_FILE
+    from training.config import RunConfig, write_run_config
+    from training.warm_start import with_replay
+
+    labels = [0] * 200 + [1] * 200 + [2] * 200 + [3, 4]
+    history = Dataset.from_dict({"input_ids": [[5, i % 7 + 6] for i in range(len(labels))], "label": labels})
+    DatasetDict({"train": history}).save_to_disk(str(tmp_path / "data"))
+    config = RunConfig(model_path="m", dataset_path=str(tmp_path / "data"), label_map="l", tokenizer_path="t",
+                       output_dir="o", progress_file="p")  # fmt: skip
+    write_run_config(config, tmp_path / "final" / RUN_CONFIG_FILE)
+    month = Dataset.from_dict({"input_ids": [[5, 9]] * 10, "label": [5] * 10}).cast(history.features)
+    # when 5% of the parent's lines are replayed, twice
+    first, count = with_replay(month, tmp_path / "final", 0.05, seed=3)
+    again, _ = with_replay(month, tmp_path / "final", 0.05, seed=3)
+    # then the rare codes are among them (a plain 5% draw holds both once in ~400), the same lines each time
+    assert count == 30 and len(first) == 40
+    assert set(first["label"]) == {0, 1, 2, 3, 4, 5}
+    assert first["input_ids"] == again["input_ids"] and first["label"] == again["label"]

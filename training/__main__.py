@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.architecture import ModelConfigError
     from training.callbacks import ProgressFile
     from training.checkpoints import resolve_resume
-    from training.config import read_run_config, warm_probe
+    from training.config import read_run_config
     from training.model import wrap_for_training
 
     # config: the run.yaml the flow wrote; events go to its progress file (rank 0)
@@ -111,9 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     except ModelConfigError as err:
         return configuration_failed(progress, err)
 
-    # head: from a linear probe on the frozen base (LP-FT), or when warm the parent's, re-fitted by a probe on the
-    # parent's tuned features (head.warm_init); a resumed run has its trained head in the checkpoint. Its learning
-    # rate is matched to the scale of what it reads
+    # head: from a linear probe on the frozen base (LP-FT), or the parent's when warm; a resumed run has its
+    # trained head in the checkpoint. Its learning rate is matched to the scale of what it reads
     probe = None
     if config.head.init == "probe" and resume is None and not warm:
         probe = program.probe_head(model, dataset, evaluation, collator, config, weights, progress)
@@ -125,8 +124,6 @@ def main(argv: list[str] | None = None) -> int:
         except ModelConfigError as err:
             return configuration_failed(progress, err)
         progress.write("warm_start", parent=config.warm_start, new_codes=added, replayed=replayed)
-        if warm_probe(config.head, config.replay):  # the month's codes, new ones included, scored from step 0
-            program.probe_head(model, dataset, evaluation, collator, config, weights, progress)
 
     # trainer: progress events from its callbacks, the class-weighted loss, the head's own learning rate
     trainer = program.build_trainer(

@@ -41,14 +41,6 @@ class HeadSettings(Strict):
     init: Literal["probe", "random"] = Field(
         "probe", description="probe: start from a logistic regression on the frozen model's features (LP-FT)"
     )
-    warm_init: Literal["auto", "probe", "parent"] = Field(
-        "auto",
-        description="with a warm start: probe: the head re-fitted by a linear probe on the parent's tuned features "
-        "over the train split, replayed lines included (a new code gets a row fitted on its lines; a code the split "
-        "lacks gets a row that never wins); parent: the parent's head as it is (a new code starts from an unused "
-        "slot's row, ~10 logits below the others, and takes many steps to be predicted); auto: probe when the "
-        "replay holds every parent code (replay > 0), parent when it is 0",
-    )
     probe_samples: int = Field(4000, ge=10, description="train rows the probe reads (every class at least once)")
     probe_c: float = Field(1.0, gt=0, description="inverse L2 strength of the probe's logistic regression")
     base_dropout: Literal["auto", "keep", "off"] = Field(
@@ -59,11 +51,6 @@ class HeadSettings(Strict):
     lr_multiplier: float | None = Field(
         None, gt=0, description="head learning rate = trainer's x this; None: 1 / RMS of what the head reads, 1-100"
     )
-
-
-def warm_probe(head: HeadSettings, replay: float) -> bool:
-    """Whether a warm start re-fits its head by a probe (head.warm_init; auto: when the replay holds every code)."""
-    return head.warm_init == "probe" or (head.warm_init == "auto" and replay > 0)
 
 
 class LossSettings(Strict):

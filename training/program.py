@@ -109,8 +109,7 @@ def probe_head(
     weights: np.ndarray | None,
     progress: ProgressFile,
 ) -> dict:
-    """The head from a linear probe on the frozen model (LP-FT: the base, or the parent's tuned model on a warm
-    start); its report and test predictions kept on rank 0."""
+    """The head from a linear probe on the frozen base (LP-FT); its report and test predictions kept on rank 0."""
     import numpy as np
 
     from contracts.predictions import save_test_predictions

@@ -64,8 +64,8 @@ def parent_label_map(parent_final: str | Path) -> LabelMap:
 
 def with_replay(train, parent_final: str | Path, share: float, seed: int):
     """The new train split with `share` of the parent run's train lines beside it (a random draw with every code
-    of the parent's at least once, so none is forgotten and the warm probe fits a row for each; the same draw on
-    every launch of the run, so a resume trains on the same lines); (split, lines replayed)."""
+    of the parent's at least once, so a rare one is not forgotten; the same draw on every launch of the run, so a
+    resume trains on the same lines); (split, lines replayed)."""
     import numpy as np
     from datasets import concatenate_datasets, load_from_disk
 
