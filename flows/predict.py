@@ -32,5 +32,6 @@ def predict_ledger(params: PredictParams) -> PredictSummary:
     predictions = classify_ledger(prepared.summary.data_path, run, params.top_k, params.batch_size, params.work_dir)
     summary = prepared.summary
     return write_prediction_file(
-        summary.source_path, predictions, summary.rejects_parquet, summary.rows_in, params.out, run, params.language
-    )
+        summary.source_path, predictions, summary.rejects_parquet, summary.rows_in, params.out, run, params.language,
+        summary.rejection_warnings,
+    )  # fmt: skip

@@ -13,6 +13,7 @@ from ledger.frames import StageResult, parquet_columns, read_frame, read_table
 from ledger.prediction_file import localize, write_csv, write_xlsx
 from ledger.rejects import rule_counts
 from ledger.work_store import OutputFile, on_store
+from monitor.rejections import headline, warnings_markdown
 from monitor.terminal import SAID_AGAIN
 from schemas import RawLedger, Rejects
 from schemas.ledger import PROVENANCE
@@ -53,6 +54,7 @@ class PredictSummary(BaseModel):
     expected_accuracy: float | None = None  # accuracy of the auto lines on validation
     expectation: Expectation | None = None
     review_file: str | None = None  # csv output: the review lines alone
+    rejection_warnings: list[str] = []  # a file mostly rejected for one rule, with the likely cause (prepare's)
 
     def headline(self) -> str:
         if self.threshold is None:
@@ -98,7 +100,8 @@ def prediction_table(preds: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 
 def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
     """The summary sheet: what was predicted, with which model, and what the figures mean."""
-    rows = [
+    rows = [("경고 (warning)", warning) for warning in summary.rejection_warnings]
+    rows += [
         ("요약 (summary)", summary.headline()),
         ("모델 (model)", f"{summary.model}: {summary.model_dir}"),
         ("입력 행 (rows in)", f"{summary.rows_in:,}"),
@@ -123,9 +126,10 @@ def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
 @on_store
 def write_prediction_file(
     rows_read: str, predictions: StageResult, rejects_parquet: str, rows_in: int, out: OutputFile, run: TrainedRun,
-    language: str = "ko",
+    language: str = "ko", rejection_warnings: list[str] | None = None,
 ) -> PredictSummary:  # fmt: skip
-    """The input rows (their own headers) plus codes and decisions, as CSV or xlsx; rejects beside it."""
+    """The input rows (their own headers) plus codes and decisions, as CSV or xlsx; rejects beside it; the warnings
+    of a file mostly rejected for one rule lead the summary."""
     rows = read_table(rows_read, RawLedger, "ledger as read")
     if run.prepare_params.privacy.mask:  # the user's own columns as their file has them: it is their file
         rows, kept_masked = rows_as_in_files(rows, run.prepare_params.ingest)
@@ -152,6 +156,7 @@ def write_prediction_file(
         expected_accuracy=calibration.valid.auto_accuracy if calibration and calibration.valid else None,
         expectation=expectation(preds, run),
         label_checks=preds["label_check"].value_counts().to_dict() if "label_check" in preds else {},
+        rejection_warnings=rejection_warnings or [],
     )
     rejects = read_table(rejects_parquet, Rejects, "rejects")
     path = Path(out)
@@ -172,8 +177,9 @@ def write_prediction_file(
     write_csv(rejects, rejects_out)
     _log(summary)
     create_markdown_artifact(
-        key="prediction-summary", markdown=summary_markdown(summary), description=summary.headline()
-    )
+        key="prediction-summary", markdown=summary_markdown(summary),
+        description=headline(summary.rejection_warnings, summary.headline()),
+    )  # fmt: skip
     return summary
 
 
@@ -182,7 +188,8 @@ def summary_markdown(summary: PredictSummary) -> str:
     rows = "\n".join(f"| {name} | {value} |" for name, value in summary_rows(summary))
     files = f"- predictions: `{summary.output}`\n- rejects: `{summary.rejects}`"
     files += f"\n- review lines: `{summary.review_file}`" if summary.review_file else ""
-    return f"# Prediction\n\n**{summary.headline()}**\n\n| | |\n|---|---|\n{rows}\n\n{files}"
+    warnings = "\n".join(warnings_markdown(summary.rejection_warnings)) + ("\n" if summary.rejection_warnings else "")
+    return f"# Prediction\n\n{warnings}**{summary.headline()}**\n\n| | |\n|---|---|\n{rows}\n\n{files}"
 
 
 def _log(summary: PredictSummary) -> None:

@@ -109,3 +109,19 @@ def test_the_top_reports_of_pipeline_and_demo_lead_with_the_warning(monkeypatch)
     for published in (pipeline, outcome):
         assert published["markdown"].split("\n\n")[1] == f"**Warning**: {warning}"
         assert published["description"].startswith("WARNING: a file mostly rejected")
+
+
+def test_a_prediction_of_a_mostly_rejected_file_leads_with_the_warning(capsys):
+    # given a prediction whose ledger had most of its lines rejected for one rule
+    from flows.summaries import print_prediction
+    from tasks.predict_output import PredictSummary, summary_markdown, summary_rows
+
+    warning = "next.csv: 8 of 10 lines (80%) rejected as required_blank (vendor / description): likely cause: ..."
+    summary = PredictSummary(rows_in=10, rows_predicted=2, rows_rejected=8, output="p.xlsx", rejects="p.rejects.csv",
+                             rows_auto=2, threshold=0.5, rejection_warnings=[warning])  # fmt: skip
+    # when it is printed, written in the summary sheet and shown in the UI
+    print_prediction(summary)
+    # then each says it first, not only as a count of rejected rows
+    assert f"WARNING      {warning}" in capsys.readouterr().out
+    assert summary_rows(summary)[0] == ("경고 (warning)", warning)
+    assert summary_markdown(summary).splitlines()[2] == f"**Warning**: {warning}"
