@@ -148,7 +148,8 @@ def cli_logging(log_file: Path, reported: Callable[[BaseException], bool]) -> It
     consoles = [h for h in root.handlers if isinstance(h, PrefectConsoleHandler)]
     saved = [(h, h.level, h.formatter) for h in consoles]
     terminal, divert, routine = TerminalFilter(reported), ToFileOnly(file_handler), RoutineCompletions()
-    for handler in api_handlers():
+    to_ui = api_handlers()
+    for handler in to_ui:
         handler.addFilter(routine)
     for handler in consoles:
         handler.addFilter(terminal)
@@ -176,7 +177,7 @@ def cli_logging(log_file: Path, reported: Callable[[BaseException], bool]) -> It
             logging.getLogger(name).removeFilter(divert)
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
-        for handler in api_handlers():
+        for handler in to_ui:
             handler.removeFilter(routine)
         for handler, level, formatter in saved:
             handler.removeFilter(terminal)

@@ -188,7 +188,7 @@ def summary_markdown(summary: PredictSummary) -> str:
     rows = "\n".join(f"| {name} | {value} |" for name, value in summary_rows(summary))
     files = f"- predictions: `{summary.output}`\n- rejects: `{summary.rejects}`"
     files += f"\n- review lines: `{summary.review_file}`" if summary.review_file else ""
-    warnings = "\n".join(warnings_markdown(summary.rejection_warnings)) + ("\n" if summary.rejection_warnings else "")
+    warnings = "\n".join([*warnings_markdown(summary.rejection_warnings), ""])  # each, then a blank line; or nothing
     return f"# Prediction\n\n{warnings}**{summary.headline()}**\n\n| | |\n|---|---|\n{rows}\n\n{files}"
 
 
