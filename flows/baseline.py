@@ -21,7 +21,7 @@ def baseline(params: BaselineFlowParams) -> EvalReport:
     prepared = prepare_data(params.prepare.model_copy(update={"model": None}))
     report = train_baseline(
         prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir, params.prepare,
-        prepared.train_vendors, params.target_accuracy,
+        prepared.train_profile, params.target_accuracy,
     )  # fmt: skip
     publish_eval_report([report], scope="baseline")
     return report

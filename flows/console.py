@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from flows.ui_logs import ROUTINE_COMPLETIONS, api_handlers
 from ledger.work_store import is_store_url, local_path
 from monitor.terminal import BAR_SHOWN, CHILD_OUTPUT, SUMMARIZED
 
@@ -78,23 +79,6 @@ class TerminalFilter(logging.Filter):
         return True
 
 
-class RoutineCompletions(logging.Filter):
-    """Drops a run's "Finished in state Completed()" line on its way to the Prefect UI: the run's state badge says it,
-    and one line per task made a wall around the lines that say something. Failed, crashed and cached states stay."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        routine = isinstance(record.msg, str) and record.msg.startswith("Finished in state Completed(")
-        return not (routine and record.levelno == logging.INFO)
-
-
-def api_handlers() -> list[logging.Handler]:
-    """Prefect's handlers that send run logs to its API (logging.yml puts them on the flow and task run loggers)."""
-    from prefect.logging.handlers import APILogHandler
-
-    loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
-    return [h for logger in loggers for h in logger.handlers if isinstance(h, APILogHandler)]
-
-
 class WithoutTraceback(logging.Formatter):
     """The wrapped formatter's line without the exception traceback or stack (the log file keeps them), and in
     its short form when TerminalFilter gave it one."""
@@ -147,7 +131,7 @@ def cli_logging(log_file: Path, reported: Callable[[BaseException], bool]) -> It
     root = logging.getLogger()
     consoles = [h for h in root.handlers if isinstance(h, PrefectConsoleHandler)]
     saved = [(h, h.level, h.formatter) for h in consoles]
-    terminal, divert, routine = TerminalFilter(reported), ToFileOnly(file_handler), RoutineCompletions()
+    terminal, divert, routine = TerminalFilter(reported), ToFileOnly(file_handler), ROUTINE_COMPLETIONS
     to_ui = api_handlers()
     for handler in to_ui:
         handler.addFilter(routine)

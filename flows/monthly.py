@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from flows.pipeline import PipelineResult, pipeline
 from flows.predict import predict_ledger
+from flows.ui_logs import quiet_routine_completions
 from params.monthly import MonthlyParams
 from tasks.caching import refreshable
 from tasks.predict_output import PredictSummary
@@ -24,6 +25,7 @@ class MonthlyResult(BaseModel):
 
 
 @flow(name="monthly_cycle", flow_run_name="monthly-{params.new_month}", log_prints=True)
+@quiet_routine_completions
 @refreshable
 def monthly_cycle(params: MonthlyParams) -> MonthlyResult:
     """Reviewed file -> warm-started challenger -> champion or not -> the champion predicts the new month."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from flows.naming import run_namer
 from flows.prepare import PrepareResult, prepare_data
 from flows.train import train_model
+from flows.ui_logs import quiet_routine_completions
 from ledger import work_store
 from params.pipeline import PipelineParams
 from scoring.choice import ModelChoice
@@ -43,6 +44,7 @@ class PipelineResult(BaseModel):
     on_cancellation=[cancel_training_runs],
     on_crashed=[cancel_training_runs],
 )
+@quiet_routine_completions
 @refreshable
 def pipeline(params: PipelineParams) -> PipelineResult:
     """Ledger -> tokenized dataset -> LoRA adapter with metrics in MLflow."""
@@ -57,7 +59,7 @@ def pipeline(params: PipelineParams) -> PipelineResult:
     prepared = prepare_data(params.prepare)
     baseline = train_baseline(
         prepared.texts, prepared.label_map, params.baseline, params.prepare.work_dir, params.prepare,
-        prepared.train_vendors, params.target_accuracy,
+        prepared.train_profile, params.target_accuracy,
     )  # fmt: skip
     training_params = params.training(work_store.parent(prepared.dataset.path))
     if params.train_deployment:  # on the GPU pool, as its own flow run; locally: a subflow

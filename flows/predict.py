@@ -9,17 +9,19 @@ from prefect import flow
 
 from flows.naming import run_namer
 from flows.prepare import prepare_data
+from flows.ui_logs import quiet_routine_completions
 from ledger import work_store
 from params.predict import PredictParams
 from tasks.caching import refreshable
 from tasks.latest import resolve_run
-from tasks.predict import classify_ledger, load_run, replay_params
+from tasks.predict import check_expected_columns, classify_ledger, load_run, replay_params
 from tasks.predict_output import PredictSummary, write_prediction_file
 from tasks.preflight import check_output_folders
 from tasks.tracking import fetch_registered_model
 
 
 @flow(name="predict_ledger", flow_run_name=run_namer("predict"), log_prints=True)
+@quiet_routine_completions
 @refreshable
 def predict_ledger(params: PredictParams) -> PredictSummary:
     """New ledger -> accepted rows with calibrated top-k codes and auto / review; rejects with reasons beside them."""
@@ -30,8 +32,9 @@ def predict_ledger(params: PredictParams) -> PredictSummary:
     run = load_run(model)
     prepared = prepare_data(replay_params(run, params))
     predictions = classify_ledger(prepared.summary.data_path, run, params.top_k, params.batch_size, params.work_dir)
+    lost = check_expected_columns(prepared.summary.data_path, run)
     summary = prepared.summary
     return write_prediction_file(
         summary.source_path, predictions, summary.rejects_parquet, summary.rows_in, params.out, run, params.language,
-        summary.rejection_warnings,
+        summary.rejection_warnings, lost,
     )  # fmt: skip

@@ -7,6 +7,7 @@ from prefect import flow
 from pydantic import BaseModel
 
 from flows.naming import run_namer
+from flows.ui_logs import quiet_routine_completions
 from ledger.frames import StageResult
 from params.prepare import PrepareParams
 from tasks.caching import refreshable
@@ -16,7 +17,7 @@ from tasks.mispostings import MispostingReport, apply_corrections, find_misposti
 from tasks.preflight import check_output_folders, provide_base_model
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
 from tasks.report import PrepareSummary, publish_dataset_report, publish_prepare_report, reconcile_rows
-from tasks.split import LabelMapFile, assign_label_slots, save_train_vendors, split_dataset
+from tasks.split import LabelMapFile, assign_label_slots, save_train_profile, split_dataset
 from tasks.text import serialize_text
 from tasks.tokenize import TokenizedDataset, save_prepare_params, tokenize_dataset
 
@@ -27,11 +28,12 @@ class PrepareResult(BaseModel):
     label_map: LabelMapFile | None = None
     dataset: TokenizedDataset | None = None  # when a model was given
     split: dict = {}
-    train_vendors: str | None = None  # the train split's vendors (json), when the ledger has a vendor column
+    train_profile: str | None = None  # the train split's vendors and column fill shares (contracts.train_profile)
     mispostings: MispostingReport | None = None  # suspected mis-postings, when the ledger is labelled
 
 
 @flow(name="prepare_data", flow_run_name=run_namer("prepare"), log_prints=True)
+@quiet_routine_completions
 @refreshable
 def prepare_data(params: PrepareParams) -> PrepareResult:
     """Ledger file(s) -> validated features + rejects + rows accounting -> tokenized DatasetDict on disk."""
@@ -61,15 +63,15 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
         return PrepareResult(summary=summary)
     labels = assign_label_slots(selected, params.labels, wd)
     split = split_dataset(selected, labels, params.split, wd)
-    vendors = save_train_vendors(split, wd)
+    profile = save_train_profile(split, wd)
     texts = serialize_text(split, params.text, wd)
     suspects = find_mispostings(split, texts, ledger, labels, params.mispostings, wd)
     texts = set_aside_mispostings(texts, suspects, wd)
-    found = {"texts": texts, "label_map": labels, "split": split.report, "train_vendors": vendors}
+    found = {"texts": texts, "label_map": labels, "split": split.report, "train_profile": profile}
     found["mispostings"] = suspects
     if params.model is None:
         return PrepareResult(summary=summary, **found)
     dataset = tokenize_dataset(texts, labels, params.model, params.tokenize, wd)
-    save_prepare_params(dataset, params, vendors)
+    save_prepare_params(dataset, params, profile)
     publish_dataset_report(labels, split, texts, dataset)
     return PrepareResult(summary=summary, dataset=dataset, **found)

@@ -155,7 +155,7 @@ def print_prediction(summary) -> None:
     print(f"predicted    {summary.rows_predicted:,} of {summary.rows_in:,} rows -> {summary.output}")
     rules = ", ".join(f"{rule} {n:,}" for rule, n in summary.rejected_by_rule.items())
     print(f"rejected     {summary.rows_rejected:,} rows ({rules or 'none'}) -> {summary.rejects}")
-    for warning in summary.rejection_warnings:  # a file mostly rejected: its lines are missing from the predictions
+    for warning in summary.warnings:  # a file mostly rejected (its lines are missing), columns the model expected
         print(f"WARNING      {warning}")
     print(f"decision     {summary.headline()}")
     if summary.review_reasons:

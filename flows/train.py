@@ -9,6 +9,7 @@ from prefect import flow
 from prefect.logging.loggers import flow_run_logger
 
 from flows.naming import run_namer
+from flows.ui_logs import quiet_routine_completions
 from ledger.work_store import is_store_url, local_path
 from params.train import TrainParams
 from tasks.caching import refreshable
@@ -43,6 +44,7 @@ def _mark_mlflow_failed(flow, flow_run, state) -> None:
     on_cancellation=[_mark_mlflow_failed],
     persist_result=True,  # a pipeline on another pool reads the outcome from the result storage
 )
+@quiet_routine_completions
 @refreshable
 def train_model(params: TrainParams) -> TrainingOutcome:
     """Tokenized dataset + base model -> LoRA adapter, checkpoints, metrics in MLflow."""

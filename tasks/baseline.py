@@ -11,6 +11,7 @@ from prefect import task
 
 from contracts.baseline_folder import BaselineFolder
 from contracts.label_map import LabelMap
+from contracts.train_profile import copy_train_profile
 from ledger.errors import ParameterError
 from ledger.frames import StageResult, read_frame
 from ledger.work_store import WorkDir, on_store
@@ -58,7 +59,7 @@ def train_baseline(
     params: BaselineParams,
     work_dir: WorkDir,
     prepare: PrepareParams,
-    vendors: str | None = None,
+    profile: str | None = None,
     target_accuracy: float = 0.98,
 ) -> EvalReport:
     """Fit on train, calibrate on valid, report on test like the LLM; keep it in baselines/<name>/."""
@@ -84,8 +85,8 @@ def train_baseline(
     save_fitted(model, folder.root)
     shutil.copy(labels.path, folder.label_map)
     write_prepare_params(prepare.model_copy(update={"model": None}), folder.root)
-    if vendors:
-        shutil.copy(vendors, folder.train_vendors)
+    if profile:
+        copy_train_profile(profile, folder.root)
     calibration.write(folder.root)
     report.metrics["fit_seconds"] = round(fit_seconds, 2)
     return report.model_copy(update={"calibration": calibration, "model_dir": folder.root})

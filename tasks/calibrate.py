@@ -9,7 +9,6 @@ from prefect.logging import get_run_logger
 
 from contracts.calibration import (
     TEST_LOGITS_FILE,
-    TRAIN_VENDORS_FILE,
     VALID_LOGITS_FILE,
     Calibration,
     read_logits,
@@ -17,6 +16,7 @@ from contracts.calibration import (
 from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RUN_CONFIG_FILE, RunFolder
+from contracts.train_profile import copy_train_profile
 from ledger.work_store import on_store
 from monitor.terminal import SAID_AGAIN
 from params.prepare import read_prepare_params
@@ -32,12 +32,9 @@ def calibrate_training(final_dir: str, target_accuracy: float) -> Calibration:
     final = Path(final_dir)
     folder = RunFolder.of(final)
     dataset = Path(_dataset_path(folder)).parent
-    for name, source in (
-        (PREPARE_PARAMS_FILE, folder.prepare_params),
-        (TRAIN_VENDORS_FILE, dataset / TRAIN_VENDORS_FILE),
-    ):
-        if source.exists() and not (final / name).exists():
-            shutil.copy(source, final / name)
+    if folder.prepare_params.exists() and not (final / PREPARE_PARAMS_FILE).exists():
+        shutil.copy(folder.prepare_params, final / PREPARE_PARAMS_FILE)
+    copy_train_profile(dataset, final)
     splits = {name: final / file for name, file in (("valid", VALID_LOGITS_FILE), ("test", TEST_LOGITS_FILE))}
     if not all(path.exists() for path in splits.values()):
         score_splits(final, splits)  # a run trained before the program saved its logits

@@ -55,6 +55,11 @@ class PredictSummary(BaseModel):
     expectation: Expectation | None = None
     review_file: str | None = None  # csv output: the review lines alone
     rejection_warnings: list[str] = []  # a file mostly rejected for one rule, with the likely cause (prepare's)
+    column_warnings: list[str] = []  # columns the model learned from that this ledger lacks
+
+    @property
+    def warnings(self) -> list[str]:
+        return [*self.rejection_warnings, *self.column_warnings]
 
     def headline(self) -> str:
         if self.threshold is None:
@@ -100,7 +105,7 @@ def prediction_table(preds: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
 
 def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
     """The summary sheet: what was predicted, with which model, and what the figures mean."""
-    rows = [("경고 (warning)", warning) for warning in summary.rejection_warnings]
+    rows = [("경고 (warning)", warning) for warning in summary.warnings]
     rows += [
         ("요약 (summary)", summary.headline()),
         ("모델 (model)", f"{summary.model}: {summary.model_dir}"),
@@ -126,10 +131,10 @@ def summary_rows(summary: PredictSummary) -> list[tuple[str, str]]:
 @on_store
 def write_prediction_file(
     rows_read: str, predictions: StageResult, rejects_parquet: str, rows_in: int, out: OutputFile, run: TrainedRun,
-    language: str = "ko", rejection_warnings: list[str] | None = None,
+    language: str = "ko", rejection_warnings: list[str] | None = None, column_warnings: list[str] | None = None,
 ) -> PredictSummary:  # fmt: skip
     """The input rows (their own headers) plus codes and decisions, as CSV or xlsx; rejects beside it; the warnings
-    of a file mostly rejected for one rule lead the summary."""
+    of a file mostly rejected for one rule and of columns the model expected and did not get lead the summary."""
     rows = read_table(rows_read, RawLedger, "ledger as read")
     if run.prepare_params.privacy.mask:  # the user's own columns as their file has them: it is their file
         rows, kept_masked = rows_as_in_files(rows, run.prepare_params.ingest)
@@ -157,6 +162,7 @@ def write_prediction_file(
         expectation=expectation(preds, run),
         label_checks=preds["label_check"].value_counts().to_dict() if "label_check" in preds else {},
         rejection_warnings=rejection_warnings or [],
+        column_warnings=column_warnings or [],
     )
     rejects = read_table(rejects_parquet, Rejects, "rejects")
     path = Path(out)
@@ -178,7 +184,7 @@ def write_prediction_file(
     _log(summary)
     create_markdown_artifact(
         key="prediction-summary", markdown=summary_markdown(summary),
-        description=headline(summary.rejection_warnings, summary.headline()),
+        description=headline(summary.warnings, summary.headline()),
     )  # fmt: skip
     return summary
 
@@ -188,7 +194,7 @@ def summary_markdown(summary: PredictSummary) -> str:
     rows = "\n".join(f"| {name} | {value} |" for name, value in summary_rows(summary))
     files = f"- predictions: `{summary.output}`\n- rejects: `{summary.rejects}`"
     files += f"\n- review lines: `{summary.review_file}`" if summary.review_file else ""
-    warnings = "\n".join([*warnings_markdown(summary.rejection_warnings), ""])  # each, then a blank line; or nothing
+    warnings = "\n".join([*warnings_markdown(summary.warnings), ""])  # each, then a blank line; or nothing
     return f"# Prediction\n\n{warnings}**{summary.headline()}**\n\n| | |\n|---|---|\n{rows}\n\n{files}"
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from contracts.calibration import write_train_vendors
 from contracts.label_map import LabelMap, LabelSlot
+from contracts.train_profile import write_train_columns
 from ledger.account_names import code_names
 from ledger.errors import ExpectedError, ParameterError
 from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, sha256_file, write_frame
@@ -174,11 +175,15 @@ def time_splits(labels: pd.Series, holdout: pd.Series, params: SplitParams) -> p
 
 @task(**STAGE)
 @on_store
-def save_train_vendors(split: StageResult, work_dir: WorkDir) -> OutputPath | None:
-    """The train split's vendors (normalised): prediction sends a line with a vendor never seen to review."""
-    if "vendor" not in parquet_columns(split.data.path):
-        return None
-    df = pd.read_parquet(split.data.path, columns=["vendor", "split"])
-    folder = Path(work_dir) / "stages" / "vendors" / split.data.fingerprint[:16]
+def save_train_profile(split: StageResult, work_dir: WorkDir) -> OutputPath:
+    """What the train split looked like (contracts.train_profile): its vendors (normalised; prediction sends a line
+    with a vendor never seen to review) and each column's share of lines with a value (prediction names the columns
+    a new ledger lacks)."""
+    df = read_frame(split.data, split_schema(parquet_columns(split.data.path)), "split output")
+    train = df[df["split"].eq("train")]
+    folder = Path(work_dir) / "stages" / "train-profile" / split.data.fingerprint[:16]
     folder.mkdir(parents=True, exist_ok=True)
-    return str(write_train_vendors(df.loc[df["split"].eq("train"), "vendor"], folder))
+    if "vendor" in train:
+        write_train_vendors(train["vendor"], folder)
+    write_train_columns(train, folder)
+    return str(folder)

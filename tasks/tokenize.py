@@ -13,9 +13,9 @@ import pyarrow.compute as pc
 from prefect import task
 from tqdm import tqdm
 
-from contracts.calibration import TRAIN_VENDORS_FILE
 from contracts.dataset import SetAside, TokenizedDataset
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
+from contracts.train_profile import copy_train_profile
 from ledger.caching import model_fingerprint
 from ledger.frames import StageResult, read_frame
 from ledger.work_store import WorkDir, on_store
@@ -183,9 +183,9 @@ def tokenize_dataset(
 
 @task
 @on_store
-def save_prepare_params(dataset: TokenizedDataset, params: PrepareParams, vendors: str | None = None) -> str:
-    """Keep the data-preparation parameters (and the train split's vendors) with the dataset: prediction replays
-    the same steps and compares new lines' vendors."""
-    if vendors:
-        shutil.copy(vendors, dataset.folder / TRAIN_VENDORS_FILE)
+def save_prepare_params(dataset: TokenizedDataset, params: PrepareParams, profile: str | None = None) -> str:
+    """Keep the data-preparation parameters (and the train split's profile) with the dataset: prediction replays
+    the same steps and compares new lines' vendors and columns."""
+    if profile:
+        copy_train_profile(profile, dataset.folder)
     return str(write_prepare_params(params, dataset.folder))

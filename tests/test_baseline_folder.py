@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
     texts, labels = tiny_inputs(work_dir, SPLITS)
     vendors = write_train_vendors(pd.Series(["(주)쿠팡", "KT"]), tmp_path_factory.mktemp("vendors"))
     prepare = PrepareParams(input=f"{work_dir}/ledger.csv", work_dir=work_dir, model="models/some-llm")
-    report = train_baseline.fn(texts, labels, BaselineParams(), work_dir, prepare, str(vendors), 0.9)
+    report = train_baseline.fn(texts, labels, BaselineParams(), work_dir, prepare, str(vendors.parent), 0.9)
     return report, texts
 
 

@@ -258,6 +258,10 @@ def test_cpu_pool_prepares_gpu_pool_trains_and_a_killed_gpu_host_resumes_elsewhe
     # and the artifacts of both flows are on the server
     keys = {a["key"] for a in cluster.api("POST", "/artifacts/filter")}
     assert {"rows-accounting-pipeline", "dataset-summary", "training-progress", "eval-metrics"} <= keys
+    # and the UI's log of a flow run a worker started says something on every line: no "Completed()" wall
+    logged_lines = cluster.api("POST", "/logs/filter", logs={"flow_run_id": {"any_": [pipeline_id]}}, limit=200)
+    messages = [log["message"] for log in logged_lines]
+    assert messages and not [m for m in messages if m.startswith("Finished in state Completed(")], messages
     # and both gpu hosts logged to one MLflow run on the tracking server, with the credentials of the environment
     experiment = cluster.mlflow("experiments/search", filter="name = 'account-tax'", max_results=1)["experiments"][0]
     logged = cluster.mlflow("runs/search", experiment_ids=[experiment["experiment_id"]], filter="run_name = 'e2e'")

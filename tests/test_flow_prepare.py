@@ -30,13 +30,13 @@ ALL_TASKS = {
     "reconcile_rows",
     "assign_label_slots",
     "split_dataset",
-    "save_train_vendors",
+    "save_train_profile",
     "serialize_text",
     "find_mispostings",
     "set_aside_mispostings",
 }
 DATASET_TASKS = {
-    "assign_label_slots", "split_dataset", "save_train_vendors", "serialize_text", "find_mispostings",
+    "assign_label_slots", "split_dataset", "save_train_profile", "serialize_text", "find_mispostings",
     "set_aside_mispostings",
 }  # fmt: skip
 PREFLIGHT = {"check_output_folders"}  # never cached: a folder can become unwritable between runs

@@ -43,7 +43,7 @@ def baseline_dir(tmp_path_factory):
     texts, labels = tiny_inputs(work_dir, SPLITS)
     vendors = write_train_vendors(pd.Series(["(주)쿠팡", "KT"]), tmp_path_factory.mktemp("vendors"))
     prepare = PrepareParams(input=f"{work_dir}/ledger.csv", work_dir=work_dir, model="models/some-llm")
-    return train_baseline.fn(texts, labels, BaselineParams(), work_dir, prepare, str(vendors), 0.9).model_dir
+    return train_baseline.fn(texts, labels, BaselineParams(), work_dir, prepare, str(vendors.parent), 0.9).model_dir
 
 
 def test_the_baseline_kept_as_arrays_predicts_as_the_fitted_pipeline(tmp_path):
