@@ -18,7 +18,7 @@ from tasks.preflight import check_output_folders, provide_base_model
 from tasks.preprocess import clean_ledger, filter_ledger, normalize_values, validate_ledger
 from tasks.report import PrepareSummary, publish_dataset_report, publish_prepare_report, reconcile_rows
 from tasks.split import LabelMapFile, assign_label_slots, save_train_profile, split_dataset
-from tasks.text import serialize_text
+from tasks.text import leave_out_fields, serialize_text
 from tasks.tokenize import TokenizedDataset, save_prepare_params, tokenize_dataset
 
 
@@ -65,7 +65,8 @@ def prepare_data(params: PrepareParams) -> PrepareResult:
     split = split_dataset(selected, labels, params.split, wd)
     profile = save_train_profile(split, wd)
     texts = serialize_text(split, params.text, wd)
-    suspects = find_mispostings(split, texts, ledger, labels, params.mispostings, wd)
+    suspects = find_mispostings(split, texts, ledger, labels, params.mispostings, wd)  # on the texts as written
+    texts = leave_out_fields(texts, split, params.text, wd)
     texts = set_aside_mispostings(texts, suspects, wd)
     found = {"texts": texts, "label_map": labels, "split": split.report, "train_profile": profile}
     found["mispostings"] = suspects

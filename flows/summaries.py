@@ -8,6 +8,7 @@ from monitor.mlflow_store import run_page
 from monitor.quality import personal_terminal_lines, terminal_lines
 from monitor.rejections import merged_codes_line
 from tasks.split import split_basis
+from tasks.text import left_out_line
 
 
 def print_prepare_result(result) -> None:
@@ -49,6 +50,8 @@ def print_prepare_result(result) -> None:
                  "keep": "trained on as written"}[aside["train_rows"]]  # fmt: skip
         print(f"  train lines {train} (mispostings.train_rows={aside['train_rows']}); calibration leaves out "
               f"{held or 'none'}")  # fmt: skip
+    if result.texts is not None and (line := left_out_line(result.texts.report)):
+        print(f"texts        {line}")
     if result.dataset is None:
         print("dataset      not built (give --model PATH to tokenize, and labelled data)")
         return

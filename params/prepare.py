@@ -225,6 +225,14 @@ class TextParams(Section):
         description="a file in conf/ or a path; text_template.yaml names every field (about 2x the tokens: "
         "bench/RESULTS.md, Training cost)",
     )
+    leave_out: float = Field(
+        0.2,
+        ge=0,
+        le=0.5,
+        description="share of the train lines written again without one of the template's leave_out_groups (적요, "
+        "the vendor): a next month exported without them is no cliff (bench/POORER-MONTH.md)",
+    )
+    seed: int = Field(0, description="which train lines leave_out writes poorer, and without which group")
 
 
 class TokenizeParams(Section):

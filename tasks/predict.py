@@ -139,6 +139,7 @@ def classify_ledger(selected: str, run: TrainedRun, top: int, batch_size: int, w
 
 
 @task
+@on_store
 def check_expected_columns(selected: str, run: TrainedRun) -> list[str]:
     """One warning naming the text's columns most training lines held and the new ledger's accepted lines lack
     (bench/POORER-MONTH.md: without 적요 the auto share fell from 98% to 61%); none for a model without a profile."""

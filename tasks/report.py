@@ -30,6 +30,7 @@ from params.prepare import IngestParams, ValidateParams
 from schemas import REJECT_COLUMNS, Rejects
 from tasks.caching import STAGE
 from tasks.split import split_basis
+from tasks.text import left_out_line
 
 REJECTS_SHOWN = 5
 RARE_SHOWN = 20
@@ -283,6 +284,7 @@ def dataset_markdown(labels, split: StageResult, texts: StageResult, dataset) ->
         *rare_classes_markdown(split.report["rare_classes_in_train_only"], labels.path),
         "",
         f"Example text: `{texts.report['example']}`",
+        *(["", line] if (line := left_out_line(texts.report)) else []),
         "",
         f"Tokenized dataset: `{dataset.path}`",
     ]

@@ -87,3 +87,44 @@ def serialize_text(split: StageResult, params: TextParams, work_dir: WorkDir) ->
         "example": out["text"].iloc[0],
     }
     return StageResult(data=write_frame(out, TextFrame, work_dir, "text"), report=report)
+
+
+@task(**STAGE)
+@on_store
+def leave_out_fields(texts: StageResult, split: StageResult, params: TextParams, work_dir: WorkDir) -> StageResult:
+    """`text.leave_out` of the train lines written again without one of the template's leave_out_groups; the texts
+    keep their order (the mis-posting table's positions still hold), valid and test keep every field."""
+    if not params.leave_out:
+        return texts
+    df = read_frame(split.data, split_schema(parquet_columns(split.data.path)), "split output")
+    out = read_frame(texts.data, TextFrame, "text output")
+    template = load_yaml(params.template)
+    groups = [[c for c in group if c in df.columns] for group in template.get("leave_out_groups", [])]
+    groups = [group for group in groups if group]
+    if not groups:
+        return StageResult(data=texts.data, report={**texts.report, "left_out": {}})
+    rng = np.random.default_rng(params.seed)
+    train = np.flatnonzero(df["split"].eq("train").to_numpy())
+    chosen = rng.choice(train, size=round(params.leave_out * len(train)), replace=False)
+    which = rng.integers(len(groups), size=len(chosen))
+    left_out = {}
+    for g, group in enumerate(groups):
+        rows = np.sort(chosen[which == g])
+        poorer = df.iloc[rows].copy()
+        poorer[group] = None  # missing: serialize leaves the field out
+        written = serialize(poorer, template).to_numpy()
+        # a line whose other fields are all blank keeps its text: an empty text trains nothing
+        rows, written = rows[written != ""], written[written != ""]
+        changed = written != out["text"].to_numpy()[rows]
+        out.loc[out.index[rows], "text"] = written
+        left_out[" + ".join(group)] = int(changed.sum())
+    data = write_frame(out, TextFrame, work_dir, "text")
+    return StageResult(data=data, report={**texts.report, "left_out": left_out})
+
+
+def left_out_line(report: dict) -> str | None:
+    """The terminal's and the dataset report's line on the train texts leave_out_fields wrote poorer."""
+    if not (left := report.get("left_out")):
+        return None
+    groups = ", ".join(f"without {group} {n:,}" for group, n in left.items())
+    return f"train lines written without one field group (text.leave_out): {groups}"

@@ -33,11 +33,12 @@ ALL_TASKS = {
     "save_train_profile",
     "serialize_text",
     "find_mispostings",
+    "leave_out_fields",
     "set_aside_mispostings",
 }
 DATASET_TASKS = {
     "assign_label_slots", "split_dataset", "save_train_profile", "serialize_text", "find_mispostings",
-    "set_aside_mispostings",
+    "leave_out_fields", "set_aside_mispostings",
 }  # fmt: skip
 PREFLIGHT = {"check_output_folders"}  # never cached: a folder can become unwritable between runs
 pytestmark = pytest.mark.usefixtures("prefect_harness")
