@@ -67,7 +67,8 @@ def render(by_share: dict[float, dict], ceiling: dict[str, dict], args, seconds:
         "",
         f"The demo's company: {args.rows:,} history lines (5% mis-posted), the next month's {args.month:,} lines with "
         "their true codes. The baseline the demo deploys (TF-IDF + logistic regression, calibrated, auto at 98% "
-        "validation accuracy) trained once on the full history; the next month predicted as written and without "
+        "validation accuracy) trained on the full history, once per text.leave_out value; the next month predicted as "
+        "written and without "
         "each group of columns. Accuracy: top-1 against the true code over every predicted line; auto: the share "
         "coded automatically and the accuracy of those lines. Written "
         f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC ({seconds / 60:.0f} min).",
