@@ -44,7 +44,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" -n 2 --timeout 120
 
-# Benchmarks against their floors (P1-P5, ~30 min on 2 cores); writes bench/RESULTS.md. Not part of `make test`.
+# Benchmarks against their floors (P1-P6, over 45 min on 2 cores: bench/README.md); writes bench/RESULTS.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
