@@ -38,8 +38,7 @@ def filter_deployed_run(deployment_id: object) -> bool:
     if deployment_id is None:
         return False
     for handler in api_handlers():
-        if ROUTINE_COMPLETIONS not in handler.filters:
-            handler.addFilter(ROUTINE_COMPLETIONS)
+        handler.addFilter(ROUTINE_COMPLETIONS)  # logging adds a filter once, however often it is asked
     return True
 
 
