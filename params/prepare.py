@@ -204,6 +204,13 @@ class MispostingParams(Section):
         "left out of calibration and the threshold either way",
     )
     folds: int = Field(5, ge=2, le=20, description="each line is scored by a model fitted on the other folds")
+    fit_lines: int = Field(
+        50_000,
+        ge=1000,
+        description="each fold's detector is fitted on at most about this many lines (a sample keeping every code; "
+        "every line is still scored), and a large ledger is scored in fewer folds: the fit's cost grows with its "
+        "lines, a 1M-line ledger would take hours in 5 full folds (bench/README.md, P1)",
+    )
     max_written_probability: float = Field(
         0.05,
         gt=0,

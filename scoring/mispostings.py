@@ -15,14 +15,24 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+KEPT_WHOLE = 50  # a sampled fold still fits on every line of a code up to this many, so rare codes keep a score
+
 
 def out_of_sample_probs(
-    texts: pd.Series, labels: np.ndarray, fit: Callable, folds: int, seed: int, progress: Callable | None = None
+    texts: pd.Series,
+    labels: np.ndarray,
+    fit: Callable,
+    folds: int,
+    seed: int,
+    progress: Callable | None = None,
+    fit_lines: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(probabilities [lines, classes], classes): each line scored by a model fitted on the other folds.
 
     `labels` may be any ints (label slots); columns follow `classes` (sorted). A class absent from a fold's training
     part gets probability 0 on that fold's lines, which is why rare codes are not judged (find_suspects).
+    With `fit_lines`, each fold's model is fitted on at most about that many of the other folds' lines
+    (`sample_for_fit`); every line is still scored.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -31,12 +41,38 @@ def out_of_sample_probs(
     # stratified on the codes that can be; the rare ones only ever fall where the folds put them
     strata = np.where(np.bincount(y)[y] >= folds, y, -1)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    rng = np.random.default_rng(seed)
     for done, (train, held) in enumerate(splitter.split(np.zeros(len(y)), strata), start=1):
+        if fit_lines is not None:
+            train = sample_for_fit(train, y, fit_lines, rng)
         model = fit(texts.iloc[train], y[train])
         probs[np.ix_(held, model.classes_)] = model.predict_proba(texts.iloc[held])
         if progress is not None:
             progress(done)
     return probs, classes
+
+
+def folds_for(lines: int, folds: int, fit_lines: int) -> int:
+    """The fewest folds (2 to `folds`) whose models are as large as `folds` folds would fit under `fit_lines`: once
+    every fold's other lines exceed the sample, more folds only add fits of the same size."""
+    wanted = min(fit_lines, lines * (folds - 1) // folds)
+    return next(k for k in range(2, folds + 1) if lines * (k - 1) // k >= wanted or k == folds)
+
+
+def sample_for_fit(positions: np.ndarray, y: np.ndarray, lines: int, rng: np.random.Generator) -> np.ndarray:
+    """At most about `lines` of `positions` (sorted), each code in proportion to its lines but never below
+    min(its lines, KEPT_WHOLE): the fit's cost grows with its lines (lbfgs over every code), the scoring's does not.
+    """
+    if len(positions) <= lines:
+        return positions
+    codes = y[positions]
+    counts = np.bincount(codes)
+    quota = np.maximum(np.minimum(counts, KEPT_WHOLE), np.floor(counts * (lines / len(positions))).astype("int64"))
+    order = np.lexsort((rng.random(len(positions)), codes))  # by code, shuffled within each code
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(positions), dtype="int64")
+    rank[order] = np.arange(len(positions)) - starts[codes[order]]
+    return np.sort(positions[rank < quota[codes]])
 
 
 def find_suspects(

@@ -36,12 +36,14 @@ class MispostingReport(BaseModel):
     table: OutputPath | None = None  # parquet, stored names (positions included)
     xlsx: OutputPath | None = None  # what the accountant opens
     skipped: str | None = None
+    sampled: str | None = None  # how a ledger too large to fit in full was scored (mispostings.fit_lines)
 
     def headline(self) -> str:
         if self.skipped:
             return f"suspected mis-postings not looked for: {self.skipped}"
         share = self.suspected / self.lines if self.lines else 0.0
-        return f"suspected mis-postings {self.suspected:,} of {self.lines:,} lines ({share:.1%}) -> {self.xlsx}"
+        line = f"suspected mis-postings {self.suspected:,} of {self.lines:,} lines ({share:.1%}) -> {self.xlsx}"
+        return f"{line} ({self.sampled})" if self.sampled else line
 
 
 @task(cache_policy=StageCache(file_inputs=("corrections",)), persist_result=True)
@@ -72,7 +74,7 @@ def find_mispostings(
     work_dir: WorkDir,
 ) -> MispostingReport:  # fmt: skip
     """Score every labelled line out of sample, keep the lines cleanlab finds unlikely as written; write the table."""
-    from scoring.mispostings import find_suspects, out_of_sample_probs
+    from scoring.mispostings import find_suspects, folds_for, out_of_sample_probs
     from tasks.baseline import fit_baseline
 
     if not params.detect:
@@ -83,9 +85,12 @@ def find_mispostings(
     if len(lines) < 2 * params.folds or int((classes >= params.min_class_rows).sum()) < 2:
         why = f"{len(lines):,} lines in {len(classes)} codes: too few to score out of sample"
         return MispostingReport(lines=len(lines), train_rows=params.train_rows, skipped=why)
-    progress = ProgressArtifact("misposting-progress", params.folds, "folds scored")
+    folds = folds_for(len(lines), params.folds, params.fit_lines)
+    progress = ProgressArtifact("misposting-progress", folds, "folds scored")
     fit = partial(fit_baseline, params=BaselineParams(C=params.C, max_iter=params.max_iter))
-    probs, slots = out_of_sample_probs(text, lines["label"].to_numpy(), fit, params.folds, params.seed, progress.update)
+    probs, slots = out_of_sample_probs(
+        text, lines["label"].to_numpy(), fit, folds, params.seed, progress.update, params.fit_lines
+    )
     trusted = lines["row_id"].isin(ledger.report.get("corrections", {}).get("reviewed_row_ids", [])).to_numpy()
     suspects = find_suspects(
         lines["label"].to_numpy(), probs, slots, params.min_class_rows, params.max_written_probability, trusted
@@ -101,6 +106,7 @@ def find_mispostings(
     table.to_parquet(folder / "suspected_mispostings.parquet", index=False)
     report = MispostingReport(
         lines=len(lines), suspected=len(table), train_rows=params.train_rows,
+        sampled=sample_note(len(lines), folds, params.fit_lines),
         by_split={str(k): int(v) for k, v in table["split"].value_counts().items()},
         table=str(folder / "suspected_mispostings.parquet"), xlsx=str(folder / "suspected_mispostings.xlsx"),
     )  # fmt: skip
@@ -138,6 +144,15 @@ def set_aside_mispostings(texts: StageResult, report: MispostingReport, work_dir
     return StageResult(data=data, report={**texts.report, "mispostings": counts})
 
 
+def sample_note(lines: int, folds: int, fit_lines: int) -> str | None:
+    """How the detector was bounded on a large ledger, or None when every fold fitted on all its other lines."""
+    other = lines * (folds - 1) // folds
+    if other <= fit_lines:
+        return None
+    return (f"scored in {folds} folds, each detector fitted on a sample of about {fit_lines:,} of the other "
+            f"{other:,} lines: mispostings.fit_lines")  # fmt: skip
+
+
 def summary_rows(report: MispostingReport, ledger_report: dict, words: dict) -> list[tuple[str, str]]:
     """The summary sheet's lines: the counts, where each split's suspects went, corrections read."""
     splits = words["values"]["split"]
@@ -145,6 +160,7 @@ def summary_rows(report: MispostingReport, ledger_report: dict, words: dict) -> 
         ("판단한 행", f"{report.lines:,}"),
         ("의심 분개", f"{report.suspected:,} ({report.suspected / max(report.lines, 1):.1%})"),
         *((f"의심 분개 ({splits.get(split, split)})", f"{n:,}") for split, n in report.by_split.items()),
+        *((("판단 방법", report.sampled),) if report.sampled else ()),
         ("학습 데이터의 의심 분개", {"exclude": "제외", "keep": "장부 코드로 학습", "relabel": "제안 코드로 학습"}[
             report.train_rows]),
     ]  # fmt: skip
