@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from contracts.calibration import CALIBRATION_FILE, TRAIN_VENDORS_FILE
+from contracts.calibration import CALIBRATION_FILE
 from contracts.dataset import PREPARE_PARAMS_FILE
 from contracts.label_map import LABEL_MAP_FILE
 from contracts.run_folder import (
@@ -16,6 +16,7 @@ from contracts.run_folder import (
     RUN_CONFIG_FILE,
     Member,
 )  # fmt: skip
+from contracts.train_profile import TRAIN_VENDORS_FILE
 
 # the fitted model as arrays + JSON (scoring/baseline_model.py): nothing in a baseline folder is unpickled
 BASELINE_ARRAYS_FILE = "baseline.npz"

@@ -1,17 +1,14 @@
 """calibration.json beside a trained model (an LLM run's final/ or a baseline folder): the temperature, the
 auto / review threshold and the figures behind them. Written after training, read by evaluation, prediction and
-the MLflow model. Also the train split's vendors, which prediction compares new lines against."""
+the MLflow model."""
 
-import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, Field
 
 from ledger.work_store import CALIBRATION_FILE  # a completion marker, named with the others
 
-TRAIN_VENDORS_FILE = "train_vendors.json"
 VALID_LOGITS_FILE = "valid_logits.npz"
 TEST_LOGITS_FILE = "test_logits.npz"
 
@@ -77,23 +74,3 @@ def save_logits(logits: np.ndarray, labels: np.ndarray, path: str | Path) -> Pat
 def read_logits(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path) as data:
         return data["logits"].astype("float64"), data["labels"]
-
-
-def normalize_vendors(values: pd.Series) -> pd.Series:
-    """The same vendor however it was typed: case, surrounding and repeated spaces, (주) / ㈜ / 주식회사."""
-    text = values.astype("str").str.strip().str.casefold()
-    text = text.str.replace(r"\(주\)|㈜|주식회사", "", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
-    return text.where(values.notna() & text.ne(""))
-
-
-def write_train_vendors(vendors: pd.Series, folder: str | Path) -> Path:
-    path = Path(folder) / TRAIN_VENDORS_FILE
-    known = sorted(set(normalize_vendors(vendors).dropna()))
-    path.write_text(json.dumps(known, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
-def read_train_vendors(folder: str | Path) -> set[str] | None:
-    """The train split's vendors (normalised), or None when the model was trained without a vendor column."""
-    path = Path(folder) / TRAIN_VENDORS_FILE
-    return set(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None

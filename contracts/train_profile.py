@@ -8,11 +8,30 @@ from pathlib import Path
 
 import pandas as pd
 
-from contracts.calibration import TRAIN_VENDORS_FILE
-
+TRAIN_VENDORS_FILE = "train_vendors.json"
 TRAIN_COLUMNS_FILE = "train_columns.json"
 TRAIN_PROFILE_FILES = (TRAIN_VENDORS_FILE, TRAIN_COLUMNS_FILE)
 NOT_FEATURES = ("split", "label", "account_code", "account_name", "sub_code", "row_id", "row_digest")
+
+
+def normalize_vendors(values: pd.Series) -> pd.Series:
+    """The same vendor however it was typed: case, surrounding and repeated spaces, (주) / ㈜ / 주식회사."""
+    text = values.astype("str").str.strip().str.casefold()
+    text = text.str.replace(r"\(주\)|㈜|주식회사", "", regex=True).str.replace(r"\s+", " ", regex=True).str.strip()
+    return text.where(values.notna() & text.ne(""))
+
+
+def write_train_vendors(vendors: pd.Series, folder: str | Path) -> Path:
+    path = Path(folder) / TRAIN_VENDORS_FILE
+    known = sorted(set(normalize_vendors(vendors).dropna()))
+    path.write_text(json.dumps(known, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def read_train_vendors(folder: str | Path) -> set[str] | None:
+    """The train split's vendors (normalised), or None when the model was trained without a vendor column."""
+    path = Path(folder) / TRAIN_VENDORS_FILE
+    return set(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
 
 
 def fill_shares(frame: pd.DataFrame) -> dict[str, float]:

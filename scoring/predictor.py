@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 
 from contracts.baseline_folder import BaselineFolder
-from contracts.calibration import Calibration, read_train_vendors
+from contracts.calibration import Calibration
 from contracts.label_map import LABEL_MAP_FILE, LabelMap
 from contracts.run_folder import RUN_CONFIG_FILE, RunFolderError
+from contracts.train_profile import read_train_vendors
 from scoring.calibration import PROB_FLOOR, scaled_probs
 from scoring.review import label_check, review_reasons
 from scoring.safe_files import check_no_pickles

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from contracts.calibration import normalize_vendors
+from contracts.train_profile import normalize_vendors
 
 # reason code -> when it applies (the words an accountant reads are in conf/prediction_output.yaml)
 REASONS = {

@@ -7,9 +7,8 @@ import pandas as pd
 from prefect import task
 from pydantic import BaseModel
 
-from contracts.calibration import write_train_vendors
 from contracts.label_map import LabelMap, LabelSlot
-from contracts.train_profile import write_train_columns
+from contracts.train_profile import write_train_columns, write_train_vendors
 from ledger.account_names import code_names
 from ledger.errors import ExpectedError, ParameterError
 from ledger.frames import OutputPath, StageResult, parquet_columns, read_frame, sha256_file, write_frame

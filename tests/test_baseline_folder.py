@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from contracts.baseline_folder import BASELINE_FILES, BaselineFolder
-from contracts.calibration import Calibration, read_train_vendors, write_train_vendors
+from contracts.calibration import Calibration
 from contracts.label_map import LabelMap
+from contracts.train_profile import read_train_vendors, write_train_vendors
 from params.baseline import BaselineParams
 from params.prepare import PrepareParams, read_prepare_params
 from scoring.baseline_model import load_fitted

@@ -43,6 +43,7 @@ def test_grouped_batches_come_in_a_shuffled_order_not_a_length_sweep():
     assert padding_cost(lengths, order, 16) == padding_cost(lengths, sweep, 16)
     assert sorted(map(sorted, order.reshape(-1, 16).tolist())) == sorted(map(sorted, sweep.reshape(-1, 16).tolist()))
     assert (order[:16] == sweep[:16]).all()
+
     # ... visited in a random order: a batch's length no longer predicts the next one's (transformers' sweep does)
     def neighbours(o):
         means = lengths[o].reshape(-1, 16).mean(axis=1)

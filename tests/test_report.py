@@ -109,8 +109,13 @@ def test_data_quality_markdown_separates_thousands():
         "files": [{"url": "big.csv", "format": "csv", "encoding": "cp949", "rows": 1_234_567}],
         "columns": {
             "vendor": {"type": "text", "nulls": 12_345, "unique": 45_678, "top": {"쿠팡": 98_765}},
-            "amount": {"type": "number", "nulls": 0, "unique": 9_000, "range": ["-1,200", "3,000,000"],
-                       "unparsed": 0},  # fmt: skip
+            "amount": {
+                "type": "number",
+                "nulls": 0,
+                "unique": 9_000,
+                "range": ["-1,200", "3,000,000"],
+                "unparsed": 0,
+            },  # fmt: skip
         },
         "unmapped_headers": [],
     }

@@ -7,17 +7,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from contracts.calibration import (
-    CALIBRATION_FILE,
-    TRAIN_VENDORS_FILE,
-    Calibration,
-    SplitFigures,
-    normalize_vendors,
-    read_logits,
-    read_train_vendors,
-    save_logits,
-    write_train_vendors,
-)
+from contracts.calibration import CALIBRATION_FILE, Calibration, SplitFigures, read_logits, save_logits
+from contracts.train_profile import TRAIN_VENDORS_FILE, normalize_vendors, read_train_vendors, write_train_vendors
 from scoring.review import SEPARATOR, reason_counts, review_reasons
 from scoring.selective import NO_THRESHOLD
 

@@ -37,7 +37,7 @@ class Planted:
 @pytest.fixture(scope="module")
 def baseline_dir(tmp_path_factory):
     """A calibrated baseline folder with train vendors, trained once for the module."""
-    from contracts.calibration import write_train_vendors
+    from contracts.train_profile import write_train_vendors
 
     work_dir = str(tmp_path_factory.mktemp("safe") / "work")
     texts, labels = tiny_inputs(work_dir, SPLITS)

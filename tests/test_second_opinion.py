@@ -74,9 +74,7 @@ def test_add_second_opinion_counts_and_writes_the_table(splits, tmp_path):
     table = pd.read_parquet(calibration.second_opinion_table)
     assert len(table) == 3 and table["earlier"].sum() == 1
     # and the line and the MLflow metrics carry it
-    assert "flag 3 of its 160 valid and test lines, 1 of them among the 1 suspected at prepare" in describe(
-        calibration
-    )
+    assert "flag 3 of its 160 valid and test lines, 1 of them among the 1 suspected at prepare" in describe(calibration)
     assert calibration_metrics(calibration)["mispostings/llm_flagged"] == 3.0
 
 

@@ -279,4 +279,3 @@ def test_bad_arguments_are_refused(bad):
     args = {"rows": 10, "accounts": 5, "dirty": 0.0, "mispostings": 0.0} | bad
     with pytest.raises(ValueError):
         make_ledger(args["rows"], args["accounts"], dirty=args["dirty"], mispostings=args["mispostings"])
-
