@@ -58,8 +58,13 @@ def out_of_sample_probs(
 def folds_for(lines: int, folds: int, fit_lines: int) -> int:
     """The fewest folds (2 to `folds`) whose models are as large as `folds` folds would fit under `fit_lines`: once
     every fold's other lines exceed the sample, more folds only add fits of the same size."""
-    wanted = min(fit_lines, lines * (folds - 1) // folds)
-    return next(k for k in range(2, folds + 1) if lines * (k - 1) // k >= wanted or k == folds)
+    wanted = min(fit_lines, other_lines(lines, folds))
+    return next(k for k in range(2, folds + 1) if other_lines(lines, k) >= wanted or k == folds)
+
+
+def other_lines(lines: int, folds: int) -> int:
+    """How many lines a fold's model can fit on: those of the other folds."""
+    return lines * (folds - 1) // folds
 
 
 def sample_for_fit(positions: np.ndarray, y: np.ndarray, lines: int, rng: np.random.Generator) -> np.ndarray:

@@ -146,7 +146,9 @@ def set_aside_mispostings(texts: StageResult, report: MispostingReport, work_dir
 
 def sample_note(lines: int, folds: int, fit_lines: int) -> str | None:
     """How the detector was bounded on a large ledger, or None when every fold fitted on all its other lines."""
-    other = lines * (folds - 1) // folds
+    from scoring.mispostings import other_lines
+
+    other = other_lines(lines, folds)
     if other <= fit_lines:
         return None
     return (f"scored in {folds} folds, each detector fitted on a sample of about {fit_lines:,} of the other "
