@@ -3,7 +3,7 @@ the Prefect cache policy that uses them is tasks.caching.StageCache)."""
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
@@ -114,7 +114,7 @@ def missing_outputs(value: Any) -> list[str]:
     if isinstance(value, BaseModel):
         for name, info in type(value).model_fields.items():
             field = getattr(value, name)
-            if OUTPUT_PATH in info.metadata and isinstance(field, str):
+            if marks_output(info) and isinstance(field, str):
                 if not output_exists(field):
                     gone.append(field)
             else:
@@ -126,6 +126,13 @@ def missing_outputs(value: Any) -> list[str]:
         for item in value:
             gone += missing_outputs(item)
     return gone
+
+
+def marks_output(info) -> bool:
+    """A model field typed OutputPath, or OutputPath | None (whose marker sits inside the union, not on the field)."""
+    return OUTPUT_PATH in info.metadata or any(
+        OUTPUT_PATH in getattr(arg, "__metadata__", ()) for arg in get_args(info.annotation)
+    )
 
 
 def output_exists(path: str) -> bool:

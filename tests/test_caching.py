@@ -171,3 +171,16 @@ def test_weights_replaced_at_the_same_path_change_the_training_key(tmp_path):
     parent.mkdir()
     (parent / "adapter_model.safetensors").write_bytes(b"\x02" * 10)
     assert config_digest(run_yaml, None, (str(model), str(parent))) != config_digest(run_yaml, None, (str(model),))
+
+
+def test_an_optional_output_path_that_is_gone_is_missing(tmp_path):
+    # given a misposting report (its files typed OutputPath | None) whose xlsx was deleted
+    from ledger.caching import missing_outputs
+    from tasks.mispostings import MispostingReport
+
+    table, xlsx = tmp_path / "suspected.parquet", tmp_path / "suspected.xlsx"
+    table.write_bytes(b"x")
+    report = MispostingReport(lines=10, table=str(table), xlsx=str(xlsx))
+    # when its outputs are checked, then the gone file is named and the unset field is not
+    assert missing_outputs(report) == [str(xlsx)]
+    assert missing_outputs(MispostingReport(lines=10)) == []
