@@ -45,6 +45,8 @@ RUN_CONFIG_FILE = "run.yaml"
 CHECKPOINT_MANIFEST_FILE = "CHECKPOINT_COMPLETE.json"
 CALIBRATION_FILE = "calibration.json"
 COMPLETION_MARKERS = (DATASET_MANIFEST_FILE, RUN_CONFIG_FILE, CHECKPOINT_MANIFEST_FILE, CALIBRATION_FILE)
+# this host's bookkeeping beside synced files (the store version a copy matches, a download in flight): never shipped
+SYNC_RECORDS = (".*.synced", ".*.part-*")
 
 
 class StoreRole(Enum):

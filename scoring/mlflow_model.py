@@ -24,6 +24,7 @@ import pandas as pd
 from contracts.calibration import TEST_LOGITS_FILE, VALID_LOGITS_FILE
 from contracts.predictions import TEST_PREDICTIONS_FILE
 from contracts.run_folder import FINAL_DIR
+from ledger.work_store import SYNC_RECORDS
 from scoring.predictor import Predictor
 from scoring.safe_files import UnsafeModelError, check_no_pickles
 
@@ -62,7 +63,8 @@ def _link_or_copy(source: str, target: str) -> None:
 
 def save_pyfunc(model_dir: str | Path, out: str | Path) -> Path:
     """An MLflow model folder (MLmodel, the code file mlflow_entry.py, artifacts/final/) for a trained model folder,
-    without what only evaluation reads (the split logits and test predictions: on a large valid split, 100s of MB)."""
+    without what only evaluation reads (the split logits and test predictions: on a large valid split, 100s of MB)
+    nor this host's sync records."""
     import shutil
 
     out = Path(out)
@@ -71,7 +73,8 @@ def save_pyfunc(model_dir: str | Path, out: str | Path) -> Path:
         if folder.exists():
             shutil.rmtree(folder)
     # hard links, not copies (a full fine-tuning run's weights are GB); MLflow refuses symlinks out of the folder
-    shutil.copytree(model_dir, staging, copy_function=_link_or_copy, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
+    left_out = shutil.ignore_patterns(*NOT_SHIPPED, *SYNC_RECORDS)
+    shutil.copytree(model_dir, staging, copy_function=_link_or_copy, ignore=left_out)
     with _no_progress_bar(), warnings.catch_warnings():
         # an input example would make MLflow load the model (GBs for an LLM) and predict at save time
         warnings.filterwarnings("ignore", message=".*input example was not provided", category=UserWarning)

@@ -7,6 +7,10 @@ step metrics are logged by the flow from progress.jsonl (monitor.metrics_sink).
 
 import json
 import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from prefect import task
@@ -15,7 +19,7 @@ from prefect.logging import get_run_logger
 from contracts.calibration import Calibration
 from contracts.dataset import PREPARE_PARAMS_FILE, TokenizedDataset, read_tokenized_dataset
 from contracts.run_folder import RunFolder
-from ledger.work_store import UrlRecord, WorkDir, on_store
+from ledger.work_store import SYNC_RECORDS, UrlRecord, WorkDir, on_store
 from monitor.metrics_sink import CLOSE_DELAYS, MetricsSink
 from monitor.mlflow_store import (
     QUICK,
@@ -162,7 +166,8 @@ def close_mlflow_run(
         registered = log_and_register(store, run_id, pyfunc, mlflow_run.experiment, again)
         logger.info("model registered as %s", registered.uri)
         if reports_dir:
-            again("uploading the reports", lambda: store.log_artifacts(run_id, reports_dir, "reports"))
+            with without_sync_records(reports_dir) as folder:
+                again("uploading the reports", lambda: store.log_artifacts(run_id, folder, "reports"))
         again("ending the MLflow run", lambda: store.set_status(run_id, "FINISHED"))
     except TrackingUnavailable as err:
         raise TrackingUnavailable(
@@ -170,6 +175,16 @@ def close_mlflow_run(
             f"model in {final_dir}, step metrics in {progress}"
         ) from err
     return registered
+
+
+@contextmanager
+def without_sync_records(folder: str) -> Iterator[str]:
+    """The folder, or a copy of it without this host's sync records where it holds some (an upload takes every file)."""
+    if not any(next(Path(folder).rglob(pattern), None) for pattern in SYNC_RECORDS):
+        yield folder
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield shutil.copytree(folder, Path(tmp) / "folder", ignore=shutil.ignore_patterns(*SYNC_RECORDS))
 
 
 def calibration_metrics(calibration: Calibration | None) -> dict[str, float]:

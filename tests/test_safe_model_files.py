@@ -160,3 +160,26 @@ def test_a_tampered_mlflow_model_is_refused(baseline_dir, tmp_path):
     (saved / "artifacts" / "final" / "extra.pt").write_bytes(pickle.dumps([1, 2]))
     with pytest.raises(UnsafeModelError, match="extra.pt: a pickle inside the model folder"):
         check_logged_from_code(saved)
+
+
+def test_sync_records_beside_the_model_are_not_shipped(baseline_dir, tmp_path):
+    import shutil
+
+    from scoring.mlflow_model import save_pyfunc
+    from tasks.tracking import without_sync_records
+
+    # given a model folder synced from a shared store: a record of the store version beside a file, a download left
+    model = shutil.copytree(baseline_dir, tmp_path / "model")
+    (model / ".baseline.npz.synced").write_text('[1, "etag"]')
+    (model / ".baseline.json.part-1a2b3c4d").write_text("{")
+    # when it is saved as an MLflow model, then neither record is in the logged model, and the model files are
+    saved = {p.name for p in (save_pyfunc(model, tmp_path / "pyfunc") / "artifacts" / "final").iterdir()}
+    assert {"baseline.npz", "baseline.json"} <= saved and not {n for n in saved if n.startswith(".")}
+    # when a folder of reports is uploaded (MLflow takes every file), then it goes without the records
+    with without_sync_records(str(model)) as folder:
+        shipped = {p.name for p in Path(folder).iterdir()}
+    assert shipped == {p.name for p in model.iterdir()} - {".baseline.npz.synced", ".baseline.json.part-1a2b3c4d"}
+    # and a folder without records goes as it is (no copy)
+    clean = shutil.copytree(baseline_dir, tmp_path / "clean")
+    with without_sync_records(str(clean)) as folder:
+        assert folder == str(clean)
