@@ -8,7 +8,8 @@ through the product's path (train_model -> deepspeed launcher):
 
 - parent: from scratch on the history, `steps` steps (the champion in use);
 - scratch: from scratch on the history and month A, `steps` steps;
-- warm: from the parent on month A with half the parent's train lines replayed (train.replay 0.5), `steps` steps.
+- warm: from the parent on month A with half the parent's train lines replayed (train.replay 0.5), `steps` steps;
+  its head the parent's, or re-fitted by a probe on the parent's tuned features (--warm-init probe).
 
 Both challengers are evaluated on every line of month B (their valid split is month B, prepared with each one's
 label map) every `eval_every` steps. The figure: the first step at which the warm run reaches the scratch run's
@@ -44,6 +45,7 @@ def parse_args(argv):
         help="the warm runs' own schedule (default --steps): a third of --steps asks whether "
         "a warm run annealed over a third of the steps ends where the scratch run ends",
     )
+    parser.add_argument("--warm-init", default="parent", help="head.warm_init of the warm runs, comma separated")
     parser.add_argument("--root", default=str(ROOT / ".cache" / "bench-warm-start"))
     parser.add_argument("--out", default=str(OUT))
     return parser.parse_args(argv)
@@ -196,14 +198,15 @@ def main(argv=None) -> None:
         warm = valid_on(month_a, prepared(files["b"], root, model, month_a + "/label_map.json"), root / "warm-b")
         steps = args.warm_steps or args.steps
         every = args.eval_every if steps == args.steps else max(1, steps // 4)
-        for lr in args.warm_lr.split(","):
-            for replay in args.replay.split(","):
-                name = f"warm lr {lr}" + ("" if steps == args.steps else f", {steps} steps")
-                name += "" if replay == "0.5" else f", replay {replay}"
-                results[name] = train(name.replace(" ", "-").replace(",", ""), warm, model, root, steps, every,
-                                      learning_rate=float(lr), warm_start=results["parent"]["final"],
-                                      replay=float(replay))  # fmt: skip
-                kept.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        runs = [(lr, r, h) for lr in args.warm_lr.split(",") for r in args.replay.split(",")
+                for h in args.warm_init.split(",")]  # fmt: skip
+        for lr, replay, head in runs:
+            name = f"warm lr {lr}" + ("" if steps == args.steps else f", {steps} steps")
+            name += ("" if replay == "0.5" else f", replay {replay}") + ("" if head == "parent" else f", head {head}")
+            results[name] = train(name.replace(" ", "-").replace(",", ""), warm, model, root, steps, every,
+                                  learning_rate=float(lr), warm_start=results["parent"]["final"],
+                                  replay=float(replay), head={"warm_init": head})  # fmt: skip
+            kept.write_text(json.dumps(results, indent=2), encoding="utf-8")
     Path(args.out).write_text(render(results, args, time.time() - started, new_code), encoding="utf-8")
     print(Path(args.out).read_text(encoding="utf-8"))
 

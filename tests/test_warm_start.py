@@ -1,6 +1,7 @@
 """Warm start (training/warm_start.py, params/paths.py: warm_start_folder, the training program, the pipeline's
 label map): a run begins from a finished run's adapter and head, its codes kept at their slots."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,20 @@ def test_a_warm_start_loads_the_parents_adapter_and_keeps_its_slots(tmp_path):
     before, after = (load_file(str(Path(o.final_dir) / "adapter_model.safetensors")) for o in (parent, child))
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
+    # when the same month is trained from the parent with its head re-fitted by a probe (head.warm_init=probe)
+    probed = train_model(TrainParams(dataset=str(Path(second.dataset.path).parent), model=model,
+                                     work_dir=str(tmp_path), run_name="child-probed", max_eval_samples=40,
+                                     warm_start=parent.final_dir, replay=0.5, head={"warm_init": "probe"},
+                                     trainer={**settings, "learning_rate": 0.0}))  # fmt: skip
+    # then the probe read the month's train lines and every parent train line (not only the replayed half) ...
+    probe = json.loads(RunFolder.of(probed.final_dir).probe.read_text())
+    assert probe["train_rows"] == second.dataset.rows["train"] + first.dataset.rows["train"]
+    assert probed.replayed == round(first.dataset.rows["train"] * 0.5)
+    # ... and only the head changed: the adapter is the parent's, the head's rows are the probe's
+    refit = load_file(str(Path(probed.final_dir) / "adapter_model.safetensors"))
+    heads = [k for k in before if "score" in k or "classifier" in k]
+    assert heads and all(not torch.equal(before[k], refit[k]) for k in heads)
+    assert all(torch.equal(before[k], refit[k]) for k in before if k not in heads)
 
 
 def test_a_replay_holds_every_parent_code_and_draws_the_same_lines_on_every_launch(tmp_path):

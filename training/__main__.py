@@ -111,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     except ModelConfigError as err:
         return configuration_failed(progress, err)
 
-    # head: from a linear probe on the frozen base (LP-FT), or the parent's when warm; a resumed run has its
-    # trained head in the checkpoint. Its learning rate is matched to the scale of what it reads
+    # head: from a linear probe on the frozen base (LP-FT), or the parent's when warm (re-fitted by a probe on its
+    # tuned features with head.warm_init=probe); a resumed run has its trained head in the checkpoint. Its
+    # learning rate is matched to the scale of what it reads
     probe = None
     if config.head.init == "probe" and resume is None and not warm:
         probe = program.probe_head(model, dataset, evaluation, collator, config, weights, progress)
@@ -124,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         except ModelConfigError as err:
             return configuration_failed(progress, err)
         progress.write("warm_start", parent=config.warm_start, new_codes=added, replayed=replayed)
+        if config.head.warm_init == "probe":  # the month's lines and codes scored from step 0 (bench/WARM-START.md)
+            program.probe_warm_head(model, dataset, evaluation, collator, config, weights, progress)
 
     # trainer: progress events from its callbacks, the class-weighted loss, the head's own learning rate
     trainer = program.build_trainer(

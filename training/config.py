@@ -41,6 +41,13 @@ class HeadSettings(Strict):
     init: Literal["probe", "random"] = Field(
         "probe", description="probe: start from a logistic regression on the frozen model's features (LP-FT)"
     )
+    warm_init: Literal["parent", "probe"] = Field(
+        "parent",
+        description="with a warm start: parent: the parent's head as trained (a new code starts from an unused "
+        "slot's row, far below the others); probe: re-fitted by a linear probe on the parent's tuned features over "
+        "the new train lines and every train line of the parent (not only the replayed share), so the new month's "
+        "lines and codes are scored from step 0",
+    )
     probe_samples: int = Field(4000, ge=10, description="train rows the probe reads (every class at least once)")
     probe_c: float = Field(1.0, gt=0, description="inverse L2 strength of the probe's logistic regression")
     base_dropout: Literal["auto", "keep", "off"] = Field(

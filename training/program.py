@@ -126,6 +126,27 @@ def probe_head(
     return probe
 
 
+def probe_warm_head(
+    model: PreTrainedModel,
+    dataset: DatasetDict,
+    evaluation: Dataset | None,
+    collator: DataCollatorWithPadding,
+    config: RunConfig,
+    weights: np.ndarray | None,
+    progress: ProgressFile,
+) -> dict:
+    """A warm start's head re-fitted by a probe on the parent's tuned features (head.warm_init=probe): over the new
+    train lines and every parent train line, so that no code is fitted on the few lines a replay share holds."""
+    from datasets import DatasetDict, load_from_disk
+
+    from training.warm_start import with_replay
+
+    new_lines = load_from_disk(config.dataset_path)["train"]  # without the replay draw: no line counted twice
+    every_line, _ = with_replay(new_lines, config.warm_start, 1.0, config.trainer.seed)
+    lines = DatasetDict({**dataset, "train": every_line})
+    return probe_head(model, lines, evaluation, collator, config, weights, progress)
+
+
 def head_lr_multiplier(
     model: PreTrainedModel,
     train: Dataset,
