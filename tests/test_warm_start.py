@@ -162,3 +162,22 @@ def test_a_replay_holds_every_parent_code_and_draws_the_same_lines_on_every_laun
     assert count == 30 and len(first) == 40
     assert set(first["label"]) == {0, 1, 2, 3, 4, 5}
     assert first["input_ids"] == again["input_ids"] and first["label"] == again["label"]
+
+
+def test_a_warm_probe_without_the_parents_train_lines_names_both_ways_out(tmp_path):
+    # given a parent run whose train split is gone (another host's work dir), and a new month of 4 lines
+    from datasets import Dataset, DatasetDict
+
+    from contracts.run_folder import RUN_CONFIG_FILE
+    from training.config import RunConfig, write_run_config
+    from training.program import probe_warm_head
+
+    common = {"model_path": "m", "label_map": "l", "tokenizer_path": "t", "output_dir": "o", "progress_file": "p"}
+    write_run_config(RunConfig(dataset_path=str(tmp_path / "gone"), **common), tmp_path / "final" / RUN_CONFIG_FILE)
+    month = DatasetDict({"train": Dataset.from_dict({"input_ids": [[5, 9]] * 4, "label": [1] * 4})})
+    month.save_to_disk(str(tmp_path / "month"))
+    config = RunConfig(dataset_path=str(tmp_path / "month"), warm_start=str(tmp_path / "final"),
+                       head={"warm_init": "probe"}, **common)  # fmt: skip
+    # when the warm head is to be re-fitted by a probe, then the error names the missing split and both settings
+    with pytest.raises(ModelConfigError, match=r"warm_init=probe.*gone/train .*set head.warm_init to parent"):
+        probe_warm_head(None, month, None, None, config, None, None)

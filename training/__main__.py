@@ -126,7 +126,10 @@ def main(argv: list[str] | None = None) -> int:
             return configuration_failed(progress, err)
         progress.write("warm_start", parent=config.warm_start, new_codes=added, replayed=replayed)
         if config.head.warm_init == "probe":  # the month's lines and codes scored from step 0 (bench/WARM-START.md)
-            program.probe_warm_head(model, dataset, evaluation, collator, config, weights, progress)
+            try:
+                program.probe_warm_head(model, dataset, evaluation, collator, config, weights, progress)
+            except ModelConfigError as err:
+                return configuration_failed(progress, err)
 
     # trainer: progress events from its callbacks, the class-weighted loss, the head's own learning rate
     trainer = program.build_trainer(

@@ -139,8 +139,15 @@ def probe_warm_head(
     train lines and every parent train line, so that no code is fitted on the few lines a replay share holds."""
     from datasets import DatasetDict, load_from_disk
 
-    from training.warm_start import with_replay
+    from training.architecture import ModelConfigError
+    from training.warm_start import parent_train_path, with_replay
 
+    if not (parent_train_path(config.warm_start) / "train").is_dir():
+        raise ModelConfigError(
+            f"head.warm_init=probe fits the head on the parent's train lines too, and they are not at "
+            f"{parent_train_path(config.warm_start)}/train (another host's work dir, or removed): set head.warm_init "
+            "to parent (and replay to 0) to start from the parent's head as it is"
+        )
     new_lines = load_from_disk(config.dataset_path)["train"]  # without the replay draw: no line counted twice
     every_line, _ = with_replay(new_lines, config.warm_start, 1.0, config.trainer.seed)
     lines = DatasetDict({**dataset, "train": every_line})

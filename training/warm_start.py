@@ -62,6 +62,13 @@ def parent_label_map(parent_final: str | Path) -> LabelMap:
     return LabelMap.read(Path(parent_final) / LABEL_MAP_FILE)
 
 
+def parent_train_path(parent_final: str | Path) -> Path:
+    """The dataset folder the parent run trained on (its train split under it), as its run.yaml names it."""
+    from training.config import read_run_config
+
+    return Path(read_run_config(Path(parent_final) / RUN_CONFIG_FILE).dataset_path)
+
+
 def with_replay(train, parent_final: str | Path, share: float, seed: int):
     """The new train split with `share` of the parent run's train lines beside it (a random draw with every code
     of the parent's at least once, so a rare one is not forgotten; the same draw on every launch of the run, so a
@@ -69,11 +76,9 @@ def with_replay(train, parent_final: str | Path, share: float, seed: int):
     import numpy as np
     from datasets import concatenate_datasets, load_from_disk
 
-    from training.config import read_run_config
     from training.probe import sample_rows
 
-    parent = read_run_config(Path(parent_final) / RUN_CONFIG_FILE)
-    path = Path(parent.dataset_path)
+    path = parent_train_path(parent_final)
     if not (path / "train").is_dir():
         raise ModelConfigError(
             f"replay: the parent's train split is not at {path}/train (another host's work dir, or removed); "
